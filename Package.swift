@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers depend downward only:
+// C interop -> MKFormat -> MKMemory -> MKDebugInfo -> MKCommands -> mkdbg
+let package = Package(
+    name: "mkdbg",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mkdbg", targets: ["mkdbg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C interop: thin system-library modules over Debian's -dev packages.
+        .systemLibrary(name: "CElf", pkgConfig: "libdw", providers: [.apt(["libdw-dev", "libelf-dev"])]),
+        .systemLibrary(name: "CFdt", providers: [.apt(["libfdt-dev"])]),
+        .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLzo", pkgConfig: "lzo2", providers: [.apt(["liblzo2-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Formats: ELF cores, VMCOREINFO, kdump-compressed dumps.
+        .target(name: "MKFormat", dependencies: ["CZlib", "CLzo", "CSnappy", "CZstd"]),
+        // Address spaces: physical reads, x86-64 translation, page cache.
+        .target(name: "MKMemory", dependencies: ["MKFormat"]),
+        // Debug info: ELF symbol tables, build-ids, the symbol store.
+        .target(name: "MKDebugInfo", dependencies: ["MKFormat", "MKMemory", "CElf"]),
+        // Commands over a target (image + symbols).
+        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
+        .executableTarget(name: "mkdbg", dependencies: [
+            "MKCommands",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
+        .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
+        // Tests against the lab's real kernel dumps (scripts/lab fixtures).
+        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKDebugInfo", "MKMemory", "MKFormat"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,111 @@
+import MKFormat
+import MKMemory
+import MKDebugInfo
+
+enum ExamineCommand {
+    static let usage = "x[/NFU] [-p] ADDRESS   (N count, F format x d u o t c a s z, U unit b h w g)"
+    static let maxStringLength = 200
+
+    static let spec = CommandSpec(
+        name: "x", group: "memory",
+        summary: "examine memory, as gdb's x",
+        usage: usage,
+        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"]
+    ) { args, session in
+        let target = try session.requireTarget()
+        var words = args.words
+        var physical = false
+        if let i = words.firstIndex(of: "-p") {
+            physical = true
+            words.remove(at: i)
+        }
+        let format = try ExamineFormat.parse(args.format ?? "", previous: session.examineState.format)
+        let address: UInt64
+        if words.isEmpty {
+            guard let next = session.examineState.nextAddress else {
+                throw CommandError.usage(command: "x", message: "expected an address", usage: usage)
+            }
+            address = next
+            physical = session.examineState.physical
+        } else {
+            address = try AddressExpression.evaluate(words.joined(separator: " "), target: target)
+        }
+        let reader = Reader(target: target, physical: physical)
+        let (text, next) = try examine(reader, address, format)
+        session.examineState = ExamineState(format: format, nextAddress: next, physical: physical)
+        return text
+    }
+
+    struct Reader {
+        let target: Target
+        let physical: Bool
+
+        func read(_ address: UInt64, _ count: Int) throws -> [UInt8] {
+            physical ? try target.memory.readPhysical(address, count: count)
+                     : try target.memory.readVirtual(address, count: count)
+        }
+
+        func label(_ address: UInt64) -> String {
+            let a = "0x" + String(address, radix: 16)
+            guard !physical, let (s, off) = target.symbols?.symbolize(address) else { return a + ":" }
+            return off == 0 ? "\(a) <\(s.name)>:" : "\(a) <\(s.name)+\(off)>:"
+        }
+    }
+
+    static func examine(_ reader: Reader, _ start: UInt64, _ f: ExamineFormat) throws -> (String, UInt64) {
+        var lines: [String] = []
+        var address = start
+        if f.format == "s" {
+            for _ in 0..<f.count {
+                let (text, length) = try readString(reader, address)
+                lines.append("\(reader.label(address))\t\(text)")
+                guard let next = checkedAdd(address, UInt64(length)) else { break }
+                address = next
+            }
+            return (lines.joined(separator: "\n"), address)
+        }
+        let symbolize: (UInt64) -> String? = { v in
+            guard let (s, off) = reader.target.symbols?.symbolize(v) else { return nil }
+            return off == 0 ? s.name : "\(s.name)+\(off)"
+        }
+        var remaining = f.count
+        while remaining > 0 {
+            let n = min(remaining, f.perLine)
+            let bytes = try reader.read(address, n * f.unit)
+            var line = reader.label(address)
+            for i in 0..<n {
+                var v: UInt64 = 0
+                for b in stride(from: f.unit - 1, through: 0, by: -1) { v = (v << 8) | UInt64(bytes[i * f.unit + b]) }
+                line += "\t" + f.render(v, symbolize: symbolize)
+            }
+            lines.append(line)
+            remaining -= n
+            guard let next = checkedAdd(address, UInt64(n * f.unit)) else { break }
+            address = next
+        }
+        return (lines.joined(separator: "\n"), address)
+    }
+
+    /// A C string as gdb shows it: quoted, escaped, cut at 200 characters
+    /// with "..." after. Returns the text and the bytes consumed.
+    static func readString(_ reader: Reader, _ address: UInt64) throws -> (String, Int) {
+        var bytes: [UInt8] = []
+        var at = address
+        var terminated = false
+        while bytes.count < maxStringLength {
+            let chunk = Int(64 - (at & 63))
+            let got = try reader.read(at, chunk)
+            if let nul = got.firstIndex(of: 0) {
+                bytes += got[..<nul]
+                terminated = true
+                break
+            }
+            bytes += got
+            guard let next = checkedAdd(at, UInt64(chunk)) else { break }
+            at = next
+        }
+        if bytes.count > maxStringLength { bytes = Array(bytes.prefix(maxStringLength)); terminated = false }
+        let body = bytes.map { ExamineFormat.escape($0, quote: "\"") }.joined()
+        return ("\"" + body + "\"" + (terminated ? "" : "..."), bytes.count + (terminated ? 1 : 0))
+    }
+}

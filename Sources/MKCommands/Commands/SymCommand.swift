@@ -1,0 +1,42 @@
+import MKFormat
+import MKDebugInfo
+
+enum SymCommand {
+    static let spec = CommandSpec(
+        name: "sym", group: "symbols",
+        summary: "symbol to address, or address to symbol+offset",
+        usage: "sym NAME | sym ADDRESS",
+        examples: ["sym init_uts_ns", "sym 0xffffffff81000000", "sym schedule+0x10"]
+    ) { args, session in
+        let target = try session.requireTarget()
+        guard let word = args.words.first, args.words.count == 1 else {
+            throw CommandError.usage(command: "sym", message: "expected one name or address", usage: "sym NAME | sym ADDRESS")
+        }
+        let symbols = try target.requireSymbols()
+        if AddressExpression.parseNumber(word) == nil && !word.contains("+") && !word.contains("-") {
+            let s = try symbols.require(word)
+            return "\(hexDigits(s.address)) (\(letter(s))) \(s.name)" + (s.size > 0 ? " size \(s.size)" : "")
+        }
+        let address = try AddressExpression.evaluate(word, target: target)
+        guard let (s, off) = symbols.symbolize(address) else {
+            throw CommandError.invalid("no symbol contains address \(hex(address))")
+        }
+        return "\(hexDigits(address)) (\(letter(s))) \(s.name)" + (off == 0 ? "" : "+\(hex(off))")
+    }
+
+    /// nm-style type letter: T/t text, D/d data, upper case when global.
+    static func letter(_ s: Symbol) -> String {
+        let l: String
+        switch s.kind {
+        case .function: l = "t"
+        case .object: l = "d"
+        case .other: l = "?"
+        }
+        return s.isGlobal ? l.uppercased() : l
+    }
+}
+
+func hexDigits(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 16 - s.count)) + s
+}

@@ -1,0 +1,64 @@
+import MKFormat
+import MKMemory
+import MKDebugInfo
+
+/// A debugging session: the open target, the commands, and the state that
+/// carries from one command to the next (the last `x` format and address).
+public final class Session {
+    public var target: Target?
+    public private(set) var commands: [CommandSpec] = []
+    var examineState = ExamineState()
+
+    public init(target: Target?) {
+        self.target = target
+        commands = BuiltinCommands.all
+    }
+
+    public func requireTarget() throws -> Target {
+        guard let target else { throw CommandError.noTarget }
+        return target
+    }
+
+    public func spec(named name: String) -> CommandSpec? {
+        commands.first { $0.name == name || $0.aliases.contains(name) }
+    }
+
+    /// Runs one command line and returns its output text.
+    public func execute(_ line: String) throws -> String {
+        let args = try CommandArguments(line: line)
+        guard !args.command.isEmpty else { return "" }
+        guard let spec = spec(named: args.command) else {
+            throw CommandError.unknownCommand(args.command, suggestions: suggestions(for: args.command))
+        }
+        return try spec.run(args, self)
+    }
+
+    func suggestions(for name: String) -> [String] {
+        let names = commands.flatMap { [$0.name] + $0.aliases }
+        let byPrefix = names.filter { $0.hasPrefix(name) || name.hasPrefix($0) }
+        if !byPrefix.isEmpty { return Array(byPrefix.prefix(3)) }
+        return names.filter { editDistanceSmall($0, name) <= 2 }.prefix(3).map { $0 }
+    }
+}
+
+func editDistanceSmall(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    for i in 1...a.count {
+        var cur = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[b.count]
+}
+
+/// All built-in commands, grouped for `help`.
+enum BuiltinCommands {
+    static var all: [CommandSpec] {
+        [HelpCommand.spec, InfoCommand.spec, SymCommand.spec, ExamineCommand.spec]
+    }
+}

@@ -1,0 +1,88 @@
+import MKFormat
+import MKMemory
+
+/// A kernel opened for debugging: its memory image, the address translation
+/// built from VMCOREINFO, and the matching vmlinux's symbols.
+public final class Target {
+    public struct Options {
+        public var vmlinuxPath: String?
+        public var ignoreMismatch = false
+        public var store = SymbolStore.standard()
+        public init(vmlinuxPath: String? = nil, ignoreMismatch: Bool = false) {
+            self.vmlinuxPath = vmlinuxPath
+            self.ignoreMismatch = ignoreMismatch
+        }
+    }
+
+    public let image: CoreImage
+    public let memory: KernelMemory
+    public let vmlinux: Vmlinux?
+    public let symbols: SymbolTable?
+    /// Why no vmlinux is loaded, or a mismatch that was overridden.
+    public private(set) var symbolProblem: String?
+
+    public init(imagePath: String, options: Options = Options()) throws {
+        let image = try ImageOpener.open(imagePath)
+        self.image = image
+        self.memory = try KernelMemory(image: image)
+        let info = image.vmcoreInfo
+
+        var vmlinux: Vmlinux?
+        var problem: String?
+        if let path = options.vmlinuxPath {
+            let v = try Vmlinux(path: path)
+            if let info {
+                do {
+                    try v.checkMatches(info)
+                } catch let error as DebugInfoError {
+                    guard options.ignoreMismatch else { throw error }
+                    problem = "\(error) (ignored)"
+                }
+            }
+            vmlinux = v
+        } else if let info {
+            do {
+                vmlinux = try options.store.find(buildId: info.buildId, release: info.osRelease)
+                if let v = vmlinux { try v.checkMatches(info) }
+            } catch let error as DebugInfoError {
+                problem = error.description
+                vmlinux = nil
+            }
+        } else {
+            problem = "no VMCOREINFO in the image to find a vmlinux by; pass -s VMLINUX"
+        }
+        self.vmlinux = vmlinux
+        self.symbolProblem = problem
+
+        let kaslr = memory.layout?.kaslrOffset ?? 0
+        let table = try vmlinux?.symbolTable(kaslrOffset: kaslr)
+        self.symbols = table
+        try memory.setPageOffsetBase(fromVariableAt: info?.symbol("page_offset_base") ?? table?.lookup("page_offset_base")?.address)
+    }
+
+    public func requireSymbols() throws -> SymbolTable {
+        guard let symbols else {
+            throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded")
+        }
+        return symbols
+    }
+
+    /// Address of a symbol: from the vmlinux, else from VMCOREINFO's SYMBOL().
+    public func address(of name: String) throws -> UInt64 {
+        if let symbols {
+            return try symbols.require(name).address
+        }
+        if let a = image.vmcoreInfo?.symbol(name) { return a }
+        throw TargetError.noSymbols("cannot resolve \"\(name)\": " + (symbolProblem ?? "no vmlinux loaded"))
+    }
+}
+
+public enum TargetError: Error, CustomStringConvertible {
+    case noSymbols(String)
+
+    public var description: String {
+        switch self {
+        case let .noSymbols(why): return why
+        }
+    }
+}

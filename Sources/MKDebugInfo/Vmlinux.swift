@@ -1,0 +1,60 @@
+import MKFormat
+
+/// A kernel's vmlinux: its build-id, its release (from `linux_banner`) and
+/// its symbol table.
+public final class Vmlinux {
+    public let path: String
+    public let buildId: String?
+    let file: LibElfFile
+    private var rawSymbols: [RawSymbol]?
+
+    public init(path: String) throws {
+        let file = try LibElfFile(path: path)
+        guard file.elfType == 2 else {
+            throw DebugInfoError.mismatch(vmlinux: path, detail: "it is not an executable ELF file (e_type \(file.elfType)); expected a vmlinux")
+        }
+        self.file = file
+        self.path = path
+        self.buildId = file.buildId
+    }
+
+    func symbols() throws -> [RawSymbol] {
+        if let rawSymbols { return rawSymbols }
+        let raw = file.symbols()
+        guard !raw.isEmpty else { throw DebugInfoError.noSymbols(path: path) }
+        rawSymbols = raw
+        return raw
+    }
+
+    /// The symbol table relocated by `kaslrOffset`.
+    public func symbolTable(kaslrOffset: UInt64) throws -> SymbolTable {
+        SymbolTable(raw: try symbols(), kaslrOffset: kaslrOffset)
+    }
+
+    /// The `linux_banner` string as linked, e.g. "Linux version 6.1.0-… (…".
+    public var banner: String? {
+        guard let raw = try? symbols(), let sym = raw.first(where: { $0.name == "linux_banner" }),
+              let bytes = file.bytes(atAddress: sym.value, count: 512) else { return nil }
+        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    /// The release from the banner: the word after "Linux version".
+    public var release: String? {
+        guard let banner, banner.hasPrefix("Linux version ") else { return nil }
+        return banner.dropFirst("Linux version ".count).split(separator: " ").first.map(String.init)
+    }
+
+    /// Throws unless this vmlinux is the build the image's VMCOREINFO names:
+    /// by build-id when it has one, else by release.
+    public func checkMatches(_ info: VmcoreInfo) throws {
+        if let imageId = info.buildId, !imageId.isEmpty, let mine = buildId {
+            // VMCOREINFO may carry a truncated build-id; compare the common prefix.
+            let n = min(imageId.count, mine.count)
+            if n >= 16 && imageId.prefix(n) == mine.prefix(n) { return }
+            throw DebugInfoError.mismatch(vmlinux: path, detail: "image build-id \(imageId), vmlinux build-id \(mine)")
+        }
+        if let imageRelease = info.osRelease, let mine = release, imageRelease != mine {
+            throw DebugInfoError.mismatch(vmlinux: path, detail: "image release \(imageRelease), vmlinux release \(mine)")
+        }
+    }
+}

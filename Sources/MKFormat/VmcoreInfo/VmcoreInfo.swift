@@ -1,0 +1,67 @@
+/// The kernel's VMCOREINFO text: `KEY=VALUE` lines describing the layout a
+/// debugger needs (release, build-id, KASLR offset, symbols, offsets, sizes).
+public struct VmcoreInfo: Sendable, Equatable {
+    /// Every key in the order the kernel wrote it.
+    public let entries: [(key: String, value: String)]
+    private let table: [String: String]
+    /// Lines that were not `KEY=VALUE`.
+    public let malformedLines: [String]
+
+    public init(text: String) {
+        var entries: [(String, String)] = []
+        var table: [String: String] = [:]
+        var malformed: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let trimmed = line.trimmingNul()
+            if trimmed.isEmpty { continue }
+            guard let eq = trimmed.firstIndex(of: "=") else {
+                malformed.append(String(trimmed))
+                continue
+            }
+            let key = String(trimmed[..<eq])
+            let value = String(trimmed[trimmed.index(after: eq)...])
+            entries.append((key, value))
+            if table[key] == nil { table[key] = value }
+        }
+        self.entries = entries
+        self.table = table
+        self.malformedLines = malformed
+    }
+
+    public static func == (a: VmcoreInfo, b: VmcoreInfo) -> Bool {
+        a.entries.elementsEqual(b.entries) { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    public subscript(key: String) -> String? { table[key] }
+
+    public var osRelease: String? { table["OSRELEASE"] }
+    /// GNU build-id of the running kernel, lower-case hex.
+    public var buildId: String? { table["BUILD-ID"]?.lowercased() }
+    public var pageSize: UInt64? { table["PAGESIZE"].flatMap { UInt64($0) } }
+    /// KASLR slide of the kernel text (hex in the note).
+    public var kernelOffset: UInt64? { table["KERNELOFFSET"].flatMap { UInt64($0, radix: 16) } }
+    /// `NUMBER(phys_base)`: physical load address minus the link address; may be negative.
+    public var physBase: Int64? { number("phys_base") }
+    public var crashTime: Int64? { table["CRASHTIME"].flatMap { Int64($0) } }
+
+    /// `SYMBOL(name)`: the run-time (already relocated) address.
+    public func symbol(_ name: String) -> UInt64? { table["SYMBOL(\(name))"].flatMap { UInt64($0, radix: 16) } }
+    public func number(_ name: String) -> Int64? { table["NUMBER(\(name))"].flatMap { Int64($0) } }
+    public func offset(_ name: String) -> Int64? { table["OFFSET(\(name))"].flatMap { Int64($0) } }
+    public func size(_ name: String) -> Int64? { table["SIZE(\(name))"].flatMap { Int64($0) } }
+    public func length(_ name: String) -> Int64? { table["LENGTH(\(name))"].flatMap { Int64($0) } }
+
+    /// Keys an x86-64 debugger needs; reported by `info image` when absent.
+    public static let requiredKeys = ["OSRELEASE", "PAGESIZE", "KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)"]
+
+    public var missingRequiredKeys: [String] { Self.requiredKeys.filter { table[$0] == nil } }
+}
+
+extension Substring {
+    fileprivate func trimmingNul() -> Substring {
+        var s = self
+        while let last = s.last, last == "\0" || last == "\r" || last == " " { s = s.dropLast() }
+        while let first = s.first, first == "\0" { s = s.dropFirst() }
+        return s
+    }
+}

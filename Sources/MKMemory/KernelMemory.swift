@@ -1,0 +1,159 @@
+import MKFormat
+
+/// A kernel's memory as a debugger sees it: physical reads from the image and
+/// virtual reads through the text map, the direct map or the page tables.
+public final class KernelMemory {
+    public let image: CoreImage
+    public private(set) var layout: X86_64Layout?
+    private let cache = PageCache()
+    /// Reads bigger than this skip the page cache.
+    static let cachedReadLimit = 256
+
+    public init(image: CoreImage) throws {
+        self.image = image
+        if let info = image.vmcoreInfo {
+            var layout = try X86_64Layout(vmcoreInfo: info, imagePath: image.path)
+            if let last = image.physicalRanges.last { layout.physicalLimit = last.end }
+            self.layout = layout
+        }
+    }
+
+    /// Whether reads may be cached: true for post-mortem images and frozen
+    /// live targets, false for running ones.
+    public var cachingEnabled: Bool {
+        get { cache.enabled }
+        set { cache.enabled = newValue; cache.clear() }
+    }
+
+    public func requireLayout() throws -> X86_64Layout {
+        guard let layout else { throw LayoutError.noVmcoreInfo(image: image.path) }
+        return layout
+    }
+
+    /// Learns the direct map's base from the `page_offset_base` variable (at
+    /// its run-time address), or falls back to the default for the paging mode.
+    public func setPageOffsetBase(fromVariableAt address: UInt64?) throws {
+        guard var layout = try? requireLayout() else { return }
+        if let address, let value = try? readVirtualU64(address), value != 0 {
+            layout.pageOffsetBase = value
+        } else {
+            layout.pageOffsetBase = layout.levels == 5 ? X86_64Layout.defaultPageOffset5 : X86_64Layout.defaultPageOffset4
+        }
+        self.layout = layout
+    }
+
+    // MARK: physical
+
+    public func readPhysical(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        if buffer.count <= Self.cachedReadLimit && cache.enabled {
+            let pageSize = UInt64(PageCache.pageSize)
+            var done = 0
+            while done < buffer.count {
+                guard let at = checkedAdd(address, UInt64(done)) else {
+                    throw MemoryError.physicalNotPresent(address: address, image: image.path)
+                }
+                let pfn = at / pageSize
+                let within = Int(at % pageSize)
+                let page = try cache.page(pfn) { try image.readPhysical(pfn * pageSize, count: PageCache.pageSize) }
+                let n = min(buffer.count - done, PageCache.pageSize - within)
+                page.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[within..<(within + n)]))
+                }
+                done += n
+            }
+            return
+        }
+        try image.readPhysical(address, into: buffer)
+    }
+
+    public func readPhysical(_ address: UInt64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: max(0, count))
+        try bytes.withUnsafeMutableBytes { try readPhysical(address, into: $0) }
+        return bytes
+    }
+
+    // MARK: virtual
+
+    /// Translates by the cheapest method that applies.
+    public func translate(_ va: UInt64) throws -> Translation {
+        let layout = try requireLayout()
+        if let pa = layout.textToPhysical(va) {
+            return Translation(virtual: va, physical: pa, pageSize: 4096, method: .kernelText, steps: [])
+        }
+        if let pa = layout.directToPhysical(va) {
+            return Translation(virtual: va, physical: pa, pageSize: 4096, method: .directMap, steps: [])
+        }
+        return try walk(va)
+    }
+
+    /// Translates through the page tables only, whatever range `va` is in.
+    public func walk(_ va: UInt64) throws -> Translation {
+        let layout = try requireLayout()
+        let walker = PageTableWalker(root: layout.topLevelTable, levels: layout.levels) { [self] entryAddress in
+            let bytes = try readPhysical(entryAddress, count: 8)
+            return bytes.loadLE64(at: 0) ?? 0
+        }
+        return try walker.translate(va)
+    }
+
+    public func readVirtual(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        if !image.virtualRanges.isEmpty, (try? image.readVirtualDirect(address, into: buffer)) != nil {
+            return
+        }
+        var done = 0
+        while done < buffer.count {
+            guard let va = checkedAdd(address, UInt64(done)) else {
+                throw MemoryError.virtualNotMapped(address: address, reason: "range wraps past the top of the address space")
+            }
+            let t = try translate(va)
+            // Text and direct map are linear: one read covers the whole rest.
+            // A page-table mapping holds until the end of its page.
+            let linear = t.method != .pageTables
+            let remainingInPage = t.pageSize - (va & (t.pageSize - 1))
+            let n = linear ? buffer.count - done : Int(min(UInt64(buffer.count - done), remainingInPage))
+            do {
+                try readPhysical(t.physical, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)]))
+            } catch let e as MemoryError {
+                // Name the virtual address the user asked for, and what it mapped to.
+                switch e {
+                case let .physicalNotPresent(pa, _), let .pageExcluded(pa, _):
+                    let delta = pa >= t.physical ? pa - t.physical : 0
+                    throw MemoryError.virtualNotMapped(address: va &+ delta, reason: "\(t.method.rawValue) maps it to \(e)")
+                default:
+                    throw e
+                }
+            }
+            done += n
+        }
+    }
+
+    public func readVirtual(_ address: UInt64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: max(0, count))
+        try bytes.withUnsafeMutableBytes { try readVirtual(address, into: $0) }
+        return bytes
+    }
+
+    public func readVirtualU64(_ address: UInt64) throws -> UInt64 {
+        let bytes = try readVirtual(address, count: 8)
+        return bytes.loadLE64(at: 0) ?? 0
+    }
+
+    /// A NUL-terminated string, at most `limit` bytes.
+    public func readCString(_ address: UInt64, limit: Int = 4096) throws -> String {
+        var result: [UInt8] = []
+        var at = address
+        while result.count < limit {
+            let chunk = Int(min(UInt64(limit - result.count), 256 - (at & 255)))
+            let bytes = try readVirtual(at, count: chunk)
+            if let nul = bytes.firstIndex(of: 0) {
+                result += bytes[..<nul]
+                break
+            }
+            result += bytes
+            guard let next = checkedAdd(at, UInt64(chunk)) else { break }
+            at = next
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}

@@ -1,0 +1,92 @@
+import MKFormat
+
+/// Where an x86-64 kernel put itself: the KASLR slide, the physical base of
+/// the kernel text, the direct map's base and the top-level page table.
+/// Everything comes from VMCOREINFO plus, where it is silent, values read
+/// from memory through the kernel text map.
+public struct X86_64Layout: Sendable, Equatable {
+    /// Link-time virtual address of the kernel text map.
+    public static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
+    /// Size of the kernel text map (KERNEL_IMAGE_SIZE with KASLR).
+    public static let kernelImageSize: UInt64 = 1 << 30
+    public static let defaultPageOffset4: UInt64 = 0xffff_8880_0000_0000
+    public static let defaultPageOffset5: UInt64 = 0xff11_0000_0000_0000
+
+    public var kaslrOffset: UInt64
+    /// `phys_base`, signed: physical load address minus the link address.
+    public var physBase: Int64
+    /// Physical address of the kernel's top-level page table (`init_top_pgt`).
+    public var topLevelTable: UInt64
+    public var levels: Int
+    /// Base of the direct map of all physical memory, when known.
+    public var pageOffsetBase: UInt64?
+    /// End of physical memory the direct map can reach (the image's top).
+    public var physicalLimit: UInt64 = UInt64.max
+
+    public init(kaslrOffset: UInt64, physBase: Int64, topLevelTable: UInt64, levels: Int, pageOffsetBase: UInt64?) {
+        self.kaslrOffset = kaslrOffset
+        self.physBase = physBase
+        self.topLevelTable = topLevelTable
+        self.levels = levels
+        self.pageOffsetBase = pageOffsetBase
+    }
+
+    /// Size of the direct map window: 64 TiB with 4 levels, 32 PiB with 5.
+    public var directMapSize: UInt64 { levels == 5 ? 1 << 55 : 1 << 46 }
+
+    public func isKernelText(_ va: UInt64) -> Bool {
+        va >= Self.startKernelMap && va - Self.startKernelMap < Self.kernelImageSize
+    }
+
+    /// Physical address behind a kernel-text virtual address.
+    public func textToPhysical(_ va: UInt64) -> UInt64? {
+        guard isKernelText(va) else { return nil }
+        let offset = va - Self.startKernelMap
+        let (r, o) = Int64(bitPattern: offset).addingReportingOverflow(physBase)
+        return o || r < 0 ? nil : UInt64(r)
+    }
+
+    public func directToPhysical(_ va: UInt64) -> UInt64? {
+        guard let base = pageOffsetBase, va >= base, va - base < min(directMapSize, physicalLimit) else { return nil }
+        return va - base
+    }
+
+    /// Builds the layout from VMCOREINFO; names the missing key otherwise.
+    public init(vmcoreInfo info: VmcoreInfo, imagePath: String) throws {
+        guard let kaslr = info.kernelOffset else {
+            throw LayoutError.missingKey("KERNELOFFSET", image: imagePath)
+        }
+        guard let physBase = info.physBase else {
+            throw LayoutError.missingKey("NUMBER(phys_base)", image: imagePath)
+        }
+        guard let pgt = info.symbol("init_top_pgt") ?? info.symbol("swapper_pg_dir") else {
+            throw LayoutError.missingKey("SYMBOL(init_top_pgt)", image: imagePath)
+        }
+        self.kaslrOffset = kaslr
+        self.physBase = physBase
+        self.levels = (info.number("pgtable_l5_enabled") ?? 0) != 0 ? 5 : 4
+        self.pageOffsetBase = nil
+        self.topLevelTable = 0
+        guard let table = textToPhysical(pgt) else {
+            throw LayoutError.inconsistent("SYMBOL(init_top_pgt)=\(hex(pgt)) is outside the kernel text map", image: imagePath)
+        }
+        self.topLevelTable = table
+    }
+}
+
+public enum LayoutError: Error, CustomStringConvertible, Equatable {
+    case missingKey(String, image: String)
+    case inconsistent(String, image: String)
+    case noVmcoreInfo(image: String)
+
+    public var description: String {
+        switch self {
+        case let .missingKey(key, image):
+            return "\(image): VMCOREINFO has no \(key); cannot locate the kernel in memory"
+        case let .inconsistent(what, image):
+            return "\(image): \(what)"
+        case let .noVmcoreInfo(image):
+            return "\(image): no VMCOREINFO note; cannot translate kernel virtual addresses (was qemu_fw_cfg loaded in the guest, or is this a user-space core?)"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import MKDebugInfo
+
+/// The lab's dumps of a real Debian kernel and the facts recorded beside
+/// them (scripts/lab fixtures). Missing fixtures fail the tests: the
+/// README's test command always makes them.
+struct LabFixture {
+    let directory: String
+    let release: String
+    let packageVersion: String
+    let buildId: String
+    let vmlinux: String
+    let marker: String
+    let processes: [String]
+    let state: String
+
+    var elf: String { directory + "/vmcore.elf" }
+    var kdump: String { directory + "/vmcore.kdump" }
+    var kdumpFlat: String { directory + "/vmcore.kdump-flat" }
+
+    static var projectRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    static var root: String {
+        if let dir = ProcessInfo.processInfo.environment["MKDBG_FIXTURES"] { return dir }
+        let cache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        return cache + "/mkdbg/lab/fixtures"
+    }
+
+    static func load(_ name: String) throws -> LabFixture {
+        let dir = root + "/" + name
+        let factsPath = dir + "/facts.json"
+        guard let data = FileManager.default.contents(atPath: factsPath),
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw FixtureError("no lab fixture at \(factsPath): run scripts/lab fixtures (the README's test command does)")
+        }
+        func string(_ key: String) throws -> String {
+            guard let v = json[key] as? String else { throw FixtureError("\(factsPath): no \"\(key)\"") }
+            return v
+        }
+        // The vmlinux comes from this checkout's symbol store, by build-id.
+        let buildId = try string("build_id")
+        let vmlinux = LabFixture.projectRoot + "/symbols/.build-id/\(buildId.prefix(2))/\(buildId.dropFirst(2)).debug"
+        guard FileManager.default.fileExists(atPath: vmlinux) else {
+            throw FixtureError("no vmlinux for build-id \(buildId) at \(vmlinux): run scripts/lab fetch")
+        }
+        return LabFixture(directory: dir, release: try string("release"), packageVersion: try string("package_version"),
+                          buildId: buildId, vmlinux: vmlinux, marker: try string("marker"),
+                          processes: json["processes"] as? [String] ?? [], state: try string("state"))
+    }
+
+    func target(_ path: String? = nil) throws -> Target {
+        try Target(imagePath: path ?? elf, options: .init(vmlinuxPath: vmlinux))
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs the built `mkdbg` binary and returns its exit status, stdout and stderr.
+func runMkdbg(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var candidate = exe.appendingPathComponent("mkdbg").path
+    if !FileManager.default.isExecutableFile(atPath: candidate) {
+        // The test bundle may sit one level deeper (xctest bundle directory).
+        candidate = exe.deletingLastPathComponent().appendingPathComponent("mkdbg").path
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: candidate)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
