@@ -26,3 +26,9 @@ public enum DebugInfoError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension DebugInfoError {
+    static func noDebugInfo(path: String, reason: String) -> DebugInfoError {
+        .cannotOpen(path: path, reason: "no DWARF debug info (\(reason)); use the vmlinux from the -dbg package")
+    }
+}

@@ -34,6 +34,19 @@ public struct SymbolStore {
         return SymbolStore(roots: roots.filter { seen.insert($0).inserted })
     }
 
+    /// Where the DWARF index of a vmlinux is kept: `<store>/.index/` for a
+    /// vmlinux in a store's `.build-id/` tree, else the user's cache.
+    public static func indexDirectory(for vmlinuxPath: String) -> String {
+        let parts = vmlinuxPath.split(separator: "/", omittingEmptySubsequences: false)
+        if let i = parts.lastIndex(of: ".build-id"), i > 0 {
+            return parts[..<i].joined(separator: "/") + "/.index"
+        }
+        if vmlinuxPath.hasPrefix(".build-id/") { return ".index" }
+        if let xdg = getenv("XDG_CACHE_HOME") { return String(cString: xdg) + "/mkdbg/index" }
+        if let home = getenv("HOME") { return String(cString: home) + "/.cache/mkdbg/index" }
+        return "/tmp/mkdbg-index"
+    }
+
     static func currentExecutable() -> String? {
         var buf = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)

@@ -60,6 +60,18 @@ public final class Target {
         try memory.setPageOffsetBase(fromVariableAt: info?.symbol("page_offset_base") ?? table?.lookup("page_offset_base")?.address)
     }
 
+    private var loadedDebugInfo: DebugInfo?
+
+    /// The vmlinux's DWARF, indexed on first use (or loaded from the index
+    /// saved in the symbol store).
+    public func requireDebugInfo() throws -> DebugInfo {
+        if let loadedDebugInfo { return loadedDebugInfo }
+        guard let vmlinux else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
+        let d = try DebugInfo.load(vmlinux, cacheDirectory: SymbolStore.indexDirectory(for: vmlinux.path))
+        loadedDebugInfo = d
+        return d
+    }
+
     public func requireSymbols() throws -> SymbolTable {
         guard let symbols else {
             throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded")

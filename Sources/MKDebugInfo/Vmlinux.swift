@@ -5,6 +5,7 @@ import MKFormat
 public final class Vmlinux {
     public let path: String
     public let buildId: String?
+    public let fileSize: UInt64
     let file: LibElfFile
     private var rawSymbols: [RawSymbol]?
 
@@ -16,6 +17,7 @@ public final class Vmlinux {
         self.file = file
         self.path = path
         self.buildId = file.buildId
+        self.fileSize = (try? FileSource(path: path).size) ?? 0
     }
 
     func symbols() throws -> [RawSymbol] {

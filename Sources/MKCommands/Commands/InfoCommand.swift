@@ -1,9 +1,18 @@
 import MKFormat
 import MKMemory
 import MKDebugInfo
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
 
 enum InfoCommand {
-    static let usage = "info image | info vmcoreinfo"
+    static let usage = "info image | info vmcoreinfo | info debuginfo"
 
     static let spec = CommandSpec(
         name: "info", aliases: ["i"], group: "target",
@@ -15,6 +24,13 @@ enum InfoCommand {
         switch args.words.first {
         case "image":
             return image(target)
+        case "debuginfo":
+            let start = monotonicNow()
+            let d = try target.requireDebugInfo()
+            let t = monotonicNow() - start
+            return ["vmlinux           \(d.vmlinux.path)",
+                    "index             \(d.index.count) names (\(d.indexSource))",
+                    "load time         \(Int(t * 1000)) ms"].joined(separator: "\n")
         case "vmcoreinfo":
             guard let info = target.image.vmcoreInfo else {
                 throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")

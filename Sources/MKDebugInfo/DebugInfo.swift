@@ -1,0 +1,112 @@
+import Dispatch
+import MKFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything mkdbg knows from one vmlinux's DWARF: the name index and the
+/// types parsed from it so far. Shared by every target of the same build-id.
+public final class DebugInfo {
+    public let vmlinux: Vmlinux
+    let dwarf: DwarfFile
+    public private(set) var index: NameIndex
+    /// How the index was obtained, for `info debuginfo`.
+    public private(set) var indexSource: String
+    lazy var types = TypeCache(debugInfo: self)
+
+    private static var shared: [String: DebugInfo] = [:]
+
+    /// The debug info for a vmlinux, reused when the same build-id was
+    /// opened before in this process.
+    public static func load(_ vmlinux: Vmlinux, cacheDirectory: String?) throws -> DebugInfo {
+        if let id = vmlinux.buildId, let d = shared[id] { return d }
+        let d = try DebugInfo(vmlinux: vmlinux, cacheDirectory: cacheDirectory)
+        if let id = vmlinux.buildId { shared[id] = d }
+        return d
+    }
+
+    init(vmlinux: Vmlinux, cacheDirectory: String?) throws {
+        self.vmlinux = vmlinux
+        self.dwarf = try DwarfFile(elf: vmlinux.file)
+        let indexPath = cacheDirectory.flatMap { dir in vmlinux.buildId.map { "\(dir)/\($0).mkidx" } }
+        if let indexPath, let loaded = try? IndexFile.read(path: indexPath, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize) {
+            index = loaded
+            indexSource = "loaded from \(indexPath)"
+            return
+        }
+        let start = monotonicSeconds()
+        index = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
+        let elapsed = monotonicSeconds() - start
+        indexSource = "built in \(String(format1: elapsed)) s"
+        if let indexPath {
+            do {
+                try IndexFile.write(index, path: indexPath, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
+                indexSource += ", saved to \(indexPath)"
+            } catch {
+                indexSource += ", not saved: \(error)"
+            }
+        }
+    }
+
+    /// Scans every compile unit, split across the machine's cores; each
+    /// worker opens its own libdw handle (libdw handles are not thread-safe).
+    static func build(vmlinux: Vmlinux, dwarf: DwarfFile) throws -> NameIndex {
+        let units = dwarf.unitOffsets()
+        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        if workers == 1 || units.count < 64 {
+            return NameIndex.scan(dwarf, units: units[...])
+        }
+        // Split by position in .debug_info so each worker gets a similar byte share.
+        let total = units.last ?? 0
+        var bounds: [Int] = [0]
+        for w in 1..<workers {
+            let target = total / UInt64(workers) * UInt64(w)
+            let i = units.firstIndex { $0 >= target } ?? units.count
+            bounds.append(max(i, bounds.last ?? 0))
+        }
+        bounds.append(units.count)
+        var parts = [NameIndex?](repeating: nil, count: workers)
+        let lock = NSLockish()
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let slice = units[bounds[w]..<bounds[w + 1]]
+            let part: NameIndex
+            if w == 0 {
+                part = NameIndex.scan(dwarf, units: slice)
+            } else if let elf = try? LibElfFile(path: vmlinux.path), let d = try? DwarfFile(elf: elf) {
+                part = NameIndex.scan(d, units: slice)
+            } else {
+                part = NameIndex()
+            }
+            lock.withLock { parts[w] = part }
+        }
+        // Merge in unit order so "first definition" means the same as a serial scan.
+        var index = parts[0] ?? NameIndex()
+        for p in parts.dropFirst() { if let p { index.merge(p) } }
+        return index
+    }
+}
+
+/// A pthread mutex, enough for joining worker results.
+final class NSLockish {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func withLock<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return body()
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension String {
+    init(format1 value: Double) {
+        let scaled = (value * 100).rounded() / 100
+        self = String(scaled)
+    }
+}

@@ -1,0 +1,107 @@
+import CElf
+
+/// Lookups by name over the index, returning parsed types.
+extension DebugInfo {
+    /// `struct X`, `union X`, `enum X`, or a typedef or base type name.
+    public func findType(_ spelled: String) -> CType? {
+        let words = spelled.split(separator: " ").map(String.init)
+        if words.count == 2 {
+            let kind: IndexKind?
+            switch words[0] {
+            case "struct": kind = .structure
+            case "union": kind = .union
+            case "enum": kind = .enumeration
+            default: kind = nil
+            }
+            if let kind {
+                return index.lookup(words[1], kind).map { types.type(at: $0) }
+            }
+        }
+        if let off = index.lookup(spelled, .typedef) ?? index.lookup(spelled, .base) {
+            return types.type(at: off)
+        }
+        return nil
+    }
+
+    /// Names of types, for "did you mean" and completion.
+    public func typeNames(kind: IndexKind) -> [String] {
+        index.table.compactMap { name, list in list.contains { $0.kind == kind } ? name : nil }
+    }
+
+    public struct VariableInfo {
+        public var name: String
+        public var type: CType
+        /// The link-time address from DWARF (not relocated), when static.
+        public var linkAddress: UInt64?
+        public var declFile: String?
+        public var declLine: Int?
+    }
+
+    public func variable(_ name: String) -> VariableInfo? {
+        guard let off = index.lookup(name, .variable), let die = dwarf.die(at: off) else { return nil }
+        return VariableInfo(name: name, type: types.typeAttribute(of: die), linkAddress: die.locationAddress,
+                            declFile: die.declFile, declLine: die.declLine)
+    }
+
+    public struct FunctionInfo {
+        public var name: String
+        public var type: CType
+        public var linkAddress: UInt64?
+        public var declFile: String?
+        public var declLine: Int?
+    }
+
+    public func function(_ name: String) -> FunctionInfo? {
+        guard let off = index.lookup(name, .function), let die = dwarf.die(at: off) else { return nil }
+        return FunctionInfo(name: name, type: types.type(of: die), linkAddress: die.lowPC,
+                            declFile: die.declFile, declLine: die.declLine)
+    }
+
+    /// An enumerator's value and its enum type.
+    public func enumerator(_ name: String) -> (type: CType, value: Int64)? {
+        guard let off = index.lookup(name, .enumerator) else { return nil }
+        let t = types.type(at: off)
+        guard let e = t.enumerators.first(where: { $0.name == name }) else { return nil }
+        return (t, e.value)
+    }
+
+    public struct SourceLocation: Equatable {
+        public var file: String
+        public var line: Int
+        /// Functions inlined at this address, innermost first, with their call sites.
+        public var inlineChain: [String]
+        public var function: String?
+    }
+
+    /// File and line for a link-time (unrelocated) code address.
+    public func sourceLocation(linkAddress: UInt64) -> SourceLocation? {
+        guard let cu = dwarf.unit(containing: linkAddress),
+              let (file, line) = dwarf.line(in: cu, address: linkAddress) else { return nil }
+        let scopes = dwarf.scopes(in: cu, address: linkAddress)
+        var chain: [String] = []
+        var function: String?
+        for s in scopes {
+            if s.tag == DW_TAG_inlined_subroutine {
+                let origin = s.reference(DW_AT_abstract_origin)
+                chain.append(origin?.name ?? s.name ?? "?")
+            } else if s.tag == DW_TAG_subprogram {
+                function = s.name ?? s.reference(DW_AT_abstract_origin)?.name ?? s.reference(DW_AT_specification)?.name
+                break
+            }
+        }
+        return SourceLocation(file: file, line: line, inlineChain: chain, function: function)
+    }
+
+    /// Every name of the given kinds that is close to `name`.
+    public func suggestions(for name: String, kinds: Set<IndexKind>, limit: Int = 3) -> [String] {
+        guard !name.isEmpty, name.count <= 64 else { return [] }
+        let target = Array(name.utf8)
+        var scored: [(Int, String)] = []
+        for (key, list) in index.table where abs(key.utf8.count - target.count) <= 2 && list.contains(where: { kinds.contains($0.kind) }) {
+            let d = editDistance(Array(key.utf8), target, limit: 2)
+            if d <= 2 { scored.append((d, key)) }
+        }
+        scored.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        return scored.prefix(limit).map { $0.1 }
+    }
+}
