@@ -49,7 +49,7 @@ enum InfoCommand {
         func fact(_ k: String, _ v: String) { out.append(k.padding(18) + v) }
         let report = image.report()
         fact("image", image.path)
-        for (k, v) in report.facts { fact(k, v) }
+        for (k, v) in report.facts where k != "release" { fact(k, v) }
 
         var problems = report.problems
         let info = image.vmcoreInfo
