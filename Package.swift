@@ -28,8 +28,11 @@ let package = Package(
         .target(name: "MKMemory", dependencies: ["MKFormat"]),
         // Debug info: ELF symbol tables, build-ids, the symbol store.
         .target(name: "MKDebugInfo", dependencies: ["MKFormat", "MKMemory", "CElf"]),
+        // Values: the C expression language (lexer, parser, AST), typed values.
+        // (Expression/ uses only the standard library; Value/ needs debug info.)
+        .target(name: "MKValues", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
         // Commands over a target (image + symbols).
-        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
+        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
         .executableTarget(name: "mkdbg", dependencies: [
             "MKCommands",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -37,6 +40,7 @@ let package = Package(
 
         .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
+        .testTarget(name: "MKValuesTests", dependencies: ["MKValues"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
         .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKDebugInfo", "MKMemory", "MKFormat"]),
     ],

@@ -1,6 +1,7 @@
 import MKFormat
 import MKMemory
 import MKDebugInfo
+import MKValues
 
 /// A debugging session: the open target, the commands, and the state that
 /// carries from one command to the next (the last `x` format and address).
@@ -8,6 +9,17 @@ public final class Session {
     public var target: Target?
     public private(set) var commands: [CommandSpec] = []
     var examineState = ExamineState()
+    private var evaluatorStorage: Evaluator?
+
+    /// The expression evaluator over the target's debug info (created on
+    /// first use: it loads the DWARF index).
+    public func evaluator() throws -> Evaluator {
+        if let evaluatorStorage { return evaluatorStorage }
+        let target = try requireTarget()
+        let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
+        evaluatorStorage = e
+        return e
+    }
 
     public init(target: Target?) {
         self.target = target
@@ -59,6 +71,7 @@ func editDistanceSmall(_ a: String, _ b: String) -> Int {
 /// All built-in commands, grouped for `help`.
 enum BuiltinCommands {
     static var all: [CommandSpec] {
-        [HelpCommand.spec, InfoCommand.spec, SymCommand.spec, ExamineCommand.spec]
+        [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
+         SymCommand.spec, InfoCommand.spec, EchoCommand.spec]
     }
 }

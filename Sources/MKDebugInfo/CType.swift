@@ -55,7 +55,7 @@ public final class CType: CustomStringConvertible {
     }
 
     /// A copy with qualifiers added (const/volatile DIEs).
-    func qualified(const c: Bool, volatile v: Bool) -> CType {
+    public func qualified(const c: Bool, volatile v: Bool) -> CType {
         let t = CType(kind: kind, name: name, size: size, dieOffset: dieOffset, target: resolvedTarget, targetLoader: targetLoader)
         t.isSigned = isSigned
         t.count = count

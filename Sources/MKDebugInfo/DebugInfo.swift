@@ -54,7 +54,9 @@ public final class DebugInfo {
         let units = dwarf.unitOffsets()
         let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         if workers == 1 || units.count < 64 {
-            return NameIndex.scan(dwarf, units: units[...])
+            var index = NameIndex.scan(dwarf, units: units[...])
+            index.finish()
+            return index
         }
         // Split by position in .debug_info so each worker gets a similar byte share.
         let total = units.last ?? 0
@@ -82,6 +84,7 @@ public final class DebugInfo {
         // Merge in unit order so "first definition" means the same as a serial scan.
         var index = parts[0] ?? NameIndex()
         for p in parts.dropFirst() { if let p { index.merge(p) } }
+        index.finish()
         return index
     }
 }

@@ -14,7 +14,7 @@ import Glibc
 /// of everything before it.
 public enum IndexFile {
     static let magic = Array("MKDBGIDX".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let entrySize = 24
 
     public static func write(_ index: NameIndex, path: String, buildId: String, vmlinuxSize: UInt64) throws {

@@ -29,6 +29,9 @@ public struct NameIndex: Sendable {
     }
 
     var table: [String: [Entry]]
+    /// Variables seen only as declarations (e.g. `jiffies`, defined by the
+    /// linker script); they enter the table when no definition turns up.
+    var declaredOnly: [String: UInt64] = [:]
 
     public init(table: [String: [Entry]] = [:]) {
         self.table = table
@@ -57,6 +60,17 @@ public struct NameIndex: Sendable {
         for (name, list) in other.table {
             for e in list { insert(name, e.kind, e.offset) }
         }
+        for (name, offset) in other.declaredOnly where declaredOnly[name] == nil {
+            declaredOnly[name] = offset
+        }
+    }
+
+    /// Adds declared-only variables that never got a definition.
+    mutating func finish() {
+        for (name, offset) in declaredOnly where lookup(name, .variable) == nil {
+            insert(name, .variable, offset)
+        }
+        declaredOnly = [:]
     }
 
     /// Scans compile units `units` of `dwarf`.
@@ -93,7 +107,10 @@ public struct NameIndex: Sendable {
                 case .variable:
                     // Prefer the definition, which has a location; declarations
                     // elsewhere still carry the type, so take one if nothing better comes.
-                    if die.has(DW_AT_declaration) && !die.has(DW_AT_location) { return }
+                    if die.has(DW_AT_declaration) && !die.has(DW_AT_location) {
+                        if index.declaredOnly[name] == nil { index.declaredOnly[name] = die.offset }
+                        return
+                    }
                 case .function:
                     if die.has(DW_AT_declaration) { return }
                 default:

@@ -33,6 +33,11 @@ public final class Vmlinux {
         SymbolTable(raw: try symbols(), kaslrOffset: kaslrOffset)
     }
 
+    /// Name of the allocated section holding a link-time address.
+    public func sectionName(linkAddress: UInt64) -> String? {
+        file.sections().first { $0.address != 0 && linkAddress >= $0.address && linkAddress - $0.address < $0.size }?.name
+    }
+
     /// The `linux_banner` string as linked, e.g. "Linux version 6.1.0-… (…".
     public var banner: String? {
         guard let raw = try? symbols(), let sym = raw.first(where: { $0.name == "linux_banner" }),

@@ -6,7 +6,7 @@ import MKFormat
     @Test func infoImageSymAndExamine() throws {
         let fx = try LabFixture.load("running")
         let r = try runMkdbg(["-c", fx.elf, "-s", fx.vmlinux,
-                              "-e", "info image", "-e", "sym init_uts_ns", "-e", "x/s init_uts_ns+130",
+                              "-e", "info image", "-e", "sym init_uts_ns", "-e", "x/s init_uts_ns.name.release",
                               "-e", "sym schedule+0x10", "-e", "x/2xg init_task", "-e", "x/8xb linux_banner"])
         #expect(r.status == 0, "stderr: \(r.err)")
         #expect(r.out.contains("ELF vmcore"))
@@ -22,7 +22,7 @@ import MKFormat
 
     @Test func findsVmlinuxWithoutDashS() throws {
         let fx = try LabFixture.load("running")
-        let r = try runMkdbg(["-c", fx.kdumpFlat, "-e", "x/s init_uts_ns+130"])
+        let r = try runMkdbg(["-c", fx.kdumpFlat, "-e", "x/s init_uts_ns.name.release"])
         #expect(r.status == 0, "stderr: \(r.err)")
         #expect(r.out.contains("\"\(fx.release)\""))
     }
@@ -89,7 +89,7 @@ import MKFormat
         let src = try FileSource(path: fx.elf)
         let head = try src.read(at: 0, count: 1 << 20)
         FileManager.default.createFile(atPath: cut, contents: Data(head))
-        let r = try runMkdbg(["-c", cut, "-s", fx.vmlinux, "-e", "info image", "-e", "x/s init_uts_ns+130"])
+        let r = try runMkdbg(["-c", cut, "-s", fx.vmlinux, "-e", "info image", "-e", "x/s init_uts_ns.name.release"])
         #expect(r.out.contains("truncated"))
         #expect(r.status != 0)
         #expect(r.err.contains("truncated"))

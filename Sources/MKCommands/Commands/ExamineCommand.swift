@@ -1,6 +1,7 @@
 import MKFormat
 import MKMemory
 import MKDebugInfo
+import MKValues
 
 enum ExamineCommand {
     static let usage = "x[/NFU] [-p] ADDRESS   (N count, F format x d u o t c a s z, U unit b h w g)"
@@ -28,12 +29,33 @@ enum ExamineCommand {
             address = next
             physical = session.examineState.physical
         } else {
-            address = try AddressExpression.evaluate(words.joined(separator: " "), target: target)
+            address = try ExamineCommand.address(of: words.joined(separator: " "), session, physical: physical)
         }
         let reader = Reader(target: target, physical: physical)
         let (text, next) = try examine(reader, address, format)
         session.examineState = ExamineState(format: format, nextAddress: next, physical: physical)
         return text
+    }
+
+    /// gdb's rules: a struct, array or function lvalue means its address;
+    /// a pointer or integer value is the address. Without DWARF, numbers
+    /// and symbol±offset still work.
+    static func address(of text: String, _ session: Session, physical: Bool) throws -> UInt64 {
+        let target = try session.requireTarget()
+        if physical || target.vmlinux == nil {
+            return try AddressExpression.evaluate(text, target: target)
+        }
+        let evaluator = try session.evaluator()
+        let value = try ExpressionRunner.evaluate(text, evaluator)
+        let r = value.type.resolved
+        switch r.kind {
+        case .structure, .union, .array, .function:
+            guard let a = value.address else { throw CommandError.invalid("x: \(text) is not in memory") }
+            return a
+        default:
+            guard value.type.isScalar else { throw CommandError.invalid("x: cannot use a value of type \(value.type) as an address") }
+            return try value.integerBits(target.memory)
+        }
     }
 
     struct Reader {

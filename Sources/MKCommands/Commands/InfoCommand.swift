@@ -12,13 +12,13 @@ func monotonicNow() -> Double {
 }
 
 enum InfoCommand {
-    static let usage = "info image | info vmcoreinfo | info debuginfo"
+    static let usage = "info image | info vmcoreinfo | info debuginfo | info symbol ADDR | info address NAME | info line FUNC|ADDR"
 
     static let spec = CommandSpec(
         name: "info", aliases: ["i"], group: "target",
-        summary: "describe the target: its image, VMCOREINFO",
+        summary: "describe the target (image, VMCOREINFO, debug info) and where symbols are",
         usage: usage,
-        examples: ["info image", "info vmcoreinfo"]
+        examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"]
     ) { args, session in
         let target = try session.requireTarget()
         switch args.words.first {
@@ -31,6 +31,13 @@ enum InfoCommand {
             return ["vmlinux           \(d.vmlinux.path)",
                     "index             \(d.index.count) names (\(d.indexSource))",
                     "load time         \(Int(t * 1000)) ms"].joined(separator: "\n")
+        case "symbol":
+            return try InfoSymbolCommands.symbol(args.words.dropFirst().joined(separator: " "), session)
+        case "address":
+            guard args.words.count == 2 else { throw CommandError.usage(command: "info address", message: "expected one name", usage: "info address NAME") }
+            return try InfoSymbolCommands.address(args.words[1], session)
+        case "line":
+            return try InfoSymbolCommands.line(args.words.dropFirst().joined(separator: " "), session)
         case "vmcoreinfo":
             guard let info = target.image.vmcoreInfo else {
                 throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")

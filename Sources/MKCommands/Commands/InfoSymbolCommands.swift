@@ -1,0 +1,57 @@
+import MKFormat
+import MKDebugInfo
+import MKValues
+
+/// `info symbol`, `info address`, `info line`: gdb's answers about where
+/// things are.
+enum InfoSymbolCommands {
+    static func symbol(_ text: String, _ session: Session) throws -> String {
+        let target = try session.requireTarget()
+        let symbols = try target.requireSymbols()
+        let address = try ExamineCommand.address(of: text, session, physical: false)
+        guard let (s, off) = symbols.symbolize(address) else { return "No symbol matches \(text)." }
+        let section = target.vmlinux?.sectionName(linkAddress: address &- (symbols.kaslrOffset)) ?? "?"
+        return (off == 0 ? s.name : "\(s.name) + \(off)") + " in section \(section)"
+    }
+
+    static func address(_ name: String, _ session: Session) throws -> String {
+        let target = try session.requireTarget()
+        let d = try target.requireDebugInfo()
+        if let v = d.variable(name) {
+            guard let a = target.symbols?.lookup(name)?.address ?? v.linkAddress else {
+                return "Symbol \"\(name)\" has no static address (optimized out)."
+            }
+            return "Symbol \"\(name)\" is static storage at address \(hex(a))."
+        }
+        if d.function(name) != nil, let a = target.symbols?.lookup(name)?.address {
+            return "Symbol \"\(name)\" is a function at address \(hex(a))."
+        }
+        if let (t, v) = d.enumerator(name) {
+            return "Symbol \"\(name)\" is constant \(v) of \(TypeFormatter.name(of: t))."
+        }
+        if let s = target.symbols?.lookup(name) {
+            return "Symbol \"\(name)\" is at \(hex(s.address)) in a file compiled without debugging."
+        }
+        throw CommandError.invalid("No symbol \"\(name)\" in the kernel's symbols or debug info.")
+    }
+
+    static func line(_ text: String, _ session: Session) throws -> String {
+        let target = try session.requireTarget()
+        let d = try target.requireDebugInfo()
+        let kaslr = target.symbols?.kaslrOffset ?? 0
+        if let f = d.function(text), let file = f.declFile, let line = f.declLine {
+            let start = target.symbols?.lookup(text)?.address
+            return "Line \(line) of \"\(file)\"" + (start.map { " is the definition of \(text), which starts at address \(hex($0)) <\(text)>." } ?? ".")
+        }
+        let address = try ExamineCommand.address(of: text, session, physical: false)
+        guard let loc = d.sourceLocation(linkAddress: address &- kaslr) else {
+            throw CommandError.invalid("No line number information available for address \(hex(address))")
+        }
+        let sym = target.symbols?.describeForPointer(address).map { " <\($0)>" } ?? ""
+        var out = "Line \(loc.line) of \"\(loc.file)\" contains address \(hex(address))\(sym)"
+        if let fn = loc.function { out += " in \(fn)" }
+        out += "."
+        if !loc.inlineChain.isEmpty { out += "\ninlined: " + loc.inlineChain.joined(separator: " <- ") }
+        return out
+    }
+}

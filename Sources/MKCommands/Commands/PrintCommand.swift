@@ -1,0 +1,64 @@
+import MKFormat
+import MKDebugInfo
+import MKValues
+
+enum PrintCommand {
+    static let usage = "p[/FMT] EXPR   (FMT: x d u o t c a s z)"
+
+    static let spec = CommandSpec(
+        name: "print", aliases: ["p", "inspect"], group: "data",
+        summary: "evaluate a C expression and print its value, as gdb's print",
+        usage: usage,
+        examples: ["p init_uts_ns.name.release", "p/x init_task.flags", "p *init_task.mm",
+                   "p sizeof(struct task_struct)", "p container_of(init_task.tasks.next, struct task_struct, tasks)->comm",
+                   "p $1"]
+    ) { args, session in
+        let expression = args.rest
+        guard !expression.isEmpty else {
+            throw CommandError.usage(command: "print", message: "expected an expression", usage: usage)
+        }
+        var format: Character?
+        if let f = args.format {
+            guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
+                throw CommandError.invalid("print: unknown format /\(f); formats are x d u o t c a s z")
+            }
+            format = c
+        }
+        let evaluator = try session.evaluator()
+        let value = try ExpressionRunner.evaluate(expression, evaluator)
+        let target = try session.requireTarget()
+        let formatter = ValueFormatter(memory: target.memory, format: format, symbolize: { target.symbols?.describeForPointer($0) })
+        // Print before recording, so a value that cannot be read is not kept.
+        let text = try formatter.top(value)
+        let n = evaluator.history.record(value)
+        return "$\(n) = \(text)"
+    }
+}
+
+/// Parses and evaluates, turning parse and evaluation errors into messages
+/// with a caret under the failing column.
+enum ExpressionRunner {
+    static func evaluate(_ text: String, _ evaluator: Evaluator) throws -> Value {
+        do {
+            return try evaluator.evaluate(try parse(text, evaluator))
+        } catch let e as EvaluationError {
+            throw CommandError.invalid(e.render(input: text))
+        }
+    }
+
+    static func parse(_ text: String, _ evaluator: Evaluator) throws -> ExpressionNode {
+        do {
+            return try evaluator.parser.parse(text)
+        } catch let e as ExpressionError {
+            throw CommandError.invalid(e.description + "\n" + e.render(input: text))
+        }
+    }
+}
+
+extension SymbolTable {
+    /// gdb's `<sym+off>` for pointers: decimal offsets.
+    func describeForPointer(_ address: UInt64) -> String? {
+        guard let (s, off) = symbolize(address) else { return nil }
+        return off == 0 ? s.name : "\(s.name)+\(off)"
+    }
+}

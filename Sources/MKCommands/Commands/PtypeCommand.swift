@@ -1,0 +1,72 @@
+import MKFormat
+import MKDebugInfo
+import MKValues
+
+enum PtypeCommand {
+    static let usage = "ptype [/o] TYPE|EXPR"
+
+    static let spec = CommandSpec(
+        name: "ptype", group: "data",
+        summary: "print a type's definition (/o: with member offsets and sizes)",
+        usage: usage,
+        examples: ["ptype struct list_head", "ptype /o struct list_head", "ptype init_task.tasks", "ptype pid_t"]
+    ) { args, session in
+        var text = args.rest
+        var offsets = args.format == "o"
+        if text.hasPrefix("/o") { offsets = true; text = String(text.dropFirst(2).drop { $0 == " " }) }
+        guard !text.isEmpty else { throw CommandError.usage(command: "ptype", message: "expected a type or an expression", usage: usage) }
+        let type = try TypeArgument.resolve(text, try session.evaluator())
+        return TypeFormatter.ptype(type, offsets: offsets)
+    }
+}
+
+enum WhatisCommand {
+    static let spec = CommandSpec(
+        name: "whatis", group: "data",
+        summary: "print the type of an expression, or what a type name stands for",
+        usage: "whatis TYPE|EXPR",
+        examples: ["whatis init_task", "whatis init_task.comm", "whatis pid_t"]
+    ) { args, session in
+        let text = args.rest
+        guard !text.isEmpty else { throw CommandError.usage(command: "whatis", message: "expected a type or an expression", usage: "whatis TYPE|EXPR") }
+        let evaluator = try session.evaluator()
+        let parsed: TypeOrExpression
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        switch parsed {
+        case let .type(name):
+            var t = try TypeArgument.resolveName(name, text, evaluator)
+            // For a typedef name, whatis shows one level down, as gdb does.
+            if t.kind == .typedef, let target = t.target { t = target }
+            return "type = \(TypeFormatter.name(of: t))"
+        case .expression:
+            let v = try ExpressionRunner.evaluate(text, evaluator)
+            return "type = \(TypeFormatter.name(of: v.type))"
+        }
+    }
+}
+
+enum TypeArgument {
+    static func resolve(_ text: String, _ evaluator: Evaluator) throws -> CType {
+        let parsed: TypeOrExpression
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        switch parsed {
+        case let .type(name): return try resolveName(name, text, evaluator)
+        case .expression: return try ExpressionRunner.evaluate(text, evaluator).type
+        }
+    }
+
+    static func resolveName(_ name: TypeName, _ text: String, _ evaluator: Evaluator) throws -> CType {
+        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+    }
+}
+
+enum EchoCommand {
+    static let spec = CommandSpec(
+        name: "echo", group: "support",
+        summary: "print text (for scripts)",
+        usage: "echo TEXT",
+        examples: ["echo --- tasks ---"]
+    ) { args, _ in
+        args.rest
+    }
+}

@@ -1,0 +1,3 @@
+import MKMemory
+
+extension KernelMemory: ValueMemory {}

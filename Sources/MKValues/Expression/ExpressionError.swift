@@ -1,0 +1,57 @@
+/// A lexing or parsing error in a C expression.
+///
+/// `column` is a 0-based UTF-8 byte offset into the input (the same unit as
+/// `SourceRange`). The human-readable `description` shows it 1-based, the way
+/// compilers do: an error at `column == 11` reads "syntax error at column 12: …".
+public struct ExpressionError: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// 0-based UTF-8 byte offset of the offending character or token.
+    public var column: Int
+    /// What went wrong, without the "syntax error at column N" prefix.
+    public var message: String
+
+    public init(column: Int, message: String) {
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String {
+        "syntax error at column \(column + 1): \(message)"
+    }
+
+    /// Two lines: the input, and a caret under the error's column.
+    ///
+    ///     (struct task_struct *p
+    ///                         ^
+    public func render(input: String) -> String {
+        ExpressionError.render(input: input, column: column)
+    }
+
+    /// Two lines: `input`, and a caret under the 0-based byte offset `column`
+    /// followed by `~` for the rest of `length` (so an evaluator can underline
+    /// a whole sub-expression with `range.start` / `range.count`).
+    ///
+    /// Tabs in the input are copied into the marker line so the caret lines
+    /// up; a multi-byte character counts as one column on screen. A column
+    /// past the end puts the caret just after the last character.
+    public static func render(input: String, column: Int, length: Int = 1) -> String {
+        let bytes = Array(input.utf8)
+        let start = max(0, min(column, bytes.count))
+        let end = max(start + 1, min(start + max(length, 1), bytes.count))
+        // Line breaks in the input would break the two-line layout.
+        let shown = String(decoding: bytes, as: UTF8.self)
+            .map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : String($0) }
+            .joined()
+        var marker = ""
+        for character in String(decoding: bytes[0..<start], as: UTF8.self) {
+            marker.append(character == "\t" ? "\t" : " ")
+        }
+        marker.append("^")
+        if end > start + 1 {
+            let underlined = String(decoding: bytes[start..<end], as: UTF8.self).count
+            if underlined > 1 {
+                marker.append(String(repeating: "~", count: underlined - 1))
+            }
+        }
+        return shown + "\n" + marker
+    }
+}

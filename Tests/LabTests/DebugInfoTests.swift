@@ -1,0 +1,144 @@
+import Testing
+import Foundation
+import MKFormat
+@testable import MKDebugInfo
+
+@Suite(.serialized) struct DebugInfoTests {
+    @Test func ptypeOffsetsOfListHead() throws {
+        let fx = try LabFixture.load("running")
+        let r = try runMkdbg(["-c", fx.elf, "-e", "ptype /o struct list_head"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.contains("/*      0      |       8 */    struct list_head *next;"))
+        #expect(lines.contains("/*      8      |       8 */    struct list_head *prev;"))
+        #expect(r.out.contains("/* total size (bytes):   16 */"))
+    }
+
+    @Test func sizesAgreeWithDwarfAndVmcoreInfo() throws {
+        let fx = try LabFixture.load("running")
+        let t = try fx.target()
+        let d = try t.requireDebugInfo()
+        let info = try #require(t.image.vmcoreInfo)
+        let taskSize = try #require(d.findType("struct task_struct")?.byteSize)
+        let r = try runMkdbg(["-c", fx.elf, "-e", "p sizeof(struct task_struct)", "-e", "p sizeof(struct page)",
+                              "-e", "p offsetof(struct page, mapping)", "-e", "p sizeof(struct printk_info)"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        // The kernel's own record of its layout (VMCOREINFO) is an independent witness.
+        #expect(r.out.contains("$1 = \(taskSize)\n"))
+        #expect(r.out.contains("$2 = \(try #require(info.size("page")))\n"))
+        #expect(r.out.contains("$3 = \(try #require(info.offset("page.mapping")))\n"))
+        #expect(r.out.contains("$4 = \(try #require(info.size("printk_info")))\n"))
+    }
+
+    @Test(arguments: ["running", "panicked"])
+    func initTaskCommIsTheRunTimeValue(_ name: String) throws {
+        let fx = try LabFixture.load(name)
+        // The vmlinux's static value is "swapper"; the running kernel renamed it.
+        let r = try runMkdbg(["-c", fx.kdump, "-e", "p init_task.comm", "-e", "p init_uts_ns.name.release",
+                              "-e", "p container_of(init_task.tasks.next, struct task_struct, tasks)->comm"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.contains("$1 = \"swapper/0\\000\\000\\000\\000\\000\\000\"\n"))
+        #expect(r.out.contains("$2 = \"\(fx.release)\", '\\000' <repeats \(64 - fx.release.utf8.count) times>"))
+        #expect(r.out.contains("$3 = \"init\", '\\000' <repeats 11 times>"))
+    }
+
+    @Test func infoLineNamesTheFile() throws {
+        let fx = try LabFixture.load("running")
+        let r = try runMkdbg(["-c", fx.elf, "-e", "info line schedule", "-e", "info line panic",
+                              "-e", "info address init_task", "-e", "info symbol schedule+16"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.contains("of \"kernel/sched/core.c\""))
+        #expect(r.out.contains("of \"kernel/panic.c\""))
+        #expect(r.out.contains("Symbol \"init_task\" is static storage at address 0x"))
+        #expect(r.out.contains("schedule + 16 in section .text"))
+    }
+
+    @Test func expressionsAndHistory() throws {
+        let fx = try LabFixture.load("running")
+        let r = try runMkdbg(["-c", fx.elf,
+                              "-e", "p init_task.pid + 1", "-e", "p $ * 6", "-e", "p $$1 - 1",
+                              "-e", "p/x (unsigned char)-1", "-e", "p sizeof(long) << 2",
+                              "-e", "p (init_task.tasks.next == init_task.tasks.next->prev->next)",
+                              "-e", "p/x &init_task == (struct task_struct *)&init_task",
+                              "-e", "whatis init_task.comm", "-e", "ptype pid_t", "-e", "p PIDTYPE_SID",
+                              "-e", "p 7 / 2 * 2 + 7 % 2", "-e", "p -5 >> 1", "-e", "p 1 ? 10 : 20"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let expected = ["$1 = 1", "$2 = 6", "$3 = 0", "$4 = 0xff", "$5 = 32", "$6 = 1", "$7 = 0x1",
+                        "type = char [16]", "type = int", "$8 = PIDTYPE_SID", "$9 = 7", "$10 = -3", "$11 = 10"]
+        for line in expected { #expect(r.out.split(separator: "\n").contains(Substring(line)), "missing \(line) in\n\(r.out)") }
+    }
+
+    @Test func badExpressionsGiveClearErrors() throws {
+        let fx = try LabFixture.load("running")
+        func err(_ command: String) throws -> String {
+            let r = try runMkdbg(["-c", fx.elf, "-e", command])
+            #expect(r.status != 0, "\(command) should fail")
+            return r.err
+        }
+        let syntax = try err("p (init_task.pid +")
+        #expect(syntax.contains("syntax error at column"))
+        #expect(syntax.contains("(init_task.pid +\n"))
+        let member = try err("p init_task.commm")
+        #expect(member.contains("struct task_struct has no member named \"commm\""))
+        #expect(member.contains("did you mean \"comm\""))
+        let symbol = try err("p init_tsak")
+        #expect(symbol.contains("no symbol \"init_tsak\""))
+        #expect(symbol.contains("\"init_task\""))
+        let type = try err("p sizeof(struct task_strct)")
+        #expect(type.contains("no struct type named \"task_strct\""))
+        #expect(type.contains("task_struct"))
+        let deref = try err("p *init_task.pid")
+        #expect(deref.contains("not a pointer"))
+        let arrow = try err("p init_task->pid")
+        #expect(arrow.contains("not a pointer"))
+        let write = try err("p init_task.pid = 5")
+        #expect(write.contains("assignment is not supported"))
+        let unreadable = try err("p *(struct task_struct *)0xffffc9ffffff0000")
+        #expect(unreadable.contains("0xffffc9ffffff0000"))
+        let arith = try err("x/4xb init_uts_ns+1")
+        #expect(arith.contains("not an integer"))
+    }
+
+    @Test func damagedIndexIsDetectedAndRebuilt() throws {
+        let fx = try LabFixture.load("running")
+        let v = try Vmlinux(path: fx.vmlinux)
+        let dir = NSTemporaryDirectory() + "mkdbg-index-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try DebugInfo(vmlinux: v, cacheDirectory: dir)
+        #expect(first.indexSource.contains("built"))
+        let second = try DebugInfo(vmlinux: v, cacheDirectory: dir)
+        #expect(second.indexSource.contains("loaded"))
+        #expect(second.index.count == first.index.count)
+        #expect(second.index.lookup("task_struct", .structure) == first.index.lookup("task_struct", .structure))
+        // Flip one byte in the middle: the checksum catches it and the index is rebuilt.
+        let path = dir + "/\(try #require(v.buildId)).mkidx"
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[data.count / 2] ^= 0xff
+        try data.write(to: URL(fileURLWithPath: path))
+        let third = try DebugInfo(vmlinux: v, cacheDirectory: dir)
+        #expect(third.indexSource.contains("built"))
+        #expect(third.index.count == first.index.count)
+        // A truncated file too.
+        try Data(data.prefix(100)).write(to: URL(fileURLWithPath: path))
+        #expect(try DebugInfo(vmlinux: v, cacheDirectory: dir).indexSource.contains("built"))
+        #expect(throws: IndexFileError.self) {
+            try IndexFile.read(path: path, buildId: "0000", vmlinuxSize: v.fileSize)
+        }
+    }
+
+    @Test func missingDebugInfoIsAClearError() throws {
+        let fx = try LabFixture.load("running")
+        let dir = NSTemporaryDirectory() + "mkdbg-nodwarf-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "int main(void){return 0;}\n".write(toFile: dir + "/k.c", atomically: true, encoding: .utf8)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-g0", "-no-pie", "-o", dir + "/vmlinux", dir + "/k.c"]
+        try cc.run()
+        cc.waitUntilExit()
+        let r = try runMkdbg(["-c", fx.elf, "-s", dir + "/vmlinux", "--ignore-mismatch", "-e", "p init_task.comm"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("no DWARF debug info"))
+    }
+}
