@@ -7,16 +7,19 @@ public struct CommandSpec {
     public var summary: String
     public var usage: String
     public var examples: [String] = []
-    public var run: (_ arguments: CommandArguments, _ session: Session) throws -> String
+    /// The argument is a C expression, in which `|` and `>` are operators.
+    public var takesExpression = false
+    public var run: (_ arguments: CommandArguments, _ session: Session) throws -> CommandOutput
 
     public init(name: String, aliases: [String] = [], group: String, summary: String, usage: String,
-                examples: [String] = [], run: @escaping (CommandArguments, Session) throws -> String) {
+                examples: [String] = [], takesExpression: Bool = false, run: @escaping (CommandArguments, Session) throws -> CommandOutput) {
         self.name = name
         self.aliases = aliases
         self.group = group
         self.summary = summary
         self.usage = usage
         self.examples = examples
+        self.takesExpression = takesExpression
         self.run = run
     }
 }

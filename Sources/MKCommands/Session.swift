@@ -35,14 +35,31 @@ public final class Session {
         commands.first { $0.name == name || $0.aliases.contains(name) }
     }
 
-    /// Runs one command line and returns its output text.
-    public func execute(_ line: String) throws -> String {
+    /// Runs one command line and returns its output.
+    public func execute(_ line: String) throws -> CommandOutput {
         let args = try CommandArguments(line: line)
-        guard !args.command.isEmpty else { return "" }
+        guard !args.command.isEmpty else { return .text("") }
         guard let spec = spec(named: args.command) else {
             throw CommandError.unknownCommand(args.command, suggestions: suggestions(for: args.command))
         }
         return try spec.run(args, self)
+    }
+
+    /// Whether an expression command's argument parses and evaluates
+    /// (used to tell `p a > b` from `p a > FILE`). Reads memory, writes nothing.
+    func argumentEvaluates(_ line: String) -> Bool {
+        guard let args = try? CommandArguments(line: line), let evaluator = try? evaluator() else { return false }
+        var text = args.rest
+        if args.command == "ptype" && text.hasPrefix("/o") { text = String(text.dropFirst(2)) }
+        if args.command == "x" { text = args.words.filter { $0 != "-p" }.joined(separator: " ") }
+        guard !text.isEmpty else { return true }
+        if let parsed = try? evaluator.parser.parseTypeOrExpression(text) {
+            switch parsed {
+            case let .type(name): return (try? evaluator.resolveType(name)) != nil
+            case let .expression(node): return (try? evaluator.evaluate(node)) != nil
+            }
+        }
+        return false
     }
 
     func suggestions(for name: String) -> [String] {

@@ -12,8 +12,9 @@ struct Mkdbg: ParsableCommand {
         abstract: "Cross-kernel debugger for Multikernel Linux: reads kernel memory images with the kernel's own symbols.",
         discussion: """
         Opens a memory image (ELF vmcore or kcore, kdump-compressed dump, flat or flattened) and runs
-        commands on it. With -e, runs the given commands in order and exits: 0 when all succeeded.
-        Without -e, reads commands from standard input. Type "help" for the command list.
+        commands on it: those given with -e and -x, in order, then exits (0 when all succeeded).
+        Without them, standard input is read as a script, or, on a terminal, an interactive session
+        starts. Type "help" for the command list.
         """)
 
     @Option(name: [.customShort("c"), .customLong("core")], help: "Memory image to open.")
@@ -22,11 +23,41 @@ struct Mkdbg: ParsableCommand {
     @Option(name: [.customShort("s"), .customLong("symbols")], help: "The kernel's vmlinux (default: found by build-id in the symbol store).")
     var vmlinux: String?
 
-    @Option(name: [.customShort("e"), .customLong("eval")], help: "Run a command (repeatable).")
+    @Option(name: [.customShort("e"), .customLong("eval")], help: "Run a command (repeatable; runs in order with -x).")
     var commands: [String] = []
+
+    @Option(name: [.customShort("x"), .customLong("script")], help: "Run the commands in a file (repeatable).")
+    var scripts: [String] = []
+
+    @Flag(name: .customLong("json"), help: "Print each command's result as one JSON object per line (docs/json.md).")
+    var json = false
+
+    @Flag(name: .customLong("stop-on-error"), help: "Stop at the first command that fails (default: run the rest, exit non-zero).")
+    var stopOnError = false
 
     @Flag(name: .customLong("ignore-mismatch"), help: "Use the vmlinux even when its build-id or release differs from the image's.")
     var ignoreMismatch = false
+
+    /// -e and -x in the order they were given on the command line.
+    func orderedInputs() -> [(isScript: Bool, text: String)] {
+        var result: [(Bool, String)] = []
+        var e = commands.makeIterator(), x = scripts.makeIterator()
+        let args = Array(CommandLine.arguments.dropFirst())
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "-e" || a == "--eval" || a.hasPrefix("--eval=") || (a.hasPrefix("-e") && a.count > 2 && !a.hasPrefix("--")) {
+                if let v = e.next() { result.append((false, v)) }
+            } else if a == "-x" || a == "--script" || a.hasPrefix("--script=") || (a.hasPrefix("-x") && a.count > 2 && !a.hasPrefix("--")) {
+                if let v = x.next() { result.append((true, v)) }
+            }
+            if a == "-e" || a == "-x" || a == "--eval" || a == "--script" || a == "-c" || a == "-s" || a == "--core" || a == "--symbols" { i += 1 }
+            i += 1
+        }
+        while let v = e.next() { result.append((false, v)) }
+        while let v = x.next() { result.append((true, v)) }
+        return result
+    }
 
     func run() throws {
         var target: Target?
@@ -34,51 +65,45 @@ struct Mkdbg: ParsableCommand {
             do {
                 target = try Target(imagePath: core, options: .init(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch))
             } catch {
-                printError("\(error)")
+                fputs("mkdbg: \(error)\n", stderr)
                 throw ExitCode(1)
             }
             if let problem = target?.symbolProblem {
-                printError("warning: \(problem)")
+                fputs("mkdbg: warning: \(problem)\n", stderr)
             }
         }
         let session = Session(target: target)
-        var failed = false
-        if !commands.isEmpty {
-            for line in commands where !run(line, session) { failed = true }
-        } else {
-            let interactive = isatty(0) != 0
-            while true {
-                if interactive { print("(mkdbg) ", terminator: ""); fflush(stdout) }
-                guard let line = readLine() else { break }
-                let trimmed = line.trimmingLeadingSpace()
-                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-                if trimmed == "quit" || trimmed == "q" { break }
-                if !run(trimmed, session) { failed = true }
+        let runner = CommandRunner(session: session, json: json, stopOnError: stopOnError)
+        let inputs = orderedInputs()
+        if !inputs.isEmpty {
+            for input in inputs {
+                if input.isScript {
+                    do { _ = try runner.source(input.text) } catch { runner.run("source \(input.text)") }
+                } else {
+                    runner.run(input.text)
+                }
+                if runner.quitRequested || (stopOnError && runner.failures > 0) { break }
             }
+        } else if isatty(0) != 0 && !json {
+            Interactive.run(runner)
+        } else {
+            var lines: [String] = []
+            while let line = readLine(strippingNewline: true) { lines.append(line) }
+            runner.run(lines: lines)
         }
-        if failed { throw ExitCode(1) }
-    }
-
-    func run(_ line: String, _ session: Session) -> Bool {
-        do {
-            let out = try session.execute(line)
-            if !out.isEmpty { print(out) }
-            fflush(stdout)
-            return true
-        } catch {
-            fflush(stdout)
-            printError("\(error)")
-            return false
-        }
+        if runner.failures > 0 { throw ExitCode(1) }
     }
 }
 
-func printError(_ message: String) {
-    fputs("mkdbg: \(message)\n", stderr)
-}
-
-extension String {
-    func trimmingLeadingSpace() -> String {
-        String(drop { $0 == " " || $0 == "\t" })
+/// The interactive loop until the REPL module takes over: a prompt on a
+/// terminal, one command per line.
+enum Interactive {
+    static func run(_ runner: CommandRunner) {
+        while !runner.quitRequested {
+            print("(mkdbg) ", terminator: "")
+            fflush(stdout)
+            guard let line = readLine() else { break }
+            runner.run(line)
+        }
     }
 }

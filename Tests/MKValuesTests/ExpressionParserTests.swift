@@ -388,6 +388,7 @@ private func bytes(_ input: String) throws -> [UInt8]? {
         expectError("a\u{1}", column: 1, "unexpected character U+0001")
         expectError("1.5", column: 0, "floating-point literals are not supported")
         expectError("x + .5", column: 4, "floating-point literals are not supported")
+        expectError("1e5", column: 0, "floating-point literals are not supported")
         expectError("09", column: 1, "invalid digit '9' in octal literal")
         expectError("0b102", column: 4, "invalid digit '2' in binary literal")
         expectError("0x", column: 2, "expected hexadecimal digits after '0x'")
@@ -466,6 +467,9 @@ private func bytes(_ input: String) throws -> [UInt8]? {
         #expect(wide.column == 5)
         #expect(wide.render(input: "\"\u{e9}\" @") == "\"\u{e9}\" @\n    ^")
         #expect(ExpressionError.render(input: "a + bogus", column: 4, length: 5) == "a + bogus\n    ^~~~~")
+        #expect(ExpressionError.render(input: "ab", column: .max, length: .max) == "ab\n  ^")
+        #expect(ExpressionError.render(input: "ab", column: -5, length: .max) == "ab\n^~")
+        #expect(ExpressionError(column: .max, message: "m").description.hasSuffix(": m"))
     }
 }
 
@@ -597,6 +601,9 @@ private func bytes(_ input: String) throws -> [UInt8]? {
             #expect(error.column >= 0 && error.column <= length, "\(error) for \"\(input)\"")
             #expect(!error.message.isEmpty)
             _ = error.render(input: input)
+        }
+        if let t = try? parser.parseType(input) {
+            #expect((try? parser.parseType(t.description))?.description == t.description, "type \"\(t)\"")
         }
         if case .type(let t) = (try? parser.parseTypeOrExpression(input)) {
             #expect((try? parser.parseType(t.description))?.description == t.description, "type \"\(t)\"")

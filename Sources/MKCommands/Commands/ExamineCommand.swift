@@ -11,7 +11,7 @@ enum ExamineCommand {
         name: "x", group: "memory",
         summary: "examine memory, as gdb's x",
         usage: usage,
-        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"]
+        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"], takesExpression: true
     ) { args, session in
         let target = try session.requireTarget()
         var words = args.words
@@ -32,9 +32,12 @@ enum ExamineCommand {
             address = try ExamineCommand.address(of: words.joined(separator: " "), session, physical: physical)
         }
         let reader = Reader(target: target, physical: physical)
-        let (text, next) = try examine(reader, address, format)
+        let (text, next, rows) = try examine(reader, address, format)
         session.examineState = ExamineState(format: format, nextAddress: next, physical: physical)
-        return text
+        return CommandOutput(text: text, fields: [
+            ("address", jsonAddress(address)), ("physical", .bool(physical)), ("format", .string(String(format.format))),
+            ("unit", .int(Int64(format.unit))), ("count", .int(Int64(format.count))), ("next", jsonAddress(next)),
+            ("rows", .array(rows))])
     }
 
     /// gdb's rules: a struct, array or function lvalue means its address;
@@ -74,17 +77,19 @@ enum ExamineCommand {
         }
     }
 
-    static func examine(_ reader: Reader, _ start: UInt64, _ f: ExamineFormat) throws -> (String, UInt64) {
+    static func examine(_ reader: Reader, _ start: UInt64, _ f: ExamineFormat) throws -> (String, UInt64, [JSONValue]) {
         var lines: [String] = []
+        var rows: [JSONValue] = []
         var address = start
         if f.format == "s" {
             for _ in 0..<f.count {
                 let (text, length) = try readString(reader, address)
                 lines.append("\(reader.label(address))\t\(text)")
+                rows.append(.object([("address", jsonAddress(address)), ("values", .array([.string(text)]))]))
                 guard let next = checkedAdd(address, UInt64(length)) else { break }
                 address = next
             }
-            return (lines.joined(separator: "\n"), address)
+            return (lines.joined(separator: "\n"), address, rows)
         }
         let symbolize: (UInt64) -> String? = { v in
             guard let (s, off) = reader.target.symbols?.symbolize(v) else { return nil }
@@ -95,17 +100,21 @@ enum ExamineCommand {
             let n = min(remaining, f.perLine)
             let bytes = try reader.read(address, n * f.unit)
             var line = reader.label(address)
+            var values: [JSONValue] = []
             for i in 0..<n {
                 var v: UInt64 = 0
                 for b in stride(from: f.unit - 1, through: 0, by: -1) { v = (v << 8) | UInt64(bytes[i * f.unit + b]) }
-                line += "\t" + f.render(v, symbolize: symbolize)
+                let shown = f.render(v, symbolize: symbolize)
+                line += "\t" + shown
+                values.append(.string(shown))
             }
             lines.append(line)
+            rows.append(.object([("address", jsonAddress(address)), ("values", .array(values))]))
             remaining -= n
             guard let next = checkedAdd(address, UInt64(n * f.unit)) else { break }
             address = next
         }
-        return (lines.joined(separator: "\n"), address)
+        return (lines.joined(separator: "\n"), address, rows)
     }
 
     /// A C string as gdb shows it: quoted, escaped, cut at 200 characters

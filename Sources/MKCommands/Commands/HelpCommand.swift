@@ -15,7 +15,9 @@ enum HelpCommand {
                 lines.append("examples:")
                 lines += spec.examples.map { "  \($0)" }
             }
-            return lines.joined(separator: "\n")
+            return CommandOutput(text: lines.joined(separator: "\n"), fields: [
+                ("name", .string(spec.name)), ("summary", .string(spec.summary)), ("usage", .string(spec.usage)),
+                ("aliases", .array(spec.aliases.map { .string($0) })), ("examples", .array(spec.examples.map { .string($0) }))])
         }
         var lines: [String] = []
         var groups: [String] = []
@@ -27,7 +29,10 @@ enum HelpCommand {
             }
         }
         lines.append("Type \"help COMMAND\" for usage and examples.")
-        return lines.joined(separator: "\n")
+        let commands: [JSONValue] = session.commands.map {
+            .object([("name", .string($0.name)), ("group", .string($0.group)), ("summary", .string($0.summary))])
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), fields: [("commands", .array(commands))])
     }
 }
 

@@ -28,21 +28,25 @@ enum InfoCommand {
             let start = monotonicNow()
             let d = try target.requireDebugInfo()
             let t = monotonicNow() - start
-            return ["vmlinux           \(d.vmlinux.path)",
-                    "index             \(d.index.count) names (\(d.indexSource))",
-                    "load time         \(Int(t * 1000)) ms"].joined(separator: "\n")
+            return CommandOutput(text: ["vmlinux           \(d.vmlinux.path)",
+                                        "index             \(d.index.count) names (\(d.indexSource))",
+                                        "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
+                                 fields: [("vmlinux", .string(d.vmlinux.path)), ("build_id", d.vmlinux.buildId.map { .string($0) } ?? .null),
+                                          ("names", .int(Int64(d.index.count))), ("index", .string(d.indexSource)),
+                                          ("load_ms", .int(Int64(t * 1000)))])
         case "symbol":
-            return try InfoSymbolCommands.symbol(args.words.dropFirst().joined(separator: " "), session)
+            return .text(try InfoSymbolCommands.symbol(args.words.dropFirst().joined(separator: " "), session))
         case "address":
             guard args.words.count == 2 else { throw CommandError.usage(command: "info address", message: "expected one name", usage: "info address NAME") }
-            return try InfoSymbolCommands.address(args.words[1], session)
+            return .text(try InfoSymbolCommands.address(args.words[1], session))
         case "line":
-            return try InfoSymbolCommands.line(args.words.dropFirst().joined(separator: " "), session)
+            return .text(try InfoSymbolCommands.line(args.words.dropFirst().joined(separator: " "), session))
         case "vmcoreinfo":
             guard let info = target.image.vmcoreInfo else {
                 throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")
             }
-            return info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            return CommandOutput(text: info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"),
+                                 fields: [("entries", .object(info.entries.map { ($0.key, .string($0.value)) }))])
         case let other?:
             throw CommandError.usage(command: "info", message: "unknown subcommand \"\(other)\"", usage: usage)
         case nil:
@@ -50,7 +54,7 @@ enum InfoCommand {
         }
     }
 
-    static func image(_ target: Target) -> String {
+    static func image(_ target: Target) -> CommandOutput {
         let image = target.image
         var out: [String] = []
         func fact(_ k: String, _ v: String) { out.append(k.padding(18) + v) }
@@ -114,7 +118,23 @@ enum InfoCommand {
             out.append("problems: \(problems.count)")
             out += problems.map { "  ! \($0)" }
         }
-        return out.joined(separator: "\n")
+        var fields: [(String, JSONValue)] = [("image", .string(image.path)), ("format", .string(image.formatName))]
+        fields.append(("facts", .object(report.facts.map { ($0.0, .string($0.1)) })))
+        fields.append(("release", info?.osRelease.map { .string($0) } ?? .null))
+        fields.append(("build_id", info?.buildId.map { .string($0) } ?? .null))
+        fields.append(("vmlinux", target.vmlinux.map { .string($0.path) } ?? .null))
+        fields.append(("vmlinux_matches", .bool(target.vmlinux != nil && target.symbolProblem == nil)))
+        if let layout = target.memory.layout {
+            fields.append(("kaslr_offset", jsonAddress(layout.kaslrOffset)))
+            fields.append(("phys_base", .int(layout.physBase)))
+            fields.append(("page_table_levels", .int(Int64(layout.levels))))
+            fields.append(("page_offset_base", layout.pageOffsetBase.map(jsonAddress) ?? .null))
+        }
+        fields.append(("physical_ranges", .array(ranges.map { .object([("start", jsonAddress($0.start)), ("end", jsonAddress($0.end))]) })))
+        fields.append(("notes", .array(image.notes.map { .object([("name", .string($0.name)), ("type", .uint(UInt64($0.type))), ("size", .int(Int64($0.descriptor.count)))]) })))
+        fields.append(("vmcoreinfo_keys", .array((info?.entries ?? []).map { .string($0.key) })))
+        fields.append(("problems", .array(problems.map { .string($0) })))
+        return CommandOutput(text: out.joined(separator: "\n"), fields: fields)
     }
 
     static func noteTypeName(_ n: ElfNote) -> String {

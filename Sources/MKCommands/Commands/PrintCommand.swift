@@ -11,7 +11,7 @@ enum PrintCommand {
         usage: usage,
         examples: ["p init_uts_ns.name.release", "p/x init_task.flags", "p *init_task.mm",
                    "p sizeof(struct task_struct)", "p container_of(init_task.tasks.next, struct task_struct, tasks)->comm",
-                   "p $1"]
+                   "p $1"], takesExpression: true
     ) { args, session in
         let expression = args.rest
         guard !expression.isEmpty else {
@@ -31,7 +31,13 @@ enum PrintCommand {
         // Print before recording, so a value that cannot be read is not kept.
         let text = try formatter.top(value)
         let n = evaluator.history.record(value)
-        return "$\(n) = \(text)"
+        var fields: [(String, JSONValue)] = [("history", .int(Int64(n))), ("type", .string(TypeFormatter.name(of: value.type))),
+                                             ("value", .string(text))]
+        if let a = value.address { fields.append(("address", jsonAddress(a))) }
+        if value.type.isScalar, let bits = try? value.integerBits(target.memory) {
+            fields.append(("integer", value.type.resolved.isSigned ? .int(Int64(bitPattern: bits)) : .uint(bits)))
+        }
+        return CommandOutput(text: "$\(n) = \(text)", fields: fields)
     }
 }
 
@@ -49,8 +55,8 @@ enum ExpressionRunner {
     static func parse(_ text: String, _ evaluator: Evaluator) throws -> ExpressionNode {
         do {
             return try evaluator.parser.parse(text)
-        } catch let e as ExpressionError {
-            throw CommandError.invalid(e.description + "\n" + e.render(input: text))
+        } catch {
+            throw CommandError.invalid(error.description + "\n" + error.render(input: text))
         }
     }
 }

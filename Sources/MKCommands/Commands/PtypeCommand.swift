@@ -9,14 +9,27 @@ enum PtypeCommand {
         name: "ptype", group: "data",
         summary: "print a type's definition (/o: with member offsets and sizes)",
         usage: usage,
-        examples: ["ptype struct list_head", "ptype /o struct list_head", "ptype init_task.tasks", "ptype pid_t"]
+        examples: ["ptype struct list_head", "ptype /o struct list_head", "ptype init_task.tasks", "ptype pid_t"], takesExpression: true
     ) { args, session in
         var text = args.rest
         var offsets = args.format == "o"
         if text.hasPrefix("/o") { offsets = true; text = String(text.dropFirst(2).drop { $0 == " " }) }
         guard !text.isEmpty else { throw CommandError.usage(command: "ptype", message: "expected a type or an expression", usage: usage) }
         let type = try TypeArgument.resolve(text, try session.evaluator())
-        return TypeFormatter.ptype(type, offsets: offsets)
+        let shown = TypeFormatter.ptype(type, offsets: offsets)
+        var fields: [(String, JSONValue)] = [("name", .string(TypeFormatter.name(of: type))), ("text", .string(shown))]
+        if let size = type.byteSize { fields.append(("size", .uint(size))) }
+        let r = type.resolved
+        if r.kind == .structure || r.kind == .union {
+            fields.append(("members", .array(r.members.map { m in
+                var f: [(String, JSONValue)] = [("name", m.name.map { .string($0) } ?? .null),
+                                                ("type", .string(TypeFormatter.name(of: m.type))), ("offset", .uint(m.offset))]
+                if let s = m.type.byteSize { f.append(("size", .uint(s))) }
+                if let b = m.bitSize { f.append(("bit_offset", .uint(m.bitOffset ?? 0))); f.append(("bit_size", .uint(b))) }
+                return .object(f)
+            })))
+        }
+        return CommandOutput(text: shown, fields: fields)
     }
 }
 
@@ -25,7 +38,7 @@ enum WhatisCommand {
         name: "whatis", group: "data",
         summary: "print the type of an expression, or what a type name stands for",
         usage: "whatis TYPE|EXPR",
-        examples: ["whatis init_task", "whatis init_task.comm", "whatis pid_t"]
+        examples: ["whatis init_task", "whatis init_task.comm", "whatis pid_t"], takesExpression: true
     ) { args, session in
         let text = args.rest
         guard !text.isEmpty else { throw CommandError.usage(command: "whatis", message: "expected a type or an expression", usage: "whatis TYPE|EXPR") }
@@ -37,10 +50,10 @@ enum WhatisCommand {
             var t = try TypeArgument.resolveName(name, text, evaluator)
             // For a typedef name, whatis shows one level down, as gdb does.
             if t.kind == .typedef, let target = t.target { t = target }
-            return "type = \(TypeFormatter.name(of: t))"
+            return CommandOutput(text: "type = \(TypeFormatter.name(of: t))", fields: [("type", .string(TypeFormatter.name(of: t)))])
         case .expression:
             let v = try ExpressionRunner.evaluate(text, evaluator)
-            return "type = \(TypeFormatter.name(of: v.type))"
+            return CommandOutput(text: "type = \(TypeFormatter.name(of: v.type))", fields: [("type", .string(TypeFormatter.name(of: v.type)))])
         }
     }
 }
@@ -56,7 +69,7 @@ enum TypeArgument {
     }
 
     static func resolveName(_ name: TypeName, _ text: String, _ evaluator: Evaluator) throws -> CType {
-        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.invalid(e.render(input: text)) }
     }
 }
 
@@ -67,6 +80,6 @@ enum EchoCommand {
         usage: "echo TEXT",
         examples: ["echo --- tasks ---"]
     ) { args, _ in
-        args.rest
+        .text(args.rest)
     }
 }

@@ -15,13 +15,21 @@ enum SymCommand {
         let symbols = try target.requireSymbols()
         if AddressExpression.parseNumber(word) == nil && !word.contains("+") && !word.contains("-") {
             let s = try symbols.require(word)
-            return "\(hexDigits(s.address)) (\(letter(s))) \(s.name)" + (s.size > 0 ? " size \(s.size)" : "")
+            return CommandOutput(text: "\(hexDigits(s.address)) (\(letter(s))) \(s.name)" + (s.size > 0 ? " size \(s.size)" : ""),
+                                 fields: fields(s, address: s.address, offset: 0))
         }
         let address = try AddressExpression.evaluate(word, target: target)
         guard let (s, off) = symbols.symbolize(address) else {
             throw CommandError.invalid("no symbol contains address \(hex(address))")
         }
-        return "\(hexDigits(address)) (\(letter(s))) \(s.name)" + (off == 0 ? "" : "+\(hex(off))")
+        return CommandOutput(text: "\(hexDigits(address)) (\(letter(s))) \(s.name)" + (off == 0 ? "" : "+\(hex(off))"),
+                             fields: fields(s, address: address, offset: off))
+    }
+
+    static func fields(_ s: Symbol, address: UInt64, offset: UInt64) -> [(String, JSONValue)] {
+        [("address", jsonAddress(address)), ("name", .string(s.name)), ("offset", .uint(offset)),
+         ("symbol_address", jsonAddress(s.address)), ("size", .uint(s.size)), ("kind", .string(s.kind.rawValue)),
+         ("global", .bool(s.isGlobal)), ("letter", .string(letter(s)))]
     }
 
     /// nm-style type letter: T/t text, D/d data, upper case when global.

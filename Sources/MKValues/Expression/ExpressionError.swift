@@ -15,7 +15,7 @@ public struct ExpressionError: Error, Equatable, Hashable, Sendable, CustomStrin
     }
 
     public var description: String {
-        "syntax error at column \(column + 1): \(message)"
+        "syntax error at column \(column < Int.max ? column + 1 : column): \(message)"
     }
 
     /// Two lines: the input, and a caret under the error's column.
@@ -36,7 +36,7 @@ public struct ExpressionError: Error, Equatable, Hashable, Sendable, CustomStrin
     public static func render(input: String, column: Int, length: Int = 1) -> String {
         let bytes = Array(input.utf8)
         let start = max(0, min(column, bytes.count))
-        let end = max(start + 1, min(start + max(length, 1), bytes.count))
+        let end = max(start + 1, min(start + min(max(length, 1), bytes.count), bytes.count))
         // Line breaks in the input would break the two-line layout.
         let shown = String(decoding: bytes, as: UTF8.self)
             .map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : String($0) }

@@ -192,6 +192,9 @@ private struct Scanner {
 
         let suffix = String(decoding: bytes[digitsEnd..<end], as: UTF8.self)
         guard let (isUnsigned, length) = Scanner.integerSuffix(suffix) else {
+            if radix != .hexadecimal, suffix.first == "e" || suffix.first == "E" {
+                throw fail(start, "floating-point literals are not supported")
+            }
             throw fail(digitsEnd, "invalid suffix '\(suffix)' on integer literal")
         }
         if overflow {

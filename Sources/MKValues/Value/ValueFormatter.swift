@@ -64,7 +64,8 @@ public struct ValueFormatter {
 
     func scalar(_ value: Value, _ r: CType) throws -> String {
         let bits = try value.integerBits(memory)
-        let size = Int(value.bitSize ?? (r.byteSize ?? 8) * 8)
+        // gdb formats a bitfield at its declared type's width (p/d of an unsigned :1 is 1).
+        let size = Int((r.byteSize ?? 8) * 8)
         if let f = format { return formatted(bits, f, bits: size, signed: r.isSigned) }
         switch r.kind {
         case .bool:

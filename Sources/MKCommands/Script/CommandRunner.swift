@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where command output goes by default: standard output, or a pager the
+/// REPL installs.
+public protocol OutputSink: AnyObject {
+    func write(_ text: String)
+}
+
+public final class StandardOutput: OutputSink {
+    public init() {}
+    public func write(_ text: String) {
+        fputs(text, stdout)
+        fflush(stdout)
+    }
+}
+
+/// Runs command lines the same way for `-e`, `-x`, `source`, standard
+/// input and the REPL: comments, `source`, `shell`, output plumbing
+/// (`| cmd`, `> file`, `>> file`), text or JSON Lines, and the count of
+/// failures that decides the exit status.
+public final class CommandRunner {
+    public let session: Session
+    public var json: Bool
+    public var stopOnError: Bool
+    public var output: OutputSink
+    public var errorWriter: (String) -> Void = { fputs("mkdbg: \($0)\n", stderr) }
+    public private(set) var failures = 0
+    /// Set by `quit`.
+    public private(set) var quitRequested = false
+    private var sourceDepth = 0
+    static let maxSourceDepth = 16
+
+    public init(session: Session, json: Bool = false, stopOnError: Bool = false, output: OutputSink = StandardOutput()) {
+        self.session = session
+        self.json = json
+        self.stopOnError = stopOnError
+        self.output = output
+    }
+
+    /// Runs one line; returns false when it failed.
+    @discardableResult
+    public func run(_ line: String) -> Bool {
+        let trimmed = line.trimmed()
+        if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
+        let plumbed = plumbing(trimmed)
+        let words = plumbed.command.split(separator: " ", maxSplits: 1).map(String.init)
+        let name = words.first ?? ""
+        let rest = words.count > 1 ? words[1].trimmed() : ""
+        do {
+            let result: CommandOutput
+            switch name {
+            case "quit", "q", "exit":
+                quitRequested = true
+                return true
+            case "source":
+                guard !rest.isEmpty else { throw CommandError.usage(command: "source", message: "expected a file", usage: "source FILE") }
+                return try source(rest)
+            case "shell", "!":
+                guard !rest.isEmpty else { throw CommandError.usage(command: "shell", message: "expected a command", usage: "shell COMMAND") }
+                fflush(stdout)
+                let status = system(rest)
+                if status != 0 { throw CommandError.invalid("shell: \"\(rest)\" exited with status \(status >> 8)") }
+                return true
+            default:
+                result = try session.execute(plumbed.command)
+            }
+            try emit(result, line: plumbed.command, name: session.spec(named: name)?.name ?? name, sink: plumbed.sink)
+            return true
+        } catch {
+            failures += 1
+            report(error, line: plumbed.command, name: session.spec(named: name)?.name ?? name)
+            return false
+        }
+    }
+
+    /// How to read a line: a command that takes an expression keeps `|`
+    /// and `>` as C operators when the whole argument evaluates; otherwise
+    /// the leftmost split whose command part is valid wins.
+    func plumbing(_ line: String) -> PlumbedLine {
+        let candidates = PlumbedLine.candidates(line)
+        guard let first = candidates.first else { return PlumbedLine(command: line, sink: .terminal) }
+        let args = try? CommandArguments(line: line)
+        guard let name = args?.command, let spec = session.spec(named: name), spec.takesExpression else { return first }
+        if session.argumentEvaluates(line) { return PlumbedLine(command: line, sink: .terminal) }
+        return candidates.first { session.argumentEvaluates($0.command) } ?? first
+    }
+
+    /// Runs lines in order; stops at the first failure with `stopOnError`.
+    /// Returns false when any line failed.
+    @discardableResult
+    public func run(lines: [String]) -> Bool {
+        var ok = true
+        for line in lines {
+            if !run(line) {
+                ok = false
+                if stopOnError { break }
+            }
+            if quitRequested { break }
+        }
+        return ok
+    }
+
+    public func source(_ path: String) throws -> Bool {
+        guard sourceDepth < Self.maxSourceDepth else {
+            throw CommandError.invalid("source: files nested more than \(Self.maxSourceDepth) deep (does \(path) source itself?)")
+        }
+        let text = try readTextFile(path)
+        sourceDepth += 1
+        defer { sourceDepth -= 1 }
+        return run(lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+    }
+
+    func emit(_ result: CommandOutput, line: String, name: String, sink: PlumbedLine.Sink) throws {
+        var text: String
+        if json {
+            let object: JSONValue = .object([("command", .string(line)), ("name", .string(name)), ("ok", .bool(true))] + result.fields)
+            text = object.serialized + "\n"
+        } else {
+            text = result.text
+            if text.isEmpty { return }
+            if !text.hasSuffix("\n") { text += "\n" }
+        }
+        switch sink {
+        case .terminal:
+            output.write(text)
+        case let .file(path, append):
+            try writeFile(path, text, append: append)
+        case let .pipe(command):
+            fflush(stdout)
+            guard let p = popen(command, "w") else {
+                throw CommandError.invalid("cannot run \"\(command)\": \(String(cString: strerror(errno)))")
+            }
+            fputs(text, p)
+            let status = pclose(p)
+            if status != 0 && status != -1 && (status >> 8) != 141 {
+                throw CommandError.invalid("\"\(command)\" exited with status \(status >> 8)")
+            }
+        }
+    }
+
+    func report(_ error: Error, line: String, name: String) {
+        if json {
+            let object: JSONValue = .object([("command", .string(line)), ("name", .string(name)), ("ok", .bool(false)),
+                                             ("error", .string("\(error)"))])
+            output.write(object.serialized + "\n")
+        } else {
+            errorWriter("\(error)")
+        }
+    }
+}
+
+/// Reads a whole text file with a clear error, bounded to 64 MiB.
+func readTextFile(_ path: String) throws -> String {
+    guard let f = fopen(path, "r") else {
+        throw CommandError.invalid("\(path): cannot open: \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, f)
+        if n <= 0 { break }
+        bytes += buffer[0..<n]
+        if bytes.count > 64 << 20 { throw CommandError.invalid("\(path): larger than 64 MiB; not a command script") }
+    }
+    if ferror(f) != 0 { throw CommandError.invalid("\(path): read error (is it a directory?)") }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes (or appends) text to a file; the error names the path and why.
+func writeFile(_ path: String, _ text: String, append: Bool) throws {
+    var st = stat()
+    if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+        throw CommandError.invalid("\(path): is a directory, expected a file to write")
+    }
+    guard let f = fopen(path, append ? "a" : "w") else {
+        throw CommandError.invalid("\(path): cannot write: \(String(cString: strerror(errno)))")
+    }
+    let ok = fputs(text, f) >= 0
+    let closed = fclose(f) == 0
+    if !ok || !closed { throw CommandError.invalid("\(path): write failed: \(String(cString: strerror(errno)))") }
+}
