@@ -62,7 +62,7 @@ struct FixtureError: Error, CustomStringConvertible {
 }
 
 /// Runs the built `mkdbg` binary and returns its exit status, stdout and stderr.
-func runMkdbg(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+func runMkdbg(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     var candidate = exe.appendingPathComponent("mkdbg").path
     if !FileManager.default.isExecutableFile(atPath: candidate) {
@@ -75,8 +75,13 @@ func runMkdbg(_ arguments: [String]) throws -> (status: Int32, out: String, err:
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    p.standardInput = FileHandle.nullDevice
+    let input = Pipe()
+    p.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try? input.fileHandleForWriting.close()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
