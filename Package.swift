@@ -32,9 +32,14 @@ let package = Package(
         // (Expression/ uses only the standard library; Value/ needs debug info.)
         .target(name: "MKValues", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
         // Commands over a target (image + symbols).
-        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
+        // Kernel knowledge: tasks, printk, lists, per-CPU data, modules, backtraces.
+        .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
+        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
+        // The interactive REPL: readline, history, completion, pager, Ctrl-C.
+        .target(name: "MKRepl", dependencies: ["MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),
         .executableTarget(name: "mkdbg", dependencies: [
             "MKCommands",
+            "MKRepl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,7 +47,7 @@ let package = Package(
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
         .testTarget(name: "MKValuesTests", dependencies: ["MKValues"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
-        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKDebugInfo", "MKMemory", "MKFormat"]),
+        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,6 +2,7 @@ import MKFormat
 import MKMemory
 import MKDebugInfo
 import MKValues
+import MKKernel
 
 /// A debugging session: the open target, the commands, and the state that
 /// carries from one command to the next (the last `x` format and address).
@@ -24,6 +25,16 @@ public final class Session {
     public init(target: Target?) {
         self.target = target
         commands = BuiltinCommands.all
+    }
+
+    private var kernelStorage: Kernel?
+
+    /// Kernel helpers over the target (types, objects, list walks).
+    public func kernel() throws -> Kernel {
+        if let kernelStorage { return kernelStorage }
+        let k = Kernel(target: try requireTarget(), evaluator: try evaluator())
+        kernelStorage = k
+        return k
     }
 
     public func requireTarget() throws -> Target {
@@ -89,6 +100,6 @@ func editDistanceSmall(_ a: String, _ b: String) -> Int {
 enum BuiltinCommands {
     static var all: [CommandSpec] {
         [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
-         SymCommand.spec, InfoCommand.spec, EchoCommand.spec]
+         SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec]
     }
 }

@@ -35,12 +35,14 @@ public final class DebugInfo {
             return
         }
         let start = monotonicSeconds()
-        index = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
+        let built = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
+        let bytes = IndexFile.encode(built, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
+        index = try IndexFile.validate(bytes, path: indexPath ?? "(in memory)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
         let elapsed = monotonicSeconds() - start
         indexSource = "built in \(String(format1: elapsed)) s"
         if let indexPath {
             do {
-                try IndexFile.write(index, path: indexPath, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
+                try IndexFile.writeAtomically(bytes, path: indexPath)
                 indexSource += ", saved to \(indexPath)"
             } catch {
                 indexSource += ", not saved: \(error)"
@@ -50,11 +52,11 @@ public final class DebugInfo {
 
     /// Scans every compile unit, split across the machine's cores; each
     /// worker opens its own libdw handle (libdw handles are not thread-safe).
-    static func build(vmlinux: Vmlinux, dwarf: DwarfFile) throws -> NameIndex {
+    static func build(vmlinux: Vmlinux, dwarf: DwarfFile) throws -> NameIndexBuilder {
         let units = dwarf.unitOffsets()
         let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         if workers == 1 || units.count < 64 {
-            var index = NameIndex.scan(dwarf, units: units[...])
+            var index = NameIndexBuilder.scan(dwarf, units: units[...])
             index.finish()
             return index
         }
@@ -67,22 +69,22 @@ public final class DebugInfo {
             bounds.append(max(i, bounds.last ?? 0))
         }
         bounds.append(units.count)
-        var parts = [NameIndex?](repeating: nil, count: workers)
+        var parts = [NameIndexBuilder?](repeating: nil, count: workers)
         let lock = NSLockish()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let slice = units[bounds[w]..<bounds[w + 1]]
-            let part: NameIndex
+            let part: NameIndexBuilder
             if w == 0 {
-                part = NameIndex.scan(dwarf, units: slice)
+                part = NameIndexBuilder.scan(dwarf, units: slice)
             } else if let elf = try? LibElfFile(path: vmlinux.path), let d = try? DwarfFile(elf: elf) {
-                part = NameIndex.scan(d, units: slice)
+                part = NameIndexBuilder.scan(d, units: slice)
             } else {
-                part = NameIndex()
+                part = NameIndexBuilder()
             }
             lock.withLock { parts[w] = part }
         }
         // Merge in unit order so "first definition" means the same as a serial scan.
-        var index = parts[0] ?? NameIndex()
+        var index = parts[0] ?? NameIndexBuilder()
         for p in parts.dropFirst() { if let p { index.merge(p) } }
         index.finish()
         return index

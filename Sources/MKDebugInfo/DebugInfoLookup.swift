@@ -25,7 +25,9 @@ extension DebugInfo {
 
     /// Names of types, for "did you mean" and completion.
     public func typeNames(kind: IndexKind) -> [String] {
-        index.table.compactMap { name, list in list.contains { $0.kind == kind } ? name : nil }
+        var names: [String] = []
+        index.forEachName { name, kinds in if kinds.contains(kind) { names.append(name) } }
+        return names
     }
 
     public struct VariableInfo {
@@ -97,7 +99,8 @@ extension DebugInfo {
         guard !name.isEmpty, name.count <= 64 else { return [] }
         let target = Array(name.utf8)
         var scored: [(Int, String)] = []
-        for (key, list) in index.table where abs(key.utf8.count - target.count) <= 2 && list.contains(where: { kinds.contains($0.kind) }) {
+        index.forEachName(lengthFilter: { abs($0 - target.count) <= 2 }) { key, found in
+            guard found.contains(where: { kinds.contains($0) }) else { return }
             let d = editDistance(Array(key.utf8), target, limit: 2)
             if d <= 2 { scored.append((d, key)) }
         }

@@ -5,40 +5,94 @@ import Glibc
 
 /// The persistent DWARF name index, stored in the symbol store beside the
 /// vmlinux and keyed by its build-id. Validated on load (magic, format
-/// version, build-id, vmlinux size, checksum); written atomically.
+/// version, build-id, vmlinux size, sizes, checksum); written atomically.
 ///
 /// Layout (little-endian): "MKDBGIDX", u32 version, u32 build-id length,
 /// build-id bytes, u64 vmlinux size, u64 entry count, u64 names size,
-/// entries sorted by name (u32 name offset, u32 name length, u8 kind,
-/// 7 pad bytes, u64 DIE offset), the names, then a u64 FNV-1a checksum
-/// of everything before it.
+/// entries sorted by name bytes then kind (u32 name offset, u32 name
+/// length, u8 kind, 7 pad bytes, u64 DIE offset), the names (each distinct
+/// name once), then a u64 checksum of everything before it.
 public enum IndexFile {
     static let magic = Array("MKDBGIDX".utf8)
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
     static let entrySize = 24
 
-    public static func write(_ index: NameIndex, path: String, buildId: String, vmlinuxSize: UInt64) throws {
-        var flat: [(String, NameIndex.Entry)] = []
-        for (name, list) in index.table { for e in list { flat.append((name, e)) } }
-        flat.sort { $0.0 != $1.0 ? $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) : $0.1.kind.rawValue < $1.1.kind.rawValue }
+    static func encode(_ index: NameIndexBuilder, buildId: String, vmlinuxSize: UInt64) -> [UInt8] {
+        var flat: [(name: [UInt8], entry: NameIndex.Entry)] = []
+        flat.reserveCapacity(index.table.count + index.table.count / 4)
+        for (name, list) in index.table { for e in list { flat.append((Array(name.utf8), e)) } }
+        flat.sort { a, b in
+            if a.name != b.name { return a.name.lexicographicallyPrecedes(b.name) }
+            return a.entry.kind.rawValue < b.entry.kind.rawValue
+        }
+        var out = magic + le(version) + le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
+        out += le(vmlinuxSize) + le(UInt64(flat.count))
         var names: [UInt8] = []
         var entries: [UInt8] = []
         entries.reserveCapacity(flat.count * entrySize)
-        var lastName: String?
+        var lastName: [UInt8]?
         var lastOffset: UInt32 = 0
         for (name, e) in flat {
             if name != lastName {
                 lastOffset = UInt32(names.count)
-                names += Array(name.utf8)
+                names += name
                 lastName = name
             }
-            entries += le(lastOffset) + le(UInt32(name.utf8.count)) + [e.kind.rawValue] + [UInt8](repeating: 0, count: 7) + le(e.offset)
+            appendLE(&entries, lastOffset)
+            appendLE(&entries, UInt32(name.count))
+            entries.append(e.kind.rawValue)
+            entries += [0, 0, 0, 0, 0, 0, 0]
+            appendLE(&entries, e.offset)
         }
-        var out = magic + le(version) + le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
-        out += le(vmlinuxSize) + le(UInt64(flat.count)) + le(UInt64(names.count))
-        out += entries + names
-        out += le(fnv1a(out))
+        out += le(UInt64(names.count))
+        out += entries
+        out += names
+        out += le(checksum(out[...]))
+        return out
+    }
 
+    /// Checks an index's bytes and wraps them; throws `IndexFileError`.
+    static func validate(_ bytes: [UInt8], path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
+        let r = ByteReader(bytes, file: path)
+        guard bytes.count >= 48, Array(bytes[0..<8]) == magic else { throw IndexFileError(path: path, problem: "bad magic") }
+        let v = try r.u32(8)
+        guard v == version else { throw IndexFileError(path: path, problem: "format version \(v), expected \(version)") }
+        let idLength = Int(try r.u32(12))
+        guard idLength <= 128 else { throw IndexFileError(path: path, problem: "bad build-id length") }
+        let storedId = String(decoding: try r.slice(16, idLength, "build-id"), as: UTF8.self)
+        guard storedId == buildId else { throw IndexFileError(path: path, problem: "made for build-id \(storedId)") }
+        let at = 16 + idLength
+        guard try r.u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
+        let count = try r.u64(at + 8)
+        let namesSize = try r.u64(at + 16)
+        let entriesStart = at + 24
+        guard count <= UInt64(bytes.count / entrySize), namesSize <= UInt64(bytes.count),
+              entriesStart + Int(count) * entrySize + Int(namesSize) + 8 == bytes.count else {
+            throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
+        }
+        let sumAt = bytes.count - 8
+        guard try r.u64(sumAt) == checksum(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
+        let namesStart = entriesStart + Int(count) * entrySize
+        // Every entry must point inside the names and carry a known kind,
+        // so lookups never index out of bounds.
+        for i in 0..<Int(count) {
+            let e = entriesStart + i * entrySize
+            let off = Int(try r.u32(e)), len = Int(try r.u32(e + 4))
+            guard off + len <= Int(namesSize), IndexKind(rawValue: bytes[e + 8]) != nil else {
+                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
+            }
+        }
+        return NameIndex(bytes: bytes, entriesStart: entriesStart, count: Int(count), namesStart: namesStart)
+    }
+
+    public static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
+        let source = try FileSource(path: path)
+        guard source.size <= 1 << 31 else { throw IndexFileError(path: path, problem: "implausibly large (\(source.size) bytes)") }
+        return try validate(try source.read(at: 0, count: Int(source.size)), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+    }
+
+    /// Writes bytes to `path` atomically: a temporary file, fsync, rename.
+    static func writeAtomically(_ bytes: [UInt8], path: String) throws {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         for i in parts.indices where i > parts.startIndex {
             mkdir(parts[...i].joined(separator: "/"), 0o755)
@@ -49,7 +103,7 @@ public enum IndexFile {
             throw DebugInfoError.cannotOpen(path: tmp, reason: String(cString: strerror(errno)))
         }
         var written = 0
-        let ok = out.withUnsafeBytes { buf -> Bool in
+        let ok = bytes.withUnsafeBytes { buf -> Bool in
             while written < buf.count {
                 guard let base = buf.baseAddress else { return false }
                 let n = Glibc.write(fd, base + written, buf.count - written)
@@ -67,51 +121,25 @@ public enum IndexFile {
         }
     }
 
-    /// Reads and validates an index; throws `IndexFileError` naming what is wrong.
-    public static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
-        let source = try FileSource(path: path)
-        guard source.size <= 1 << 31 else { throw IndexFileError(path: path, problem: "implausibly large (\(source.size) bytes)") }
-        let bytes = try source.read(at: 0, count: Int(source.size))
-        let r = ByteReader(bytes, file: path)
-        guard bytes.count >= 40, Array(bytes[0..<8]) == magic else { throw IndexFileError(path: path, problem: "bad magic") }
-        guard try r.u32(8) == version else { throw IndexFileError(path: path, problem: "format version \(try r.u32(8)), expected \(version)") }
-        let idLength = Int(try r.u32(12))
-        guard idLength <= 128 else { throw IndexFileError(path: path, problem: "bad build-id length") }
-        let storedId = String(decoding: try r.slice(16, idLength, "build-id"), as: UTF8.self)
-        guard storedId == buildId else { throw IndexFileError(path: path, problem: "made for build-id \(storedId)") }
-        var at = 16 + idLength
-        guard try r.u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
-        let count = try r.u64(at + 8)
-        let namesSize = try r.u64(at + 16)
-        at += 24
-        guard count <= UInt64(bytes.count / entrySize), namesSize <= UInt64(bytes.count),
-              at + Int(count) * entrySize + Int(namesSize) + 8 == bytes.count else {
-            throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
-        }
-        let sumAt = bytes.count - 8
-        guard try r.u64(sumAt) == fnv1a(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
-        let namesAt = at + Int(count) * entrySize
-        var table: [String: [NameIndex.Entry]] = [:]
-        table.reserveCapacity(Int(count))
-        for i in 0..<Int(count) {
-            let e = at + i * entrySize
-            let nameOffset = Int(try r.u32(e)), nameLength = Int(try r.u32(e + 4))
-            guard let kind = IndexKind(rawValue: try r.u8(e + 8)), nameOffset + nameLength <= Int(namesSize) else {
-                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
-            }
-            let name = String(decoding: bytes[(namesAt + nameOffset)..<(namesAt + nameOffset + nameLength)], as: UTF8.self)
-            table[name, default: []].append(NameIndex.Entry(kind: kind, offset: try r.u64(e + 16)))
-        }
-        return NameIndex(table: table)
-    }
-
     static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
         withUnsafeBytes(of: v.littleEndian) { Array($0) }
     }
 
-    static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+    static func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    /// FNV-1a over 8-byte words (then the tail bytes): quick enough to
+    /// check megabytes at every start, and catches flipped bytes.
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        bytes.withUnsafeBytes { buf in
+            let words = buf.count / 8
+            for w in 0..<words {
+                h = (h ^ buf.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* 0x100_0000_01b3
+            }
+            for i in (words * 8)..<buf.count { h = (h ^ UInt64(buf[i])) &* 0x100_0000_01b3 }
+        }
         return h
     }
 }

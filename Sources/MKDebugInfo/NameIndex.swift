@@ -18,33 +18,19 @@ public enum IndexKind: UInt8, Sendable, CaseIterable {
     }
 }
 
-/// Name → DIE offset for every named type, variable, function and
-/// enumerator in a vmlinux's DWARF: one entry per (name, kind), the first
-/// complete definition found. Built by scanning the top level of every
-/// compile unit, in parallel, and saved in the symbol store (`IndexFile`).
-public struct NameIndex: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var kind: IndexKind
-        public var offset: UInt64
-    }
+/// The dictionary an index scan fills; `IndexFile` turns it into the
+/// compact, sorted `NameIndex` that lookups use.
+struct NameIndexBuilder {
+    typealias Entry = NameIndex.Entry
 
-    var table: [String: [Entry]]
+    var table: [String: [Entry]] = [:]
     /// Variables seen only as declarations (e.g. `jiffies`, defined by the
     /// linker script); they enter the table when no definition turns up.
     var declaredOnly: [String: UInt64] = [:]
 
-    public init(table: [String: [Entry]] = [:]) {
-        self.table = table
-    }
-
-    public var count: Int { table.values.reduce(0) { $0 + $1.count } }
-    public var names: Dictionary<String, [Entry]>.Keys { table.keys }
-
-    public func lookup(_ name: String, _ kind: IndexKind) -> UInt64? {
+    func lookup(_ name: String, _ kind: IndexKind) -> UInt64? {
         table[name]?.first { $0.kind == kind }?.offset
     }
-
-    public func entries(_ name: String) -> [Entry] { table[name] ?? [] }
 
     mutating func insert(_ name: String, _ kind: IndexKind, _ offset: UInt64) {
         if var list = table[name] {
@@ -56,7 +42,7 @@ public struct NameIndex: Sendable {
         }
     }
 
-    mutating func merge(_ other: NameIndex) {
+    mutating func merge(_ other: NameIndexBuilder) {
         for (name, list) in other.table {
             for e in list { insert(name, e.kind, e.offset) }
         }
@@ -74,8 +60,8 @@ public struct NameIndex: Sendable {
     }
 
     /// Scans compile units `units` of `dwarf`.
-    static func scan(_ dwarf: DwarfFile, units: ArraySlice<UInt64>) -> NameIndex {
-        var index = NameIndex()
+    static func scan(_ dwarf: DwarfFile, units: ArraySlice<UInt64>) -> NameIndexBuilder {
+        var index = NameIndexBuilder()
         index.table.reserveCapacity(units.count * 16)
         for cuOffset in units {
             guard let cu = dwarf.die(at: cuOffset) else { continue }

@@ -11,10 +11,16 @@ public struct Symbol: Sendable, Equatable {
 }
 
 /// The vmlinux's ELF symbol table, relocated by the KASLR offset: name to
-/// address, and address to `name+offset`.
+/// address, and address to `name+offset`. Held as the bytes of a
+/// `SymbolFile` (entries sorted by link address, a name-sorted
+/// permutation, the names), searched in place: a start that finds the
+/// file in the symbol store never builds 150,000 strings.
 public final class SymbolTable {
-    public let byAddress: [Symbol]
-    private let byName: [String: Int]
+    let bytes: [UInt8]
+    public let count: Int
+    let entriesStart: Int
+    let byNameStart: Int
+    let namesStart: Int
     public let kaslrOffset: UInt64
 
     /// Addresses at or above this belong to the kernel image and move with
@@ -22,42 +28,78 @@ public final class SymbolTable {
     static let relocatableFloor: UInt64 = 0xffff_ffff_8000_0000
     static let kernelHalf: UInt64 = 0xffff_8000_0000_0000
 
-    init(raw: [RawSymbol], kaslrOffset: UInt64) {
+    init(file: SymbolFile.Validated, kaslrOffset: UInt64) {
+        self.bytes = file.bytes
+        self.count = file.count
+        self.entriesStart = file.entriesStart
+        self.byNameStart = file.byNameStart
+        self.namesStart = file.namesStart
         self.kaslrOffset = kaslrOffset
-        var symbols: [Symbol] = []
-        symbols.reserveCapacity(raw.count)
-        for r in raw where !r.name.isEmpty && r.type != RawSymbol.typeSection && r.type != RawSymbol.typeFile {
-            // Absolute symbols (SHN_ABS) are constants, not addresses in the image.
-            if r.section == 0xfff1 && r.value < Self.relocatableFloor { continue }
-            let address = r.value >= Self.relocatableFloor ? r.value &+ kaslrOffset : r.value
-            let kind: Symbol.Kind = r.type == RawSymbol.typeFunc ? .function : (r.type == RawSymbol.typeObject ? .object : .other)
-            symbols.append(Symbol(name: r.name, address: address, size: r.size, kind: kind, isGlobal: r.binding != 0))
-        }
-        // For address lookups prefer, at equal addresses, sized and global symbols.
-        symbols.sort {
-            if $0.address != $1.address { return $0.address < $1.address }
-            if ($0.size > 0) != ($1.size > 0) { return $0.size > 0 }
-            if $0.isGlobal != $1.isGlobal { return $0.isGlobal }
-            return $0.name < $1.name
-        }
-        var byName: [String: Int] = [:]
-        byName.reserveCapacity(symbols.count)
-        for (i, s) in symbols.enumerated() {
-            if let old = byName[s.name] {
-                // Keep a global definition over a local one of the same name.
-                if !symbols[old].isGlobal && s.isGlobal { byName[s.name] = i }
-            } else {
-                byName[s.name] = i
-            }
-        }
-        self.byAddress = symbols
-        self.byName = byName
     }
 
-    public var count: Int { byAddress.count }
+    // MARK: raw access (offsets validated by SymbolFile)
 
+    @inline(__always) private func u64(_ at: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in stride(from: 7, through: 0, by: -1) { v = v << 8 | UInt64(bytes[at + i]) }
+        return v
+    }
+
+    @inline(__always) private func u32(_ at: Int) -> Int {
+        Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+    }
+
+    @inline(__always) private func entry(_ i: Int) -> Int { entriesStart + i * SymbolFile.entrySize }
+
+    @inline(__always) private func linkValue(_ i: Int) -> UInt64 { u64(entry(i)) }
+
+    @inline(__always) private func relocate(_ v: UInt64) -> UInt64 { v >= Self.relocatableFloor ? v &+ kaslrOffset : v }
+
+    private func nameRange(_ i: Int) -> Range<Int> {
+        let e = entry(i)
+        let start = namesStart + u32(e + 16)
+        return start..<(start + Int(bytes[e + 20]) | Int(bytes[e + 21]) << 8)
+    }
+
+    func symbol(_ i: Int) -> Symbol {
+        let e = entry(i)
+        let flags = bytes[e + 22]
+        let kind: Symbol.Kind = flags & 3 == 1 ? .function : (flags & 3 == 2 ? .object : .other)
+        return Symbol(name: String(decoding: bytes[nameRange(i)], as: UTF8.self), address: relocate(linkValue(i)),
+                      size: u64(e + 8), kind: kind, isGlobal: flags & 4 != 0)
+    }
+
+    private func compareName(_ i: Int, _ key: [UInt8]) -> Int {
+        let r = nameRange(i)
+        let n = min(r.count, key.count)
+        for j in 0..<n {
+            let a = bytes[r.lowerBound + j], b = key[j]
+            if a != b { return a < b ? -1 : 1 }
+        }
+        return r.count - key.count
+    }
+
+    private func byName(_ k: Int) -> Int { u32(byNameStart + 4 * k) }
+
+    // MARK: queries
+
+    /// The symbol called `name`; a global definition wins over local ones.
     public func lookup(_ name: String) -> Symbol? {
-        byName[name].map { byAddress[$0] }
+        let key = Array(name.utf8)
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareName(byName(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        var best: Int?
+        var k = lo
+        while k < count, compareName(byName(k), key) == 0 {
+            let i = byName(k)
+            if best == nil { best = i }
+            if bytes[entry(i) + 22] & 4 != 0 { best = i; break }
+            k += 1
+        }
+        return best.map(symbol)
     }
 
     public func require(_ name: String) throws -> Symbol {
@@ -70,22 +112,21 @@ public final class SymbolTable {
     public func symbolize(_ address: UInt64) -> (symbol: Symbol, offset: UInt64)? {
         // Per-CPU symbols are offsets, not addresses: never name a small number after one.
         guard address >= Self.kernelHalf else { return nil }
-        var lo = 0, hi = byAddress.count
+        var lo = 0, hi = count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if byAddress[mid].address <= address { lo = mid + 1 } else { hi = mid }
+            if relocate(linkValue(mid)) <= address { lo = mid + 1 } else { hi = mid }
         }
         guard lo > 0 else { return nil }
-        // Among symbols at the same address, the sort put the best first.
+        // Among symbols at the same address, the file's order put the best first.
         var i = lo - 1
-        let at = byAddress[i].address
-        while i > 0 && byAddress[i - 1].address == at { i -= 1 }
-        let s = byAddress[i]
+        let at = linkValue(i)
+        while i > 0 && linkValue(i - 1) == at { i -= 1 }
+        let s = symbol(i)
         let offset = address - s.address
         if s.size > 0 ? offset < s.size : offset < (1 << 20) {
             return (s, offset)
         }
-        // A sized symbol that ends before `address`: try an enclosing unsized label.
         return nil
     }
 
@@ -95,17 +136,42 @@ public final class SymbolTable {
         return off == 0 ? s.name : "\(s.name)+\(hex(off))"
     }
 
-    /// Close names for "did you mean": shared prefix or small edit distance.
+    /// Close names for "did you mean": small edit distance.
     public func suggestions(for name: String, limit: Int = 3) -> [String] {
         guard !name.isEmpty, name.count <= 64 else { return [] }
         let target = Array(name.utf8)
         var scored: [(Int, String)] = []
-        for key in byName.keys where abs(key.utf8.count - target.count) <= 2 {
-            let d = editDistance(Array(key.utf8), target, limit: 2)
-            if d <= 2 { scored.append((d, key)) }
+        var previous: Range<Int>?
+        for k in 0..<count {
+            let r = nameRange(byName(k))
+            guard abs(r.count - target.count) <= 2 else { continue }
+            if let p = previous, bytes[p] == bytes[r] { continue }
+            previous = r
+            let d = editDistance(Array(bytes[r]), target, limit: 2)
+            if d <= 2 { scored.append((d, String(decoding: bytes[r], as: UTF8.self))) }
         }
         scored.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
         return scored.prefix(limit).map { $0.1 }
+    }
+
+    /// Symbol names starting with `prefix` (for completion), at most `limit`.
+    public func names(withPrefix prefix: String, limit: Int = 1000) -> [String] {
+        let key = Array(prefix.utf8)
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if compareName(byName(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        var result: [String] = []
+        var k = lo
+        while k < count, result.count < limit {
+            let r = nameRange(byName(k))
+            guard r.count >= key.count, bytes[r.lowerBound..<(r.lowerBound + key.count)].elementsEqual(key) else { break }
+            let name = String(decoding: bytes[r], as: UTF8.self)
+            if result.last != name { result.append(name) }
+            k += 1
+        }
+        return result
     }
 }
 

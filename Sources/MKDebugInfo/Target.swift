@@ -55,7 +55,7 @@ public final class Target {
         self.symbolProblem = problem
 
         let kaslr = memory.layout?.kaslrOffset ?? 0
-        let table = try vmlinux?.symbolTable(kaslrOffset: kaslr)
+        let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
         self.symbols = table
         try memory.setPageOffsetBase(fromVariableAt: info?.symbol("page_offset_base") ?? table?.lookup("page_offset_base")?.address)
     }

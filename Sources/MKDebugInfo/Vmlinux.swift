@@ -28,9 +28,21 @@ public final class Vmlinux {
         return raw
     }
 
-    /// The symbol table relocated by `kaslrOffset`.
-    public func symbolTable(kaslrOffset: UInt64) throws -> SymbolTable {
-        SymbolTable(raw: try symbols(), kaslrOffset: kaslrOffset)
+    /// The symbol table relocated by `kaslrOffset`: from its file in
+    /// `cacheDirectory` when that is valid, else from the ELF symbol table
+    /// (and then saved there).
+    public func symbolTable(kaslrOffset: UInt64, cacheDirectory: String? = nil) throws -> SymbolTable {
+        let id = buildId ?? ""
+        let path = cacheDirectory.flatMap { dir in buildId.map { "\(dir)/\($0).mksym" } }
+        if let path, let source = try? FileSource(path: path), source.size < 1 << 30,
+           let bytes = try? source.read(at: 0, count: Int(source.size)),
+           let valid = try? SymbolFile.validate(bytes, path: path, buildId: id, vmlinuxSize: fileSize) {
+            return SymbolTable(file: valid, kaslrOffset: kaslrOffset)
+        }
+        let bytes = SymbolFile.encode(try symbols(), buildId: id, vmlinuxSize: fileSize)
+        let valid = try SymbolFile.validate(bytes, path: path ?? "(in memory)", buildId: id, vmlinuxSize: fileSize)
+        if let path { try? IndexFile.writeAtomically(bytes, path: path) }
+        return SymbolTable(file: valid, kaslrOffset: kaslrOffset)
     }
 
     /// Name of the allocated section holding a link-time address.

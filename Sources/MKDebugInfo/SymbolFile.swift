@@ -1,0 +1,103 @@
+import MKFormat
+
+/// The vmlinux's ELF symbols in a compact file kept beside the DWARF index
+/// (`<build-id>.mksym`), so later starts search it in place.
+///
+/// Layout (little-endian): "MKDBGSYM", u32 version, u32 build-id length,
+/// build-id, u64 vmlinux size, u64 count, u64 names size; entries sorted by
+/// link address (u64 value, u64 size, u32 name offset, u16 name length,
+/// u8 flags: kind in bits 0-1 (1 function, 2 object), global in bit 2, u8
+/// pad); a u32 permutation of entries sorted by name; the names; a u64
+/// checksum of everything before.
+enum SymbolFile {
+    static let magic = Array("MKDBGSYM".utf8)
+    static let version: UInt32 = 1
+    static let entrySize = 24
+
+    struct Validated {
+        var bytes: [UInt8]
+        var count: Int
+        var entriesStart: Int
+        var byNameStart: Int
+        var namesStart: Int
+    }
+
+    /// Builds the file from the ELF symbol table: drops section, file and
+    /// absolute-constant symbols; orders equal addresses sized-first,
+    /// global-first, so address lookups take the first.
+    static func encode(_ raw: [RawSymbol], buildId: String, vmlinuxSize: UInt64) -> [UInt8] {
+        var kept: [RawSymbol] = []
+        kept.reserveCapacity(raw.count)
+        for r in raw where !r.name.isEmpty && r.type != RawSymbol.typeSection && r.type != RawSymbol.typeFile && r.name.utf8.count <= 0xffff {
+            if r.section == 0xfff1 && r.value < SymbolTable.relocatableFloor { continue }
+            kept.append(r)
+        }
+        kept.sort {
+            if $0.value != $1.value { return $0.value < $1.value }
+            if ($0.size > 0) != ($1.size > 0) { return $0.size > 0 }
+            if ($0.binding != 0) != ($1.binding != 0) { return $0.binding != 0 }
+            return $0.name < $1.name
+        }
+        var names: [UInt8] = []
+        var nameOffsets: [UInt32] = []
+        var firstOffset: [String: UInt32] = [:]
+        for r in kept {
+            if let o = firstOffset[r.name] { nameOffsets.append(o); continue }
+            let o = UInt32(names.count)
+            firstOffset[r.name] = o
+            nameOffsets.append(o)
+            names += Array(r.name.utf8)
+        }
+        let order = kept.indices.sorted { a, b in
+            let x = kept[a].name.utf8, y = kept[b].name.utf8
+            if !x.elementsEqual(y) { return x.lexicographicallyPrecedes(y) }
+            return a < b
+        }
+        var out = magic + IndexFile.le(version) + IndexFile.le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
+        out += IndexFile.le(vmlinuxSize) + IndexFile.le(UInt64(kept.count)) + IndexFile.le(UInt64(names.count))
+        out.reserveCapacity(out.count + kept.count * (entrySize + 4) + names.count + 8)
+        for (i, r) in kept.enumerated() {
+            IndexFile.appendLE(&out, r.value)
+            IndexFile.appendLE(&out, r.size)
+            IndexFile.appendLE(&out, nameOffsets[i])
+            IndexFile.appendLE(&out, UInt16(r.name.utf8.count))
+            let kind: UInt8 = r.type == RawSymbol.typeFunc ? 1 : (r.type == RawSymbol.typeObject ? 2 : 0)
+            out.append(kind | (r.binding != 0 ? 4 : 0))
+            out.append(0)
+        }
+        for i in order { IndexFile.appendLE(&out, UInt32(i)) }
+        out += names
+        out += IndexFile.le(IndexFile.checksum(out[...]))
+        return out
+    }
+
+    static func validate(_ bytes: [UInt8], path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
+        let r = ByteReader(bytes, file: path)
+        guard bytes.count >= 48, Array(bytes[0..<8]) == magic else { throw IndexFileError(path: path, problem: "bad magic") }
+        guard try r.u32(8) == version else { throw IndexFileError(path: path, problem: "format version \(try r.u32(8)), expected \(version)") }
+        let idLength = Int(try r.u32(12))
+        guard idLength <= 128, String(decoding: try r.slice(16, idLength, "build-id"), as: UTF8.self) == buildId else {
+            throw IndexFileError(path: path, problem: "made for another build-id")
+        }
+        let at = 16 + idLength
+        guard try r.u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
+        let count = try r.u64(at + 8), namesSize = try r.u64(at + 16)
+        let entriesStart = at + 24
+        guard count <= UInt64(bytes.count / (entrySize + 4)), namesSize <= UInt64(bytes.count),
+              entriesStart + Int(count) * (entrySize + 4) + Int(namesSize) + 8 == bytes.count else {
+            throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
+        }
+        let sumAt = bytes.count - 8
+        guard try r.u64(sumAt) == IndexFile.checksum(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
+        let byNameStart = entriesStart + Int(count) * entrySize
+        let namesStart = byNameStart + Int(count) * 4
+        for i in 0..<Int(count) {
+            let e = entriesStart + i * entrySize
+            let off = Int(try r.u32(e + 16)), len = Int(try r.u16(e + 20))
+            guard off + len <= Int(namesSize), Int(try r.u32(byNameStart + 4 * i)) < Int(count) else {
+                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
+            }
+        }
+        return Validated(bytes: bytes, count: Int(count), entriesStart: entriesStart, byNameStart: byNameStart, namesStart: namesStart)
+    }
+}

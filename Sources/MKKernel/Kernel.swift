@@ -1,0 +1,77 @@
+import MKFormat
+import MKMemory
+import MKDebugInfo
+import MKValues
+
+/// A kernel as the helpers see it: typed objects by name, types by name,
+/// and reads, all through the target's DWARF (never hard-coded offsets).
+/// Like drgn's Program, it is what `ps`, `log`, `bt` and friends are
+/// written against.
+public final class Kernel {
+    public let target: Target
+    public let evaluator: Evaluator
+    public var memory: KernelMemory { target.memory }
+    public var debugInfo: DebugInfo { evaluator.debugInfo }
+
+    public init(target: Target, evaluator: Evaluator) {
+        self.target = target
+        self.evaluator = evaluator
+    }
+
+    /// A global variable (or function) as an object.
+    public func object(_ name: String) throws -> KObject {
+        KObject(try evaluator.evaluate(name), self)
+    }
+
+    /// An object of `type` at `address`.
+    public func object(_ type: CType, at address: UInt64) -> KObject {
+        KObject(Value(type: type, address: address), self)
+    }
+
+    /// `struct X`, `union X`, a typedef or base type, by name.
+    public func type(_ spelled: String) throws -> CType {
+        guard let t = debugInfo.findType(spelled) else {
+            throw KernelError.missingType(spelled)
+        }
+        return t
+    }
+
+    public func has(variable name: String) -> Bool { debugInfo.variable(name) != nil }
+
+    /// The address of a symbol, from the relocated symbol table.
+    public func address(of symbol: String) throws -> UInt64 {
+        try target.address(of: symbol)
+    }
+
+    /// Byte offset of a member path (`"tasks"`, `"se.vruntime"`) in a type.
+    public func offset(of path: String, in type: CType) throws -> UInt64 {
+        var t = type
+        var total: UInt64 = 0
+        for part in path.split(separator: ".") {
+            guard let (m, off) = t.member(named: String(part)) else {
+                throw KernelError.missingMember(TypeFormatter.name(of: t), String(part))
+            }
+            total &+= off
+            t = m.type
+        }
+        return total
+    }
+
+    public func readU64(_ address: UInt64) throws -> UInt64 { try memory.readVirtualU64(address) }
+}
+
+public enum KernelError: Error, CustomStringConvertible {
+    case missingType(String)
+    case missingMember(String, String)
+    case missingSymbol(String)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case let .missingType(t): return "the kernel's debug info has no type \(t)"
+        case let .missingMember(t, m): return "\(t) has no member \(m) in this kernel"
+        case let .missingSymbol(s): return "the kernel has no symbol \(s)"
+        case let .unsupported(what): return what
+        }
+    }
+}
