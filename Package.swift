@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers depend downward only:
-// C interop -> MKFormat -> MKMemory -> MKDebugInfo -> MKCommands -> mkdbg
+// C interop -> MKFormat -> MKMemory -> MKDebugInfo -> MKCommands -> MKRepl -> mkdbg
 let package = Package(
     name: "mkdbg",
     platforms: [.macOS(.v13)],
@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
         // Formats: ELF cores, VMCOREINFO, kdump-compressed dumps.
-        .target(name: "MKFormat", dependencies: ["CZlib", "CLzo", "CSnappy", "CZstd"]),
+        .target(name: "MKFormat", dependencies: ["CZlib", "CLzo", "CSnappy", "CZstd", "CFdt"]),
         // Address spaces: physical reads, x86-64 translation, page cache.
         .target(name: "MKMemory", dependencies: ["MKFormat"]),
         // Debug info: ELF symbol tables, build-ids, the symbol store.
@@ -34,7 +34,9 @@ let package = Package(
         // Commands over a target (image + symbols).
         // Kernel knowledge: tasks, printk, lists, per-CPU data, modules, backtraces.
         .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
-        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
+        // Multikernel: kernfs, instances, resources, freeze and thaw.
+        .target(name: "MKMultikernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKKernel"]),
+        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel"]),
         // The interactive REPL: readline, history, completion, pager, Ctrl-C.
         .target(name: "MKRepl", dependencies: ["MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),
         .executableTarget(name: "mkdbg", dependencies: [
@@ -45,6 +47,7 @@ let package = Package(
 
         .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
+        .testTarget(name: "MKMultikernelTests", dependencies: ["MKMultikernel", "MKFormat", "mkdbg"]),
         .testTarget(name: "MKValuesTests", dependencies: ["MKValues"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
         .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat"]),

@@ -9,14 +9,19 @@ then --runs timed rounds. Time is measured from process start to the moment the
 expected answer appears on its standard output; peak RSS comes from GNU time (%M).
 
 To add a case: write `def case_xyz(ctx): return Case(...)` and append it to CASES.
+A case may instead return a Throughput: one round of it runs a copy and reports MiB/s
+per row, compared with its own baseline (`dump memory` against `dd`).
 """
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
+import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -34,7 +39,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
 class Case:
-    def __init__(self, name, argv, expect, setup=None, target=None, check=None, env=None):
+    def __init__(self, name, argv, expect, setup=None, target=None, check=None, env=None, baseline=None):
         self.name = name          # row label
         self.argv = argv          # command line
         self.expect = expect      # bytes that must appear on stdout: the answer
@@ -42,6 +47,20 @@ class Case:
         self.target = target      # (factor, what) e.g. (0.6, "time"): compared with the baseline
         self.check = check        # called after every run; returns a warning or None
         self.env = env
+        self.baseline = baseline  # the row it is compared with (default: BASELINE)
+
+
+class Throughput:
+    """A throughput comparison. run() does one round and returns {row: MiB/s}; the rows
+    are compared with the `baseline` row; `target` is (row, factor): row ≥ factor × baseline."""
+
+    def __init__(self, name, rows, baseline, target, run, note=""):
+        self.name = name
+        self.rows = rows
+        self.baseline = baseline
+        self.target = target
+        self.run = run
+        self.note = note
 
 
 class Context:
@@ -90,7 +109,167 @@ def case_drgn(ctx):
     return Case("drgn 0.3.0", [ctx.python, "-c", script], ctx.release.encode())
 
 
-CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn]
+def elf_loads(path):
+    """(p_offset, p_paddr, p_filesz) of an ELF64 core's PT_LOADs."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    loads = []
+    for i in range(phnum):
+        p_type, _, off, _, paddr, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", table, i * phentsize)
+        if p_type == 1:
+            loads.append((off, paddr, filesz))
+    return loads
+
+
+DUMP_MIB = 256
+
+
+def case_dump_throughput(ctx):
+    """`dump memory` of 256 MiB of the direct map (physical 0 up) against dd copying the
+    same bytes of the ELF file into a file. Both write to a fresh file in the same
+    directory (the old one is deleted untimed first: ext4 flushes a file replaced by
+    rename or truncation). mkdbg's row is the command's own time (its --json `seconds`:
+    open, read, write, rename); the whole-process row adds start-up and the DWARF index."""
+    size = DUMP_MIB << 20
+    start = [l for l in elf_loads(ctx.image) if l[1] == 0 and l[2] >= size]
+    if not start:
+        sys.exit("bench: %s has no PT_LOAD at physical 0 of %d MiB" % (ctx.image, DUMP_MIB))
+    offset = start[0][0]
+    work = tempfile.mkdtemp(prefix="mkdbg-bench-")
+    ctx.cleanup.append(lambda: shutil.rmtree(work, ignore_errors=True))
+    dd_out, mk_out = os.path.join(work, "dd.bin"), os.path.join(work, "dump.bin")
+    command = "dump memory %s page_offset_base page_offset_base+%#x" % (mk_out, size)
+    mib = size / (1 << 20)
+
+    def fresh(path):
+        # Untimed: no old file, and no dirty pages of the last copy being written back.
+        if os.path.exists(path):
+            if os.path.getsize(path) != size:
+                raise RuntimeError("%s is %d bytes, expected %d" % (path, os.path.getsize(path), size))
+            os.unlink(path)
+        os.sync()
+
+    def run_dd():
+        fresh(dd_out)
+        t0 = time.perf_counter()
+        subprocess.run(["dd", "if=" + ctx.image, "of=" + dd_out, "bs=1M", "iflag=skip_bytes,count_bytes",
+                        "skip=%d" % offset, "count=%d" % size, "status=none"], check=True)
+        return {"dd bs=1M (same file range)": mib / (time.perf_counter() - t0)}
+
+    def run_mkdbg():
+        fresh(mk_out)
+        t0 = time.perf_counter()
+        p = subprocess.run([ctx.mkdbg, "-c", ctx.image, "--json", "-e", command],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc_s = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError("mkdbg %r failed: %s%s" % (command, p.stdout.decode(errors="replace"),
+                                                         p.stderr.decode(errors="replace")))
+        cmd_s = json.loads(p.stdout.decode().splitlines()[-1])["seconds"]
+        return {"mkdbg dump memory (command)": mib / cmd_s, "mkdbg dump memory (whole process)": mib / proc_s}
+
+    rounds = [0]
+
+    def one_round():
+        # Alternate which goes first, so neither always follows the other's writes.
+        rounds[0] += 1
+        order = (run_dd, run_mkdbg) if rounds[0] % 2 else (run_mkdbg, run_dd)
+        got = {}
+        for f in order:
+            got.update(f())
+        fresh(dd_out)
+        fresh(mk_out)
+        return got
+
+    return Throughput("dump memory %d MiB" % DUMP_MIB,
+                      ["dd bs=1M (same file range)", "mkdbg dump memory (command)", "mkdbg dump memory (whole process)"],
+                      "dd bs=1M (same file range)", ("mkdbg dump memory (command)", 0.8), one_round,
+                      note="`%s` on the ELF vmcore, against `dd if=vmcore.elf of=FILE bs=1M` of the same "
+                           "%d MiB (file offset %#x)" % (command.replace(mk_out, "FILE"), DUMP_MIB, offset))
+
+
+def log_marker(ctx):
+    """The marker line the lab's guest wrote to its kernel log (facts.json beside the image)."""
+    facts = os.path.join(os.path.dirname(ctx.image), "facts.json")
+    if os.path.exists(facts):
+        with open(facts) as f:
+            marker = json.load(f).get("marker")
+        if marker:
+            return marker.encode()
+    return b"Linux version " + ctx.release.encode()
+
+
+LOG_BASELINE = "drgn 0.3.0 get_dmesg() (log)"
+
+
+def case_mkdbg_log(ctx):
+    """`log`, the whole kernel log, warm index, against drgn's get_dmesg(); the answer is the marker line."""
+    return Case("mkdbg log (warm)", [ctx.mkdbg, "-c", ctx.image, "-e", "log"], log_marker(ctx),
+                target=(0.5, "time"), baseline=LOG_BASELINE)
+
+
+def case_drgn_dmesg(ctx):
+    script = ("import drgn\n"
+              "from drgn.helpers.linux.printk import get_dmesg\n"
+              "prog = drgn.Program()\n"
+              "prog.set_core_dump(%r)\n"
+              "prog.load_debug_info([%r])\n"
+              "print(get_dmesg(prog).decode(errors='replace'), flush=True)\n") % (ctx.image, ctx.vmlinux)
+    return Case(LOG_BASELINE, [ctx.python, "-c", script], log_marker(ctx), baseline=LOG_BASELINE)
+
+
+PS_BASELINE = "drgn 0.3.0 for_each_task (ps)"
+PS_SCALE_BASELINE = "drgn 0.3.0 for_each_task (ps, +2000 processes)"
+PS_DONE = b"PS-DONE"
+
+
+def scale_image():
+    """The dump of a guest running 2,000 extra processes (`scripts/lab fixtures-scale`), or None."""
+    lab = os.path.dirname(os.path.dirname(os.path.dirname(parity.DEFAULT_IMAGE)))
+    path = os.path.join(lab, "fixtures-scale", "scale-2000", "vmcore.elf")
+    return path if os.path.exists(path) else None
+
+
+def ps_cases(ctx, image, label, baseline):
+    """mkdbg `ps` (warm index; every task printed, then a marker) against drgn's for_each_task()
+    printing each task's pid and comm."""
+    script = ("import drgn\n"
+              "from drgn.helpers.linux.pid import for_each_task\n"
+              "prog = drgn.Program()\n"
+              "prog.set_core_dump(%r)\n"
+              "prog.load_debug_info([%r])\n"
+              "for t in for_each_task(prog):\n"
+              "    print(t.pid.value_(), t.comm.string_().decode())\n"
+              "print('PS-DONE', flush=True)\n") % (image, ctx.vmlinux)
+    return (Case("mkdbg ps (warm%s)" % label, [ctx.mkdbg, "-c", image, "-e", "ps", "-e", "echo PS-DONE"], PS_DONE,
+                 target=(0.5, "time"), baseline=baseline),
+            Case(baseline, [ctx.python, "-c", script], PS_DONE, baseline=baseline))
+
+
+def case_mkdbg_ps(ctx):
+    return ps_cases(ctx, ctx.image, "", PS_BASELINE)[0]
+
+
+def case_drgn_ps(ctx):
+    return ps_cases(ctx, ctx.image, "", PS_BASELINE)[1]
+
+
+def case_mkdbg_ps_scale(ctx):
+    image = scale_image()
+    return ps_cases(ctx, image, ", +2000 processes", PS_SCALE_BASELINE)[0] if image else None
+
+
+def case_drgn_ps_scale(ctx):
+    image = scale_image()
+    return ps_cases(ctx, image, ", +2000 processes", PS_SCALE_BASELINE)[1] if image else None
+
+
+CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn, case_mkdbg_log, case_drgn_dmesg, case_dump_throughput,
+         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale]
 BASELINE = "drgn 0.3.0"
 
 
@@ -146,13 +325,14 @@ def machine():
     return os.cpu_count(), model, osname, platform.release()
 
 
-def table(ctx, rows, baseline):
-    base = rows.get(baseline)
+def table(ctx, rows, default_baseline):
     lines = ["| case | median s | min s | max s | peak RSS MiB | time ÷ drgn | RSS ÷ drgn | target | met |",
              "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for name, r in rows.items():
         med = statistics.median(r["times"])
         rss = max(r["rss"]) / 1024
+        baseline = r.get("baseline") or default_baseline
+        base = rows.get(baseline)
         if base and name != baseline:
             bmed = statistics.median(base["times"])
             brss = max(base["rss"]) / 1024
@@ -169,6 +349,25 @@ def table(ctx, rows, baseline):
             ratio_t, ratio_r, target, met = "1", "1", "baseline", "—"
         lines.append("| %s | %.3f | %.3f | %.3f | %.1f | %s | %s | %s | %s |" % (
             name, med, min(r["times"]), max(r["times"]), rss, ratio_t, ratio_r, target, met))
+    return "\n".join(lines)
+
+
+def throughput_table(case, results):
+    base = statistics.median(results[case.baseline])
+    lines = ["| %s | median MiB/s | min MiB/s | max MiB/s | ÷ %s | target | met |" % (case.name, case.baseline.split(" ")[0]),
+             "|---|---:|---:|---:|---:|---|---|"]
+    for row in case.rows:
+        vals = results[row]
+        med = statistics.median(vals)
+        if row == case.baseline:
+            ratio, target, met = "1", "baseline", "—"
+        else:
+            ratio = "%.2f" % (med / base)
+            target, met = "—", "—"
+            if case.target and case.target[0] == row:
+                target = "≥ %.2f×" % case.target[1]
+                met = "met" if med / base >= case.target[1] else "missed"
+        lines.append("| %s | %.0f | %.0f | %.0f | %s | %s | %s |" % (row, med, min(vals), max(vals), ratio, target, met))
     return "\n".join(lines)
 
 
@@ -189,6 +388,10 @@ scripts/bench --scratch-path .build-parity   # build and use another build direc
 ```
 
 Targets: cold ≤ 0.6 × drgn's time, warm ≤ 0.15 × drgn's time, peak RSS ≤ drgn's.
+`log` (the whole kernel log, until its marker line is printed) against drgn's `get_dmesg()`:
+time ≤ 0.5 × drgn's, RSS ≤ drgn's (`scripts/bench --case log` runs those two alone).
+Throughput: `dump memory` of 256 MiB of the direct map against `dd bs=1M` copying the same bytes of
+the file, in MiB/s; target ≥ 0.8 × dd (`scripts/bench --case dump` runs it alone).
 Cases are functions in `scripts/bench.py` (`CASES`); add one there.
 
 """
@@ -212,6 +415,8 @@ def main():
     ap.add_argument("--command", default="p init_uts_ns.name.release",
                     help="the mkdbg command (default: %(default)s)")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/performance.md")
+    ap.add_argument("--case", action="append", default=[],
+                    help="run only the cases whose name contains this (repeatable; implies --no-write)")
     args = ap.parse_args()
     if args.runs < 1:
         sys.exit("bench: --runs must be at least 1")
@@ -219,33 +424,58 @@ def main():
         sys.exit("bench: %s missing (scripts/bootstrap installs Debian's `time`)" % GNU_TIME)
     ctx = Context(args)
     ctx.mkdbg_command = args.command
-    cases = [f(ctx) for f in CASES]
+    ctx.cleanup = []
+    everything = [c for c in (f(ctx) for f in CASES) if c is not None]  # None: its dump is missing
+    if args.case:
+        everything = [c for c in everything if any(w.lower() in c.name.lower() for w in args.case)]
+        if not everything:
+            sys.exit("bench: no case matches %s" % ", ".join(args.case))
+        args.no_write = True
+    cases = [c for c in everything if isinstance(c, Case)]
+    flows = [c for c in everything if isinstance(c, Throughput)]
     t_start = time.time()
     load = os.getloadavg()[0]
-    rows = {c.name: {"times": [], "rss": [], "target": c.target} for c in cases}
+    rows = {c.name: {"times": [], "rss": [], "target": c.target, "baseline": c.baseline} for c in cases}
+    rates = {c.name: {r: [] for r in c.rows} for c in flows}
     warnings = set()
-    for rnd in range(args.runs + 1):
-        for c in cases:
-            try:
-                secs, kib, warning = run_once(c)
-            except RuntimeError as e:
-                sys.exit("bench: %s" % e)
-            if warning:
-                warnings.add("%s: %s" % (c.name, warning))
-            if rnd == 0:
-                continue
-            rows[c.name]["times"].append(secs)
-            rows[c.name]["rss"].append(kib)
-        if rnd:
-            print("bench: round %d/%d done" % (rnd, args.runs), file=sys.stderr)
+    try:
+        for rnd in range(args.runs + 1):
+            for c in cases:
+                try:
+                    secs, kib, warning = run_once(c)
+                except RuntimeError as e:
+                    sys.exit("bench: %s" % e)
+                if warning:
+                    warnings.add("%s: %s" % (c.name, warning))
+                if rnd == 0:
+                    continue
+                rows[c.name]["times"].append(secs)
+                rows[c.name]["rss"].append(kib)
+            for c in flows:
+                try:
+                    got = c.run()
+                except (RuntimeError, subprocess.CalledProcessError) as e:
+                    sys.exit("bench: %s: %s" % (c.name, e))
+                if rnd == 0:
+                    continue
+                for r, v in got.items():
+                    rates[c.name][r].append(v)
+            if rnd:
+                print("bench: round %d/%d done" % (rnd, args.runs), file=sys.stderr)
+    finally:
+        for f in ctx.cleanup:
+            f()
     nproc, model, osname, kernel = machine()
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    tbl = table(ctx, rows, BASELINE)
+    tbl = table(ctx, rows, BASELINE) if cases else ""
+    for c in flows:
+        tbl += ("\n\n" if tbl else "") + throughput_table(c, rates[c.name]) + "\n\n" + c.note + "."
     home = os.path.expanduser("~") + "/"
     shown = "~/" + ctx.image[len(home):] if ctx.image.startswith(home) else ctx.image
     head = ("Machine: %d CPUs (`nproc`), %s; %s, Linux %s. Date: %s. Image: `%s` (%s). "
-            "mkdbg command: `%s`. Median of %d runs; load average %.2f at the start." % (
-                nproc, model, osname, kernel, when, shown, ctx.release, args.command, args.runs, load))
+            "%sMedian of %d runs; load average %.2f at the start." % (
+                nproc, model, osname, kernel, when, shown, ctx.release,
+                "mkdbg command: `%s`. " % args.command if cases else "", args.runs, load))
     print(tbl)
     print()
     print(head)

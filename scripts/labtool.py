@@ -268,11 +268,12 @@ def parse_console(path):
         procs.append(comm)
         pids[comm] = int(pid)
     g["processes"], g["pids"] = procs, pids
-    m = re.search(r"^MKDBG-VMCOREINFO (0x[0-9a-fA-F]+) (\d+)$", text, re.M)
+    # /sys/kernel/vmcoreinfo prints "%pa %x": both numbers are hex ("0x00000000011e2000 1024")
+    m = re.search(r"^MKDBG-VMCOREINFO (0x[0-9a-fA-F]+) ([0-9a-fA-F]+)$", text, re.M)
     if not m:
         raise SystemExit("labtool: no MKDBG-VMCOREINFO line in the console log")
     g["vmcoreinfo_phys"] = int(m.group(1), 16)
-    g["vmcoreinfo_size"] = int(m.group(2))
+    g["vmcoreinfo_size"] = int(m.group(2), 16)
     m = re.search(r"^MKDBG-UNAME (.*)$", text, re.M)
     g["uname"] = m.group(1) if m else ""
     g["modules"] = re.findall(r"^MKDBG-MODULE (\S+) ok$", text, re.M)

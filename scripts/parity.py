@@ -10,6 +10,25 @@ Subcommands (scripts/parity is the entry point and picks the interpreter):
             drgn's answers as JSON on stdout.
   generate  --image P --vmlinux P [--questions F]     (needs drgn)
             (re)writes the question list; run once, the result is committed as data.
+  log-answers --image P --vmlinux P                   (needs drgn)
+            drgn's kernel log (get_printk_records, checked against get_dmesg) as the
+            lines mkdbg's `log` must print, JSON on stdout.
+
+Besides the questions, `run` checks mkdbg's `log` against drgn's get_dmesg() on
+each dump (one question per dump, "log" in the by-kind line): the lab's running
+and panicked dumps when --image is the default, else --image alone (drgn reading
+--drgn-image). Line for line, with dmesg's rule for a record whose text holds
+newlines (every line gets the record's timestamp; drgn's get_dmesg leaves the
+later lines bare) and mkdbg's escaping of control bytes and invalid UTF-8 as \\xNN.
+
+And `bt` against drgn's prog.stack_trace() on the same dumps: every CPU's current
+task and some sleeping ones, one check per task ("bt" in the by-kind line; what is
+compared is described in scripts/parity_bt.py).
+
+And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
+idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
+dumps: one check per task and per module ("ps", "mod", "per_cpu", "sys" in the by-kind
+line; scripts/parity_ps.py describes what is compared).
 
 A question is structured; parity.py derives the mkdbg command and the drgn
 evaluation from it:
@@ -555,6 +574,87 @@ def build_id_of(prog):
         return None
 
 
+# --------------------------------------------------------------------------- the kernel log
+
+def dmesg_escape(raw):
+    """mkdbg's printing of record text: UTF-8, control bytes (but tab) and invalid bytes as \\xNN."""
+    out = []
+    for ch in raw.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append("\\x%02x" % (o - 0xDC00))
+        elif (o < 0x20 and o != 9) or o == 0x7F:
+            out.append("\\x%02x" % o)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def cmd_log_answers(args):
+    from drgn.helpers.linux.printk import get_dmesg, get_printk_records
+    prog = drgn_program(args.image, args.vmlinux)
+    records = get_printk_records(prog)
+    lines, joined = [], []
+    for r in records:
+        stamp = b"[% 5d.%06d] " % (r.timestamp // 1000000000, r.timestamp % 1000000000 // 1000)
+        joined.append(stamp + r.text)
+        lines += [dmesg_escape(stamp + part) for part in r.text.split(b"\n")]
+    # the records, formatted, must be exactly what get_dmesg() prints
+    consistent = b"\n".join(joined + [b""]) == get_dmesg(prog)
+    json.dump({"lines": lines, "records": len(records), "consistent": consistent}, sys.stdout)
+
+
+def log_images(args, image, drgn_image):
+    """(mkdbg image, drgn image) pairs for the log checks."""
+    if os.path.abspath(args.image) == os.path.abspath(DEFAULT_IMAGE) and args.drgn_image is None:
+        lab = os.path.dirname(os.path.dirname(DEFAULT_IMAGE))
+        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
+        return [p for p in pairs if os.path.exists(p[0])]
+    return [(image, drgn_image)]
+
+
+def run_log_checks(args, image, drgn_image, vmlinux):
+    """mkdbg's `log` against drgn's get_dmesg(), one question per dump; returns (passed, failed)."""
+    passed = failed = 0
+    for mk_image, dr_image in log_images(args, image, drgn_image):
+        name = "log on %s" % mk_image
+        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "log-answers", "--image", dr_image,
+                            "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            want = json.loads(p.stdout) if p.returncode == 0 else None
+        except ValueError:
+            want = None
+        try:
+            m = subprocess.run([args.mkdbg, "-c", mk_image, "-e", "log"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=args.timeout)
+            got, rc, err = m.stdout.decode("utf-8", "replace").splitlines(), m.returncode, m.stderr.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            got, rc, err = [], "timeout after %ds" % args.timeout, ""
+        problem = None
+        if want is None:
+            problem = "drgn could not answer: " + p.stderr.decode("utf-8", "replace").strip()[-300:]
+        elif not want["consistent"]:
+            problem = "drgn's get_printk_records() does not format to its get_dmesg()"
+        elif rc != 0:
+            problem = "mkdbg exit %s: %s" % (rc, err.strip()[-300:])
+        elif got != want["lines"]:
+            diffs = [i for i in range(max(len(got), len(want["lines"])))
+                     if i >= len(got) or i >= len(want["lines"]) or got[i] != want["lines"][i]]
+            problem = "%d lines from mkdbg, %d from drgn (%d records); %d differ, first at line %d" % (
+                len(got), len(want["lines"]), want["records"], len(diffs), diffs[0] + 1)
+            for i in diffs[:3]:
+                problem += "\n  line %d mkdbg: %s\n  line %d drgn:  %s" % (
+                    i + 1, got[i] if i < len(got) else "(none)", i + 1,
+                    want["lines"][i] if i < len(want["lines"]) else "(none)")
+        if problem is None:
+            passed += 1
+            print("parity: %s: %d lines equal drgn's get_dmesg()" % (name, len(got)))
+        else:
+            failed += 1
+            print("FAIL [log] %s\n  %s" % (name, problem))
+    return passed, failed
+
+
 # --------------------------------------------------------------------------- mkdbg side
 
 ANSWER = re.compile(r"^\$\d+ = (.*)$")
@@ -785,6 +885,21 @@ def cmd_run(args):
         print("  drgn:  %s" % want)
         if note:
             print("  %s" % note)
+    if not args.no_log:
+        lp, lf = run_log_checks(args, image, drgn_image, vmlinux)
+        passed, failed = passed + lp, failed + lf
+        by_kind["log"] = [lp, lf]
+    if not args.no_bt:  # `bt` against drgn's stack_trace(): scripts/parity_bt.py
+        import parity_bt
+        bp, bf = parity_bt.run_bt_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE)
+        passed, failed = passed + bp, failed + bf
+        by_kind["bt"] = [bp, bf]
+    if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/parity_ps.py
+        sys.dont_write_bytecode = True  # no scripts/__pycache__
+        import parity_ps
+        for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
+            passed, failed = passed + kp, failed + kf
+            by_kind[kind] = [kp, kf]
     print("parity: by kind: " + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in by_kind.items()))
     print("parity: mkdbg %.1fs (%d restart%s), total %.1fs" % (
         t_mk, restarts, "" if restarts == 1 else "s", time.time() - t0))
@@ -795,7 +910,7 @@ def cmd_run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("run", "answers", "generate"):
+    for name in ("run", "answers", "generate", "log-answers"):
         s = sub.add_parser(name)
         s.add_argument("--image", default=DEFAULT_IMAGE)
         s.add_argument("--vmlinux", default=None)
@@ -806,6 +921,10 @@ def main():
             s.add_argument("--timeout", type=int, default=600)
             s.add_argument("--drgn-image", default=None,
                            help="the dump drgn reads (default: --image); e.g. the ELF twin of a kdump")
+            s.add_argument("--no-log", action="store_true", help="skip the `log` checks against drgn's get_dmesg()")
+            s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
+            s.add_argument("--no-ps", action="store_true",
+                           help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/parity_ps.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
@@ -813,6 +932,8 @@ def main():
         sys.exit(cmd_run(args))
     if args.cmd == "answers":
         cmd_answers(args)
+    elif args.cmd == "log-answers":
+        cmd_log_answers(args)
     else:
         cmd_generate(args)
 

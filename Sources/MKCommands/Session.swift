@@ -3,6 +3,7 @@ import MKMemory
 import MKDebugInfo
 import MKValues
 import MKKernel
+import MKMultikernel
 
 /// A debugging session: the open target, the commands, and the state that
 /// carries from one command to the next (the last `x` format and address).
@@ -10,7 +11,23 @@ public final class Session {
     public var target: Target?
     public private(set) var commands: [CommandSpec] = []
     var examineState = ExamineState()
-    private var evaluatorStorage: Evaluator?
+    var evaluatorStorage: Evaluator?
+    /// Where the multikernel kernfs and procfs are (`--root`).
+    public var kernfs = Kernfs(root: "/")
+    /// The instance the current target reads, when it is one.
+    public internal(set) var currentInstance: Instance?
+    /// The current target is memory that changes under us (a running instance).
+    public internal(set) var isLive = false
+    /// `set pagination on|off`: whether the REPL pages long output.
+    public var pagination = true
+
+    /// What the REPL's prompt names: the image's file name, or nil without
+    /// a target. (Instance names and a live mark will join it here.)
+    public var promptName: String? {
+        if let instance = currentInstance { return instance.name + (isLive ? " live" : "") }
+        guard let path = target?.image.path else { return nil }
+        return path.split(separator: "/").last.map(String.init) ?? path
+    }
 
     /// The expression evaluator over the target's debug info (created on
     /// first use: it loads the DWARF index).
@@ -27,7 +44,9 @@ public final class Session {
         commands = BuiltinCommands.all
     }
 
-    private var kernelStorage: Kernel?
+    var kernelStorage: Kernel?
+    /// Module debug files found by `mod -s`, by module name.
+    public var moduleDebugFiles: [String: ModuleDebugFile] = [:]
 
     /// Kernel helpers over the target (types, objects, list walks).
     public func kernel() throws -> Kernel {
@@ -100,6 +119,9 @@ func editDistanceSmall(_ a: String, _ b: String) -> Int {
 enum BuiltinCommands {
     static var all: [CommandSpec] {
         [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
-         SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec]
+         SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec, LogCommand.spec,
+         BacktraceCommand.spec]
+            + MultikernelCommands.all
+            + KernelCommands.all
     }
 }

@@ -79,7 +79,7 @@ extension DebugInfo {
     public func sourceLocation(linkAddress: UInt64) -> SourceLocation? {
         guard let cu = dwarf.unit(containing: linkAddress),
               let (file, line) = dwarf.line(in: cu, address: linkAddress) else { return nil }
-        let scopes = dwarf.scopes(in: cu, address: linkAddress)
+        let scopes = dwarf.concreteScopes(in: cu, address: linkAddress)
         var chain: [String] = []
         var function: String?
         for s in scopes {

@@ -216,3 +216,86 @@ final class DwarfFile {
         return (0..<Int(n)).map { DIE(raw: scopes[$0]) }
     }
 }
+
+// MARK: source files and call frame information (for backtraces)
+
+extension DwarfFile {
+    /// Entry `index` of a compile unit's source-file list: what
+    /// `DW_AT_call_file` and `DW_AT_decl_file` values name.
+    func sourceFile(in unit: DIE, index: UInt64) -> String? {
+        var cu = unit.raw
+        var files: OpaquePointer?
+        var count = 0
+        guard dwarf_getsrcfiles(&cu, &files, &count) == 0, let files, index < UInt64(count),
+              let name = dwarf_filesrc(files, Int(index), nil, nil) else { return nil }
+        return String(cString: name)
+    }
+
+    /// The `.debug_frame` call frame information (owned by libdw; lives
+    /// as long as this file). Nil when the file has none.
+    var callFrameInfo: OpaquePointer? { dwarf_getcfi(dwarf) }
+
+    /// The CFI row for `address` (unrelocated): the CFA's DWARF expression
+    /// and, for each DWARF register number asked, its rule. Nil when no
+    /// FDE covers the address.
+    func callFrameRow(at address: UInt64, registers: [Int]) -> DwarfCFIRow? {
+        guard let cfi = callFrameInfo else { return nil }
+        var frame: OpaquePointer?
+        guard dwarf_cfi_addrframe(cfi, address, &frame) == 0, let frame else { return nil }
+        defer { free(UnsafeMutableRawPointer(frame)) }
+        var ops: UnsafeMutablePointer<Dwarf_Op>?
+        var n = 0
+        guard dwarf_frame_cfa(frame, &ops, &n) == 0, let ops, n > 0 else { return nil }
+        var row = DwarfCFIRow(cfa: (0..<n).map { DwarfOp(ops[$0]) })
+        var mem = [Dwarf_Op](repeating: Dwarf_Op(), count: 3)
+        for reg in registers {
+            // The ops may live in `mem`: copy them before it goes out of scope.
+            let rule: DwarfCFIRule? = mem.withUnsafeMutableBufferPointer { m in
+                var out: UnsafeMutablePointer<Dwarf_Op>?
+                var count = 0
+                guard dwarf_frame_register(frame, Int32(reg), m.baseAddress!, &out, &count) == 0 else { return nil }
+                if count == 0 { return out == nil ? .sameValue : .undefined }
+                guard let out else { return nil }
+                return .expression((0..<count).map { DwarfOp(out[$0]) })
+            }
+            if let rule { row.registers[reg] = rule }
+        }
+        return row
+    }
+}
+
+extension DwarfOp {
+    init(_ op: Dwarf_Op) {
+        self.init(atom: op.atom, number: op.number, number2: op.number2)
+    }
+}
+
+extension DwarfFile {
+    /// The concrete scopes at `address` (unrelocated), innermost first:
+    /// blocks, every inlined instance and the out-of-line subprogram, found
+    /// by descending from the compile unit through the DIEs whose ranges
+    /// hold the address. (`dwarf_getscopes` stops at the innermost inlined
+    /// instance and continues with its abstract definition's parents.)
+    func concreteScopes(in unit: DIE, address: UInt64) -> [DIE] {
+        var chain: [DIE] = []
+        var parent = unit
+        var depth = 0
+        descend: while depth < 256 {
+            depth += 1
+            var child = parent.firstChild
+            var visited = 0
+            while let c = child, visited < 1 << 20 {
+                visited += 1
+                var raw = c.raw
+                if dwarf_haspc(&raw, address) == 1 {
+                    chain.append(c)
+                    parent = c
+                    continue descend
+                }
+                child = c.nextSibling
+            }
+            break
+        }
+        return chain.reversed()
+    }
+}

@@ -115,6 +115,14 @@ final class LibElfFile {
         }
         return nil
     }
+
+    /// The bytes of the first section called `name` and its link address
+    /// (nil when there is none, or it has no bytes in the file).
+    func sectionContents(named name: String) -> (address: UInt64, bytes: [UInt8])? {
+        guard let s = sections().first(where: { $0.name == name }), s.type != UInt32(SHT_NOBITS),
+              let data = elf_getdata(s.scn, nil), let buf = data.pointee.d_buf else { return nil }
+        return (s.address, Array(UnsafeRawBufferPointer(start: buf, count: Int(data.pointee.d_size))))
+    }
 }
 
 struct RawSymbol {

@@ -21,8 +21,11 @@ public final class Target {
     /// Why no vmlinux is loaded, or a mismatch that was overridden.
     public private(set) var symbolProblem: String?
 
-    public init(imagePath: String, options: Options = Options()) throws {
-        let image = try ImageOpener.open(imagePath)
+    public convenience init(imagePath: String, options: Options = Options()) throws {
+        try self.init(image: try ImageOpener.open(imagePath), options: options)
+    }
+
+    public init(image: CoreImage, options: Options = Options()) throws {
         self.image = image
         self.memory = try KernelMemory(image: image)
         let info = image.vmcoreInfo

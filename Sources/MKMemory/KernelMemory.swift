@@ -103,6 +103,7 @@ public final class KernelMemory {
         }
         var done = 0
         while done < buffer.count {
+            try Cancellation.check()
             guard let va = checkedAdd(address, UInt64(done)) else {
                 throw MemoryError.virtualNotMapped(address: address, reason: "range wraps past the top of the address space")
             }
@@ -144,6 +145,7 @@ public final class KernelMemory {
         var result: [UInt8] = []
         var at = address
         while result.count < limit {
+            try Cancellation.check()
             let chunk = Int(min(UInt64(limit - result.count), 256 - (at & 255)))
             let bytes = try readVirtual(at, count: chunk)
             if let nul = bytes.firstIndex(of: 0) {

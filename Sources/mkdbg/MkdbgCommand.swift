@@ -1,6 +1,8 @@
 import ArgumentParser
 import MKCommands
 import MKDebugInfo
+import MKRepl
+import MKMultikernel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,6 +37,15 @@ struct Mkdbg: ParsableCommand {
     @Flag(name: .customLong("stop-on-error"), help: "Stop at the first command that fails (default: run the rest, exit non-zero).")
     var stopOnError = false
 
+    @Option(name: .customLong("root"), help: "Where to find sys/fs/multikernel and proc/ (default: /).")
+    var root: String = "/"
+
+    @Option(name: .customLong("instance"), help: "Debug this spawn kernel: open it through its kcore in the multikernel kernfs.")
+    var instance: String?
+
+    @Flag(name: .customLong("guardian"), help: .hidden)
+    var guardian = false
+
     @Flag(name: .customLong("ignore-mismatch"), help: "Use the vmlinux even when its build-id or release differs from the image's.")
     var ignoreMismatch = false
 
@@ -60,6 +71,11 @@ struct Mkdbg: ParsableCommand {
     }
 
     func run() throws {
+        if guardian { FreezeGuardian.serve() }
+        // A pager or `| head` that quits early must not kill mkdbg.
+        signal(SIGPIPE, SIG_IGN)
+        // Whatever happens below, instances this process froze are thawed.
+        defer { FreezeGuard.shared.thawAll() }
         var target: Target?
         if let core {
             do {
@@ -73,7 +89,25 @@ struct Mkdbg: ParsableCommand {
             }
         }
         let session = Session(target: target)
+        session.kernfs = Kernfs(root: root)
         let runner = CommandRunner(session: session, json: json, stopOnError: stopOnError)
+        if let instance {
+            if core != nil {
+                fputs("mkdbg: -c and --instance both name a target; give one\n", stderr)
+                throw ExitCode(1)
+            }
+            do {
+                let inst = try session.kernfs.instance(instance)
+                let opened = try InstanceOpener.open(inst, kernfs: session.kernfs,
+                                                     options: .init(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch))
+                session.use(opened.target, instance: inst, live: inst.status == .active && inst.isFrozen != true)
+                for note in opened.notes { fputs("mkdbg: \(note)\n", stderr) }
+                if let problem = opened.target.symbolProblem { fputs("mkdbg: warning: \(problem)\n", stderr) }
+            } catch {
+                fputs("mkdbg: \(error)\n", stderr)
+                throw ExitCode(1)
+            }
+        }
         let inputs = orderedInputs()
         if !inputs.isEmpty {
             for input in inputs {
@@ -85,25 +119,13 @@ struct Mkdbg: ParsableCommand {
                 if runner.quitRequested || (stopOnError && runner.failures > 0) { break }
             }
         } else if isatty(0) != 0 && !json {
-            Interactive.run(runner)
+            Repl(runner: runner).run()
+            return // the user saw each error; a session exits 0, as gdb's does
         } else {
             var lines: [String] = []
             while let line = readLine(strippingNewline: true) { lines.append(line) }
             runner.run(lines: lines)
         }
         if runner.failures > 0 { throw ExitCode(1) }
-    }
-}
-
-/// The interactive loop until the REPL module takes over: a prompt on a
-/// terminal, one command per line.
-enum Interactive {
-    static func run(_ runner: CommandRunner) {
-        while !runner.quitRequested {
-            print("(mkdbg) ", terminator: "")
-            fflush(stdout)
-            guard let line = readLine() else { break }
-            runner.run(line)
-        }
     }
 }

@@ -83,6 +83,7 @@ enum ExamineCommand {
         var address = start
         if f.format == "s" {
             for _ in 0..<f.count {
+                try Cancellation.check()
                 let (text, length) = try readString(reader, address)
                 lines.append("\(reader.label(address))\t\(text)")
                 rows.append(.object([("address", jsonAddress(address)), ("values", .array([.string(text)]))]))
@@ -97,6 +98,7 @@ enum ExamineCommand {
         }
         var remaining = f.count
         while remaining > 0 {
+            try Cancellation.check()
             let n = min(remaining, f.perLine)
             let bytes = try reader.read(address, n * f.unit)
             var line = reader.label(address)

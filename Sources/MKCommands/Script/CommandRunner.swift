@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKFormat
 
 /// Where command output goes by default: standard output, or a pager the
 /// REPL installs.
@@ -87,8 +88,8 @@ public final class CommandRunner {
         return candidates.first { session.argumentEvaluates($0.command) } ?? first
     }
 
-    /// Runs lines in order; stops at the first failure with `stopOnError`.
-    /// Returns false when any line failed.
+    /// Runs lines in order; stops at the first failure with `stopOnError`,
+    /// and after a Ctrl-C (in the REPL). Returns false when any line failed.
     @discardableResult
     public func run(lines: [String]) -> Bool {
         var ok = true
@@ -98,6 +99,7 @@ public final class CommandRunner {
                 if stopOnError { break }
             }
             if quitRequested { break }
+            if Cancellation.isRequested { ok = false; break }
         }
         return ok
     }

@@ -54,6 +54,18 @@ public final class FileSource: @unchecked Sendable {
         }
     }
 
+    /// Reads what is there, up to `buffer.count` bytes (for files whose
+    /// size is not known up front, like kernfs's); 0 at the end.
+    public func readAvailable(at offset: UInt64, into buffer: inout [UInt8]) throws -> Int {
+        guard offset <= UInt64(Int64.max) else { return 0 }
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw FormatError(.io, file: path, offset: offset, "read failed: \(String(cString: strerror(errno)))") }
+            return n
+        }
+    }
+
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
         guard count >= 0 else { return [] }
         var bytes = [UInt8](repeating: 0, count: count)

@@ -136,8 +136,9 @@ public struct ValueFormatter {
     func pointerWithString(_ v: UInt64, _ r: CType) throws -> String {
         var text = pointerText(v)
         if let target = r.target?.resolved, isCharType(target), v != 0 {
-            if let s = try? readCString(v) { text += " " + s }
-            else { text += " <error: cannot access memory at address 0x\(String(v, radix: 16))>" }
+            do { text += " " + (try readCString(v)) }
+            catch let e as Interrupted { throw e }
+            catch { text += " <error: cannot access memory at address 0x\(String(v, radix: 16))>" }
         }
         return text
     }
@@ -147,6 +148,7 @@ public struct ValueFormatter {
         var at = address
         var terminated = false
         while bytes.count < printElements {
+            try Cancellation.check()
             let chunk = Int(64 - (at & 63))
             let got = try memory.readVirtual(at, count: chunk)
             if let nul = got.firstIndex(of: 0) { bytes += got[..<nul]; terminated = true; break }
@@ -167,6 +169,8 @@ public struct ValueFormatter {
             let text: String
             do {
                 text = try render(member, indent: indent + 1, depth: depth + 1)
+            } catch let e as Interrupted {
+                throw e
             } catch {
                 text = "<error: \(error)>"
             }
@@ -210,12 +214,14 @@ public struct ValueFormatter {
             guard total <= UInt64(ValueLimits.maxRead) else { throw ValueError.tooLarge(r.description, total) }
             let raw = try memory.readVirtual(address, count: Int(total))
             for i in 0..<shown {
+                try Cancellation.check()
                 let s = i * Int(esize)
                 let ev = Value(type: element, bytes: Array(raw[s..<(s + Int(esize))]))
                 elements.append(try render(ev, indent: indent + 1, depth: depth + 1))
             }
         } else {
             for i in 0..<shown {
+                try Cancellation.check()
                 let ev: Value
                 switch value.location {
                 case let .memory(address): ev = Value(type: element, address: address &+ UInt64(i) &* esize)

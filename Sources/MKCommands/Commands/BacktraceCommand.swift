@@ -1,0 +1,135 @@
+import MKFormat
+import MKDebugInfo
+import MKKernel
+
+/// `bt [PID|ADDR|-a]`: a task's kernel stack, gdb-style, walked with the
+/// kernel's ORC tables (then DWARF CFI, then frame pointers).
+enum BacktraceCommand {
+    static let usage = "bt [PID | TASK-ADDRESS | -a]"
+
+    static let spec = CommandSpec(
+        name: "bt", aliases: ["backtrace", "where"], group: "kernel",
+        summary: "a task's kernel stack: the panicking task, a PID, a task address, or every CPU's (-a)",
+        usage: usage,
+        examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000"]
+    ) { args, session in
+        let kernel = try session.kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let words = args.words
+        if words == ["-a"] {
+            return all(tracer)
+        }
+        guard words.count <= 1 else {
+            throw CommandError.usage(command: "bt", message: "expected at most one PID, task address or -a", usage: usage)
+        }
+        var preface: [String] = []
+        let task: UInt64
+        if let word = words.first {
+            if word.hasPrefix("-") {
+                let what = word.dropFirst().allSatisfy(\.isNumber) ? "\(word) is not a PID" : "unknown option \(word)"
+                throw CommandError.usage(command: "bt", message: what, usage: usage)
+            }
+            guard let n = AddressExpression.parseNumber(word) else {
+                throw CommandError.usage(command: "bt", message: "\(word) is neither a PID nor a task address", usage: usage)
+            }
+            if n >= 0xffff_8000_0000_0000 {
+                task = n
+                if let all = try? tracer.allTasks(), !all.contains(n),
+                   !(0..<tracer.cpuCount).contains(where: { (try? tracer.currentTask(cpu: $0)) == n }) {
+                    preface.append("\(hex(n)) is not a task on the task list; reading it as a task_struct anyway")
+                }
+            } else {
+                guard n <= UInt64(Int32.max) else {
+                    throw CommandError.invalid("bt: \(word) is neither a PID nor a kernel address")
+                }
+                do {
+                    task = try tracer.task(pid: Int64(n))
+                } catch let e as BacktraceError {
+                    throw CommandError.invalid("bt: \(e)")
+                }
+            }
+        } else {
+            let d = try tracer.defaultTask()
+            task = d.task
+            if let note = d.note { preface.append(note) }
+        }
+        var bt: Backtrace
+        do {
+            bt = try tracer.backtrace(task: task)
+        } catch let e as BacktraceError {
+            throw CommandError.invalid("bt: \(e)")
+        }
+        bt.notes = preface + bt.notes
+        return CommandOutput(text: text(bt), fields: fields(bt))
+    }
+
+    static func all(_ tracer: Backtracer) -> CommandOutput {
+        var texts: [String] = []
+        var json: [JSONValue] = []
+        let results = tracer.backtracesOfAllCPUs()
+        if results.isEmpty {
+            return CommandOutput(text: "bt: the image has no CPU registers (no NT_PRSTATUS notes)",
+                                 fields: [("backtraces", .array([]))])
+        }
+        for (cpu, result) in results {
+            switch result {
+            case let .success(bt):
+                texts.append(text(bt))
+                json.append(.object([("cpu", .int(Int64(cpu)))] + fields(bt).filter { $0.0 != "cpu" }))
+            case let .failure(error):
+                texts.append("CPU \(cpu): cannot find its task: \(error)")
+                json.append(.object([("cpu", .int(Int64(cpu))), ("error", .string("\(error)"))]))
+            }
+        }
+        return CommandOutput(text: texts.joined(separator: "\n\n"), fields: [("backtraces", .array(json))])
+    }
+
+    static func header(_ bt: Backtrace) -> String {
+        let pid = bt.pid.map(String.init) ?? "?"
+        let cpu = bt.cpu.map(String.init) ?? "?"
+        var line = "PID: \(pid)  TASK: \(hexDigits(bt.task))  CPU: \(cpu)  COMMAND: \"\(bt.comm ?? "?")\""
+        if bt.active { line += "  (active: registers from CPU \(cpu)'s NT_PRSTATUS note)" }
+        return line
+    }
+
+    /// `#3  0xffffffff81234567 in panic+0x177 at kernel/panic.c:366`; an
+    /// inlined level says `(inlined)`; a module frame ends in `[module]`; a
+    /// guessed frame has `?` before its name, as the kernel's oops traces do.
+    static func frameLine(_ f: BacktraceFrame) -> String {
+        let number = "#\(f.index)"
+        var s = number + String(repeating: " ", count: max(1, 4 - number.count)) + "0x" + hexDigits(f.pc) + " in "
+        if !f.reliable { s += "? " }
+        if f.isInline {
+            s += (f.function ?? "??") + " (inlined)"
+        } else if let symbol = f.symbol {
+            s += symbol + (f.offset.map { $0 == 0 ? "" : "+\(hex($0))" } ?? "")
+        } else if let module = f.module {
+            s += "[\(module)]" + (f.offset.map { "+\(hex($0))" } ?? "")
+        } else {
+            s += f.function ?? "??"
+        }
+        if let module = f.module, f.symbol != nil { s += " [\(module)]" }
+        if let file = f.file {
+            s += " at \(file)" + (f.line.map { ":\($0)" } ?? "")
+        }
+        return s
+    }
+
+    static func text(_ bt: Backtrace) -> String {
+        ([header(bt)] + bt.frames.map(frameLine) + bt.notes.map { "-- \($0)" }).joined(separator: "\n")
+    }
+
+    static func fields(_ bt: Backtrace) -> [(String, JSONValue)] {
+        func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+        let frames: [JSONValue] = bt.frames.map { f in
+            .object([("index", .int(Int64(f.index))), ("pc", jsonAddress(f.pc)), ("sp", jsonAddress(f.sp)),
+                     ("function", opt(f.function)), ("symbol", opt(f.symbol)),
+                     ("offset", f.offset.map { .uint($0) } ?? .null), ("file", opt(f.file)),
+                     ("line", f.line.map { .int(Int64($0)) } ?? .null), ("module", opt(f.module)),
+                     ("inline", .bool(f.isInline)), ("reliable", .bool(f.reliable)), ("method", .string(f.method))])
+        }
+        return [("task", jsonAddress(bt.task)), ("pid", bt.pid.map { .int($0) } ?? .null), ("comm", opt(bt.comm)),
+                ("cpu", bt.cpu.map { .int(Int64($0)) } ?? .null), ("active", .bool(bt.active)),
+                ("frames", .array(frames)), ("notes", .array(bt.notes.map { .string($0) }))]
+    }
+}

@@ -1,0 +1,194 @@
+import MKFormat
+import MKKernel
+
+/// `log` (`dmesg`): the kernel log from the printk ring buffer, formatted
+/// as dmesg prints it.
+enum LogCommand {
+    static let usage = "log [-l N] [-t] [-L] [-x] [-c] [-C]"
+
+    static let spec = CommandSpec(
+        name: "log", aliases: ["dmesg"], group: "kernel",
+        summary: "the kernel log (printk ring buffer), as dmesg prints it",
+        usage: usage + """
+
+              -l N  only the last N records
+              -t    no timestamps (dmesg -t)
+              -L    the raw syslog prefix <N> before each line, N = facility*8 + level (dmesg -r; -m as crash's log -m)
+              -x    facility and level names before each line, "kern  :info  : " (dmesg -x)
+              -c    the caller after the timestamp: [    T123] for a task, [     C1] for a CPU (printk caller id)
+              -C    join continuation records (LOG_CONT) to the line before, as the console shows them;
+                    by default each record is its own line, as dmesg reads them from /dev/kmsg
+            A record whose text holds newlines prints as several lines, each with the record's timestamp.
+            Control characters and invalid UTF-8 print as \\xNN. Records that cannot be read are skipped
+            with a warning naming their descriptor; the rest is printed.
+            """,
+        examples: ["log", "log -l 20", "dmesg -L -c", "log -x -C", "log | grep -i panic"]
+    ) { args, session in
+        let options = try LogOptions(args.words)
+        let kernel = try session.kernel()
+        let log: PrintkLog
+        do {
+            log = try kernel.printkLog()
+        } catch let e as KernelError {
+            throw CommandError.invalid("log: \(e)")
+        }
+        let entries = DmesgFormatter.entries(log.records, mergeContinuations: options.mergeContinuations)
+        let shown = options.last.map { Array(entries.suffix($0)) } ?? entries
+        var lines: [String] = []
+        lines.reserveCapacity(shown.count + log.warnings.count)
+        let formatter = DmesgFormatter(options: options)
+        for e in shown { formatter.appendLines(e, to: &lines) }
+        for w in log.warnings { lines.append("warning: " + w.description) }
+
+        let records = options.last.map { Array(log.records.suffix($0)) } ?? log.records
+        let json: [JSONValue] = records.map { r in
+            var f: [(String, JSONValue)] = [("seq", .uint(r.seq)), ("ts_nsec", .uint(r.timestampNanoseconds)),
+                                            ("level", .int(Int64(r.level))), ("facility", .int(Int64(r.facility))),
+                                            ("caller", r.caller.map { .string($0.description) } ?? .null),
+                                            ("text", .string(r.text)), ("continuation", .bool(r.isContinuation))]
+            if !r.subsystem.isEmpty { f.append(("subsystem", .string(r.subsystem))) }
+            if !r.device.isEmpty { f.append(("device", .string(r.device))) }
+            return .object(f)
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"),
+                             fields: [("records", .array(json)), ("warnings", .array(log.warnings.map { .string($0.description) }))])
+    }
+}
+
+struct LogOptions {
+    var last: Int?
+    var timestamps = true
+    var rawLevel = false
+    var levelNames = false
+    var caller = false
+    var mergeContinuations = false
+
+    init(_ words: [String]) throws {
+        var i = 0
+        func bad(_ message: String) -> CommandError { .usage(command: "log", message: message, usage: LogCommand.usage) }
+        while i < words.count {
+            let w = words[i]
+            switch w {
+            case "-t": timestamps = false
+            case "-L", "-m": rawLevel = true
+            case "-x": levelNames = true
+            case "-c": caller = true
+            case "-C": mergeContinuations = true
+            case "-l":
+                i += 1
+                guard i < words.count else { throw bad("-l needs a count") }
+                last = try Self.count(words[i], bad)
+            default:
+                if w.hasPrefix("-l"), w.count > 2 {
+                    last = try Self.count(String(w.dropFirst(2)), bad)
+                } else {
+                    throw bad("unknown option \(w)")
+                }
+            }
+            i += 1
+        }
+    }
+
+    static func count(_ s: String, _ bad: (String) -> CommandError) throws -> Int {
+        guard let n = Int(s), n >= 0 else { throw bad("-l takes a count of records, not \(s)") }
+        return n
+    }
+}
+
+/// dmesg's formatting of printk records.
+struct DmesgFormatter {
+    /// A line-to-be: a record, with the text of the continuation records joined to it under `-C`.
+    struct Entry {
+        var record: PrintkRecord
+        var text: [UInt8]
+    }
+
+    let options: LogOptions
+
+    init(options: LogOptions) { self.options = options }
+
+    static func entries(_ records: [PrintkRecord], mergeContinuations: Bool) -> [Entry] {
+        var out: [Entry] = []
+        out.reserveCapacity(records.count)
+        for r in records {
+            if mergeContinuations, r.isContinuation, let last = out.last, last.record.caller == r.caller {
+                out[out.count - 1].text += r.textBytes
+            } else {
+                out.append(Entry(record: r, text: r.textBytes))
+            }
+        }
+        return out
+    }
+
+    static let facilities = ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+                             "uucp", "cron", "authpriv", "ftp", "res0", "res1", "res2", "res3",
+                             "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]
+    static let levels = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"]
+
+    /// `[    1.234567]`: seconds padded to five places, microseconds, as dmesg prints them.
+    static func timestamp(_ ns: UInt64) -> String {
+        let seconds = String(ns / 1_000_000_000)
+        let micros = String(ns % 1_000_000_000 / 1000)
+        return "[" + String(repeating: " ", count: max(0, 5 - seconds.count)) + seconds + "."
+            + String(repeating: "0", count: 6 - micros.count) + micros + "]"
+    }
+
+    func prefix(_ r: PrintkRecord) -> String {
+        var p = ""
+        if options.rawLevel { p += "<\(r.facility << 3 | r.level)>" }
+        if options.levelNames {
+            let f = r.facility >= 0 && r.facility < Self.facilities.count ? Self.facilities[r.facility] : String(r.facility)
+            let l = r.level >= 0 && r.level < Self.levels.count ? Self.levels[r.level] : String(r.level)
+            p += pad(f, 6) + ":" + pad(l, 6) + ": "
+        }
+        if options.timestamps { p += Self.timestamp(r.timestampNanoseconds) }
+        if options.caller {
+            let c = r.caller?.description ?? "?"
+            p += "[" + String(repeating: " ", count: max(0, 6 - c.count)) + c + "]"
+        }
+        if options.timestamps || options.caller { p += " " }
+        return p
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+
+    func appendLines(_ e: Entry, to lines: inout [String]) {
+        let p = prefix(e.record)
+        for line in e.text.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lines.append(p + Self.printable(line))
+        }
+    }
+
+    /// UTF-8 text with control characters (but tab) and invalid bytes as `\xNN`.
+    static func printable(_ bytes: ArraySlice<UInt8>) -> String {
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f || $0 == 0x09 }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var out = ""
+        var parser = Unicode.UTF8.ForwardParser()
+        var it = bytes.makeIterator()
+        var consumed = bytes.startIndex
+        func escape(_ b: UInt8) {
+            let h = String(b, radix: 16)
+            out += "\\x" + (h.count < 2 ? "0" : "") + h
+        }
+        loop: while true {
+            switch parser.parseScalar(from: &it) {
+            case let .valid(encoded):
+                let scalar = Unicode.UTF8.decode(encoded)
+                if scalar.value < 0x20 && scalar.value != 0x09 || scalar.value == 0x7f {
+                    escape(UInt8(scalar.value))
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+                consumed += encoded.count
+            case let .error(length):
+                for b in bytes[consumed..<(consumed + length)] { escape(b) }
+                consumed += length
+            case .emptyInput:
+                break loop
+            }
+        }
+        return out
+    }
+}

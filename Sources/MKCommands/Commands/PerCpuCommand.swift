@@ -1,0 +1,94 @@
+import MKFormat
+import MKDebugInfo
+import MKValues
+import MKKernel
+
+enum PerCpuCommand {
+    static let usage = "per_cpu[/FMT] VAR[.MEMBER|[N]...] [CPU]"
+
+    static let spec = CommandSpec(
+        name: "per_cpu", aliases: ["percpu"], group: "kernel",
+        summary: "a per-CPU variable's value on one CPU or on every possible CPU",
+        usage: usage + """
+
+        CPU n's copy is at the variable's section offset plus __per_cpu_offset[n]. VAR may be
+        followed by .member and [index] (no ->). Without CPU, every possible CPU is shown.
+        FMT is print's format letter (x d u o t c a s z).
+        """,
+        examples: ["per_cpu current_task", "per_cpu runqueues.nr_running 1", "per_cpu/x runqueues.curr",
+                   "per_cpu irq_stat"]
+    ) { args, session in
+        var words = args.words
+        var cpuArg: Int?
+        if words.count >= 2, let last = words.last, let n = Int(last) {
+            cpuArg = n
+            words.removeLast()
+        }
+        guard !words.isEmpty else {
+            throw CommandError.usage(command: "per_cpu", message: "expected a per-CPU variable", usage: usage)
+        }
+        var format: Character?
+        if let f = args.format {
+            guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
+                throw CommandError.invalid("per_cpu: unknown format /\(f); formats are x d u o t c a s z")
+            }
+            format = c
+        }
+        let expression = words.joined(separator: " ")
+        if expression.contains("->") || expression.contains("*") || expression.contains("&") {
+            throw CommandError.invalid("per_cpu: \(expression): only .member and [index] may follow the variable (its per-CPU copies are found by offset)")
+        }
+        let kernel = try session.kernel()
+        let evaluator = try session.evaluator()
+        // The expression is evaluated at the variable's section offset, then moved to each CPU's copy.
+        let value = try ExpressionRunner.evaluate(expression, evaluator)
+        guard let offsetAddress = value.address else {
+            throw CommandError.invalid("per_cpu: \(expression) is not a variable in memory")
+        }
+        let name = String(expression.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+        let base = try kernel.address(of: name)
+        guard kernel.isPerCPU(base) else {
+            throw CommandError.invalid("per_cpu: \(name) is not a per-CPU variable (its address \(hex(base)) is outside the per-CPU section)")
+        }
+        let offsets = try kernel.perCPUOffsets()
+        let cpus: [Int]
+        if let cpuArg {
+            guard cpuArg >= 0, cpuArg < offsets.count else {
+                throw CommandError.invalid("per_cpu: CPU \(cpuArg) is out of range: this kernel has CPU ids 0-\(offsets.count - 1)")
+            }
+            cpus = [cpuArg]
+        } else {
+            cpus = (try? kernel.cpus(.possible)) ?? Array(0..<offsets.count)
+        }
+        let formatter = try KernelCommandSupport.formatter(session, format: format)
+        var lines: [String] = []
+        var json: [JSONValue] = []
+        var failures = 0
+        for cpu in cpus {
+            let address = try kernel.perCPUAddress(offsetAddress, cpu: cpu, offsets: offsets)
+            var v = value
+            v.location = .memory(address: address)
+            let text: String
+            var entry: [(String, JSONValue)] = [("cpu", .int(Int64(cpu))), ("address", jsonAddress(address))]
+            do {
+                text = try formatter.top(v)
+                entry.append(("value", .string(text)))
+                if v.type.isScalar, let bits = try? v.integerBits(kernel.memory) {
+                    entry.append(("integer", v.type.resolved.isSigned ? .int(Int64(bitPattern: bits)) : .uint(bits)))
+                }
+            } catch {
+                failures += 1
+                text = "<error: \(error)>"
+                entry.append(("error", .string("\(error)")))
+            }
+            lines.append("per_cpu(\(expression), \(cpu)) = \(text)")
+            json.append(.object(entry))
+        }
+        if failures == cpus.count, cpus.count > 0 {
+            throw CommandError.invalid(lines.joined(separator: "\n"))
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), fields: [
+            ("expression", .string(expression)), ("type", .string(TypeFormatter.name(of: value.type))),
+            ("offset", jsonAddress(offsetAddress)), ("cpus", .array(json))])
+    }
+}

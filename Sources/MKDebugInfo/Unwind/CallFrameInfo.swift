@@ -1,0 +1,43 @@
+/// One DWARF expression operation, as libdw decodes it.
+public struct DwarfOp: Equatable, Sendable {
+    public var atom: UInt8
+    public var number: UInt64
+    public var number2: UInt64
+
+    public init(atom: UInt8, number: UInt64 = 0, number2: UInt64 = 0) {
+        self.atom = atom
+        self.number = number
+        self.number2 = number2
+    }
+}
+
+/// How the caller's value of a register is found, by DWARF CFI.
+public enum DwarfCFIRule: Equatable, Sendable {
+    /// The caller's value is lost (call-clobbered).
+    case undefined
+    /// This frame did not change it.
+    case sameValue
+    /// A DWARF expression, evaluated with the CFA pushed first: the
+    /// address of the saved value, or (ending in `DW_OP_stack_value`) the
+    /// value itself.
+    case expression([DwarfOp])
+}
+
+/// The CFI row for one code address: how to compute the CFA (a DWARF
+/// expression, usually `DW_OP_bregN off`) and the register rules asked for.
+public struct DwarfCFIRow: Equatable, Sendable {
+    public var cfa: [DwarfOp]
+    /// By DWARF register number (x86-64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi,
+    /// 5 rdi, 6 rbp, 7 rsp, 8–15 r8–r15, 16 the return address).
+    public var registers: [Int: DwarfCFIRule] = [:]
+
+    public init(cfa: [DwarfOp]) { self.cfa = cfa }
+}
+
+extension DebugInfo {
+    /// The vmlinux's `.debug_frame` row for a link-time code address, with
+    /// the rules of DWARF registers 0–16. Nil when no FDE covers it.
+    public func callFrameRow(linkAddress: UInt64) -> DwarfCFIRow? {
+        dwarf.callFrameRow(at: linkAddress, registers: Array(0...16))
+    }
+}

@@ -1,0 +1,61 @@
+import MKFormat
+import MKDebugInfo
+
+/// What the kernel recorded about a panic.
+///
+/// - The CPU: `panic()` claims `panic_cpu` (an `atomic_t`, -1 while no CPU
+///   has panicked) before anything else, and it stays set in the image.
+/// - The task: the one current on that CPU (`Kernel.currentTask`).
+/// - The message: `panic()` formats its arguments into a function-static
+///   `char buf[1024]` before printing "Kernel panic - not syncing: %s";
+///   mkdbg finds that variable in `panic`'s DWARF (it has no global name)
+///   and reads it.
+public struct PanicInfo {
+    /// "Kernel panic - not syncing: …", or nil when the buffer is empty or unreadable.
+    public var message: String?
+    public var cpu: Int
+    public var task: UInt64?
+    public var pid: Int?
+    public var comm: String?
+    public var warnings: [String] = []
+}
+
+extension Kernel {
+    /// The panic, or nil when `panic_cpu` says no CPU panicked.
+    public func panicInfo() throws -> PanicInfo? {
+        guard has(variable: "panic_cpu") else { throw KernelError.missingSymbol("panic_cpu") }
+        let panicCPU = try object("panic_cpu")
+        let raw = panicCPU.type.isInteger ? try panicCPU.signed() : try panicCPU["counter"].signed()
+        let cpu = Int(Int32(truncatingIfNeeded: raw))
+        guard cpu >= 0 else { return nil }
+        var info = PanicInfo(message: nil, cpu: cpu)
+        if let text = panicBuffer(), !text.isEmpty {
+            info.message = "Kernel panic - not syncing: " + text
+        } else {
+            info.warnings.append("panic()'s message buffer is empty or not found")
+        }
+        do {
+            let task = try currentTask(cpu: cpu)
+            info.task = task
+            let layout = try TaskLayout(self)
+            let bytes = try readObject(at: task, covering: [layout.pid, layout.comm])
+            info.pid = bytes.signed(layout.pid).map { Int($0) }
+            info.comm = bytes.string(layout.comm)
+        } catch {
+            info.warnings.append("cannot read the task current on CPU \(cpu): \(error)")
+        }
+        return info
+    }
+
+    /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.
+    func panicBuffer() -> String? {
+        guard let v = debugInfo.staticLocal("buf", inFunction: "panic"), let link = v.linkAddress else { return nil }
+        let kaslr = target.symbols?.kaslrOffset ?? memory.layout?.kaslrOffset ?? 0
+        let address = link >= 0xffff_ffff_8000_0000 ? link &+ kaslr : link
+        let size = Int(min(v.type.byteSize ?? 1024, 4096))
+        guard let bytes = try? memory.readVirtual(address, count: size) else { return nil }
+        var text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Backtrace parity: mkdbg's `bt` against drgn's prog.stack_trace(task).
+
+Used by scripts/parity.py's `run` (one check per task per dump, "bt" in the
+by-kind line); on its own:
+
+  parity_bt.py answers --image P --vmlinux P     (needs drgn)
+      drgn's stack traces of the checked tasks, JSON on stdout.
+
+The tasks checked: every CPU's current task (the panicking task on a panicked
+dump, the idle tasks on an idle one), PID 1 and 2, and the lab's own processes
+(facts.json "pids": mk-sleeper, mk-worker-N, ...) — sleeping tasks.
+
+What is compared, frame by frame: the function name, the pc and the stack
+pointer, inline frames included. mkdbg follows drgn's convention there: each inlined function is a
+frame of its own with the pc of the real frame that holds it, innermost first,
+and a frame is named by DWARF (the inlined or real function), or, for assembly
+without DWARF, by the sized ELF symbol that holds the pc (entry_SYSCALL_64,
+not the entry_SYSCALL_64_after_hwframe label inside it). A frame drgn cannot
+name (module code, when drgn has not loaded the module's debug info) matches a
+mkdbg frame at the same pc in that module's code. drgn goes on past the
+syscall entry into user space; mkdbg stops there with a note, so drgn's frames
+from the first user-space pc on are dropped.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+KERNEL_HALF = 0xFFFF800000000000
+
+
+# --------------------------------------------------------------------------- drgn side
+
+def facts_pids(image):
+    path = os.path.join(os.path.dirname(os.path.abspath(image)), "facts.json")
+    try:
+        with open(path) as f:
+            return json.load(f).get("pids", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def drgn_traces(image, vmlinux):
+    import drgn
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import find_task
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+    tasks = []  # (why, task object)
+    nr_cpus = int(prog["nr_cpu_ids"])
+    for cpu in range(nr_cpus):
+        try:
+            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
+        except Exception:
+            pass
+    pids = [1, 2] + sorted(facts_pids(image).values())
+    for pid in pids:
+        t = find_task(prog, pid)
+        if t:
+            tasks.append(("PID %d" % pid, t))
+    out, seen = [], set()
+    for why, t in tasks:
+        addr = t.value_()
+        if addr in seen:
+            continue
+        seen.add(addr)
+        entry = {"why": why, "task": addr, "pid": t.pid.value_(), "comm": t.comm.string_().decode("latin-1")}
+        try:
+            frames = []
+            for f in prog.stack_trace(t):
+                if f.pc < KERNEL_HALF:
+                    break
+                # The DWARF function, else the ELF symbol holding the pc, else None
+                # (StackFrame.name would fall back to the pc in hex).
+                name = f.function_name if hasattr(f, "function_name") else f.name
+                if name is None or name.startswith("0x"):
+                    try:
+                        name = f.symbol().name
+                    except LookupError:
+                        name = None
+                frames.append([name, f.pc, bool(f.is_inline), f.sp])
+            entry["frames"] = frames
+        except Exception as e:
+            entry["error"] = "%s: %s" % (type(e).__name__, e)
+        out.append(entry)
+    return out
+
+
+def cmd_answers(args):
+    json.dump(drgn_traces(args.image, args.vmlinux), sys.stdout)
+
+
+# --------------------------------------------------------------------------- comparison
+
+def images(args, image, drgn_image, default_image):
+    """(mkdbg image, drgn image) pairs: the lab's running and panicked dumps by default."""
+    if os.path.abspath(args.image) == os.path.abspath(default_image) and args.drgn_image is None:
+        lab = os.path.dirname(os.path.dirname(default_image))
+        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
+        return [p for p in pairs if os.path.exists(p[0])]
+    return [(image, drgn_image)]
+
+
+def compare(want, got):
+    """None when mkdbg's frames match drgn's, else a description."""
+    mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in got["frames"]]
+    dr = want["frames"]
+    problems = []
+    for i in range(max(len(mk), len(dr))):
+        if i >= len(mk) or i >= len(dr):
+            problems.append("#%d mkdbg %s, drgn %s" % (
+                i, "%s %#x" % mk[i][:2] if i < len(mk) else "(none)",
+                "%s %#x" % (dr[i][0], dr[i][1]) if i < len(dr) else "(none)"))
+            continue
+        name, pc, inline, module, sp = mk[i]
+        dname, dpc, dinline, dsp = dr[i]
+        same_name = name == dname or (dname is None and module is not None)
+        if not same_name or pc != dpc or inline != dinline or sp != dsp:
+            problems.append("#%d mkdbg %s pc %#x sp %#x%s [%s], drgn %s pc %#x sp %#x%s" % (
+                i, name, pc, sp, " inline" if inline else "", module or "vmlinux",
+                dname, dpc, dsp, " inline" if dinline else ""))
+    if not problems:
+        return None
+    return "%d mkdbg frames, %d drgn frames; %d differ:\n  %s\n  mkdbg: %s\n  drgn:  %s" % (
+        len(mk), len(dr), len(problems), "\n  ".join(problems[:4]),
+        " < ".join(str(m[0]) for m in mk), " < ".join(str(d[0]) for d in dr))
+
+
+def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
+    """mkdbg's `bt` against drgn's stack_trace(), one check per task per dump; returns (passed, failed)."""
+    passed = failed = 0
+    for mk_image, dr_image in images(args, image, drgn_image, default_image):
+        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "answers", "--image", dr_image,
+                            "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wants = json.loads(p.stdout) if p.returncode == 0 else None
+        except ValueError:
+            wants = None
+        if wants is None:
+            failed += 1
+            print("FAIL [bt] on %s\n  drgn could not answer: %s" % (
+                mk_image, p.stderr.decode("utf-8", "replace").strip()[-300:]))
+            continue
+        cmd = [args.mkdbg, "--json", "-c", mk_image]
+        for w in wants:
+            cmd += ["-e", "bt %#x" % w["task"]]
+        try:
+            m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
+            lines = m.stdout.decode("utf-8", "replace").splitlines()
+        except subprocess.TimeoutExpired:
+            lines = []
+        gots = []
+        for line in lines:
+            try:
+                gots.append(json.loads(line))
+            except ValueError:
+                pass
+        ok = 0
+        for i, want in enumerate(wants):
+            name = "bt %#x (PID %d %s, %s) on %s" % (want["task"], want["pid"], want["comm"], want["why"], mk_image)
+            got = gots[i] if i < len(gots) else None
+            if "error" in want:
+                problem = "drgn could not answer: " + want["error"]
+            elif got is None:
+                problem = "no output from mkdbg"
+            elif not got.get("ok"):
+                problem = "mkdbg: " + got.get("error", "?")
+            else:
+                problem = compare(want, got)
+            if problem is None:
+                passed += 1
+                ok += 1
+            else:
+                failed += 1
+                print("FAIL [bt] %s\n  %s" % (name, problem))
+        print("parity: bt on %s: %d of %d tasks name the same frames as drgn's stack_trace()" % (
+            mk_image, ok, len(wants)))
+    return passed, failed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        cmd_answers(args)
+
+
+if __name__ == "__main__":
+    main()

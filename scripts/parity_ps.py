@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Kernel-knowledge parity: mkdbg's `ps`, `mod`, `per_cpu` and `sys` against drgn 0.3.0.
+
+Used by scripts/parity.py's `run` ("ps", "mod", "per_cpu" and "sys" in the by-kind line,
+counted in its final "N passed, M failed"); on its own:
+
+  parity_ps.py run --venv-python PY [--image P] [--vmlinux P] [--mkdbg BIN]
+      the checks alone, ending with their own "N passed, M failed" line.
+  parity_ps.py answers --image P --vmlinux P       (needs drgn)
+      drgn's answers, JSON on stdout.
+
+The dumps: the lab's running and panicked ELF dumps when --image is the default, else
+--image (drgn reading --drgn-image).
+
+What is compared, per dump:
+  ps       one check per task drgn lists: drgn's for_each_task() (every thread) plus
+           idle_task(cpu) for each possible CPU (PID 0; for_each_task skips them), each
+           with its row in `mkdbg --json -e ps`: PID, comm, PPID (real_parent's tgid), CPU
+           (task_cpu), state letter (task_state_to_char), task_struct address, and whether
+           it leads its thread group; plus one check that mkdbg lists no task drgn does not.
+  mod      one check per module of for_each_module(): name, base (mem[MOD_TEXT].base, or
+           core_layout.base before 6.4) and core size; plus one check for extra modules.
+  per_cpu  per_cpu(current_task) on every possible CPU, one check per dump.
+  sys      release, and on a panicked dump panic_task() and panic_message(): one check.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+KINDS = ("ps", "mod", "per_cpu", "sys")
+
+
+# --------------------------------------------------------------------------- drgn side
+
+def drgn_answers(image, vmlinux):
+    import drgn
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.module import for_each_module
+    from drgn.helpers.linux.panic import panic_message, panic_task
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.sched import idle_task, task_cpu, task_state_to_char
+
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+
+    def row(t, idle=False):
+        return {"pid": t.pid.value_(), "comm": t.comm.string_().decode("utf-8", "replace"),
+                "ppid": 0 if idle else t.real_parent.tgid.value_(), "cpu": task_cpu(t),
+                "state": task_state_to_char(t), "task": "%#x" % t.value_(),
+                "thread_group_leader": t.group_leader.value_() == t.value_()}
+
+    tasks = [row(t) for t in for_each_task(prog)]
+    cpus = list(for_each_possible_cpu(prog))
+    tasks += [row(idle_task(prog, c), idle=True) for c in cpus]
+
+    modules = []
+    for m in for_each_module(prog):
+        names = [x.name for x in m.type_.type.members]
+        if "mem" in names:
+            text = prog["MOD_TEXT"].value_()
+            kinds = [e for e in prog.type("enum mod_mem_type").enumerators
+                     if not e.name.startswith("MOD_INIT") and "NUM" not in e.name]
+            base = m.mem[text].base.value_()
+            size = sum(m.mem[e.value].size.value_() for e in kinds)
+        else:
+            base = m.core_layout.base.value_()
+            size = m.core_layout.size.value_()
+        modules.append({"name": m.name.string_().decode(), "base": "%#x" % base, "size": size})
+
+    current = [{"cpu": c, "task": "%#x" % per_cpu(prog["current_task"], c).value_()} for c in cpus]
+
+    panic = None
+    if prog["panic_cpu"].counter.value_() >= 0:
+        msg = panic_message(prog)
+        panic = {"task": "%#x" % panic_task(prog).value_(),
+                 "message": msg.decode("utf-8", "replace").strip() if msg is not None else None}
+    return {"tasks": tasks, "modules": modules, "current": current, "panic": panic,
+            "release": prog["init_uts_ns"].name.release.string_().decode()}
+
+
+# --------------------------------------------------------------------------- comparison
+
+def images(args, image, drgn_image, default_image):
+    """(mkdbg image, drgn image) pairs: the lab's running and panicked dumps by default."""
+    if os.path.abspath(args.image) == os.path.abspath(default_image) and getattr(args, "drgn_image", None) is None:
+        lab = os.path.dirname(os.path.dirname(default_image))
+        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
+        return [p for p in pairs if os.path.exists(p[0])]
+    return [(image, drgn_image)]
+
+
+def mkdbg_answers(mkdbg, image, timeout):
+    cmds = ["ps", "mod", "per_cpu current_task", "sys"]
+    argv = [mkdbg, "--json", "-c", image]
+    for c in cmds:
+        argv += ["-e", c]
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        lines = p.stdout.decode("utf-8", "replace").splitlines()
+    except subprocess.TimeoutExpired:
+        lines = []
+    out = {}
+    for c, line in zip(cmds, lines):
+        try:
+            out[c] = json.loads(line)
+        except ValueError:
+            out[c] = {"ok": False, "error": "not JSON: " + line[:200]}
+    for c in cmds:
+        out.setdefault(c, {"ok": False, "error": "no output from mkdbg"})
+    return out
+
+
+def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
+    """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
+    stats = {k: [0, 0] for k in KINDS}
+
+    def check(kind, name, problem):
+        if problem is None:
+            stats[kind][0] += 1
+        else:
+            stats[kind][1] += 1
+            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
+
+    for mk_image, dr_image in images(args, image, drgn_image, default_image):
+        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "answers", "--image", dr_image,
+                            "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            want = json.loads(p.stdout) if p.returncode == 0 else None
+        except ValueError:
+            want = None
+        if want is None:
+            check("ps", "drgn on %s" % dr_image, "drgn could not answer: " +
+                  p.stderr.decode("utf-8", "replace").strip()[-300:])
+            continue
+        got = mkdbg_answers(args.mkdbg, mk_image, args.timeout)
+        where = os.path.basename(os.path.dirname(mk_image)) or mk_image
+
+        # ps
+        ps = got["ps"]
+        if not ps.get("ok"):
+            check("ps", "ps on %s" % where, "mkdbg: %s" % ps.get("error"))
+        else:
+            mine = {t["task"]: t for t in ps["tasks"]}
+            fields = ("pid", "comm", "ppid", "cpu", "state", "task", "thread_group_leader")
+            for w in want["tasks"]:
+                g = mine.get(w["task"])
+                if g is None:
+                    problem = "not listed by mkdbg"
+                else:
+                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in fields if g.get(f) != w[f]]
+                    problem = "; ".join(diff) or None
+                check("ps", "ps on %s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"]), problem)
+            extra = sorted(set(mine) - {w["task"] for w in want["tasks"]})
+            check("ps", "ps on %s: no task drgn does not list" % where,
+                  ("mkdbg lists %s" % ", ".join("%s (PID %s %s)" % (a, mine[a]["pid"], mine[a]["comm"]) for a in extra))
+                  if extra else None)
+            if ps.get("warnings"):
+                print("parity: ps on %s warns: %s" % (where, "; ".join(ps["warnings"])))
+            pairs = {(t["pid"], t["comm"]) for t in ps["tasks"]}
+            same = pairs == {(w["pid"], w["comm"]) for w in want["tasks"]}
+            print("parity: ps on %s: %d tasks; (PID, comm) pairs %s drgn's for_each_task() + idle tasks"
+                  % (where, len(ps["tasks"]), "equal" if same else "DIFFER FROM"))
+
+        # mod
+        mod = got["mod"]
+        if not mod.get("ok"):
+            check("mod", "mod on %s" % where, "mkdbg: %s" % mod.get("error"))
+        else:
+            mine = {m["name"]: m for m in mod["modules"]}
+            for w in want["modules"]:
+                g = mine.get(w["name"])
+                if g is None:
+                    problem = "not listed by mkdbg"
+                else:
+                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in ("base", "size") if g.get(f) != w[f]]
+                    problem = "; ".join(diff) or None
+                check("mod", "mod on %s: %s" % (where, w["name"]), problem)
+            extra = sorted(set(mine) - {w["name"] for w in want["modules"]})
+            check("mod", "mod on %s: no module drgn does not list" % where,
+                  ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+
+        # per_cpu current_task
+        pc = got["per_cpu current_task"]
+        if not pc.get("ok"):
+            check("per_cpu", "per_cpu current_task on %s" % where, "mkdbg: %s" % pc.get("error"))
+        else:
+            mine = ["%#x" % c["integer"] if "integer" in c else c.get("error") for c in pc["cpus"]]
+            theirs = [c["task"] for c in want["current"]]
+            check("per_cpu", "per_cpu current_task on %s" % where,
+                  None if mine == theirs else "mkdbg %s, drgn %s" % (mine, theirs))
+
+        # sys
+        s = got["sys"]
+        if not s.get("ok"):
+            check("sys", "sys on %s" % where, "mkdbg: %s" % s.get("error"))
+        else:
+            problems = []
+            if s.get("release") != want["release"]:
+                problems.append("release mkdbg %r drgn %r" % (s.get("release"), want["release"]))
+            mp, wp = s.get("panic"), want["panic"]
+            if (mp is None) != (wp is None):
+                problems.append("panic mkdbg %r drgn %r" % (mp, wp))
+            elif wp is not None:
+                if mp.get("task") != wp["task"]:
+                    problems.append("panic task mkdbg %s drgn %s" % (mp.get("task"), wp["task"]))
+                if mp.get("message") != wp["message"]:
+                    problems.append("panic message mkdbg %r drgn %r" % (mp.get("message"), wp["message"]))
+            check("sys", "sys on %s" % where, "; ".join(problems) or None)
+    return stats
+
+
+def cmd_run(args):
+    import parity
+    image = os.path.abspath(args.image)
+    drgn_image = os.path.abspath(args.drgn_image or image)
+    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
+    stats = run_ps_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
+    print("parity_ps: by kind: " + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in stats.items()))
+    passed = sum(s[0] for s in stats.values())
+    failed = sum(s[1] for s in stats.values())
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def main():
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
+    r.add_argument("--drgn-image", default=None)
+    r.add_argument("--vmlinux", default=None)
+    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
+    r.add_argument("--venv-python", required=True)
+    r.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
+    else:
+        sys.exit(cmd_run(args))
+
+
+if __name__ == "__main__":
+    main()
