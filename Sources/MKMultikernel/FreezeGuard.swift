@@ -130,6 +130,12 @@ enum SignalThaw {
     static func install() {
         if installed { return }
         installed = true
+        // A parent may have started us with these blocked (test runners,
+        // some supervisors); a freeze holder must hear them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGTERM, SIGHUP, SIGINT] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for sig in [SIGTERM, SIGHUP, SIGINT] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { sig in

@@ -14,7 +14,7 @@ enum FreezeCommands {
         let start = FreezeGuard.shared.monotonic()
         let outcome = try FreezeGuard.shared.freeze(inst)
         let ms = Int((FreezeGuard.shared.monotonic() - start) * 1000)
-        session.refreshLiveness()
+        session.reopenIfCurrent(inst)
         let text: String
         switch outcome {
         case .frozen: text = "\(inst.name): frozen (\(ms) ms); mkdbg will thaw it when it exits"
@@ -36,7 +36,7 @@ enum FreezeCommands {
             return CommandOutput(text: "\(inst.name): not frozen", fields: [("instance", .string(inst.name)), ("frozen", .bool(false))])
         }
         try FreezeGuard.shared.thaw(inst)
-        session.refreshLiveness()
+        session.reopenIfCurrent(inst)
         return CommandOutput(text: "\(inst.name): thawed", fields: [("instance", .string(inst.name)), ("frozen", .bool(false))])
     }
 }

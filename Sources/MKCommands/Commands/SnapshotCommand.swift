@@ -36,7 +36,7 @@ enum SnapshotCommand {
         let opened = try InstanceOpener.open(inst, kernfs: session.kernfs)
         let scratch = Session(target: opened.target)
         let saved = try scratch.execute("save vmcore \(file)")
-        let text = "\(inst.name): " + (froze ? "frozen, " : "") + saved.text + (froze ? "; thawed" : "")
+        let text = "\(inst.name): " + (froze ? "frozen; " : "") + saved.text + (froze ? "\n\(inst.name): thawed" : "")
         return CommandOutput(text: text, fields: [("instance", .string(inst.name)), ("file", .string(file)),
                                                   ("froze", .bool(froze))] + saved.fields.filter { $0.0 != "file" })
     }
