@@ -26,6 +26,15 @@ import Foundation
         ("echo hello", ["output": .string]),
         ("help", ["commands": .array]),
         ("help x", ["name": .string, "summary": .string, "usage": .string, "aliases": .array, "examples": .array]),
+        ("sys", ["release": .string, "nr_cpu_ids": .number, "uptime_seconds": .number, "hz": .number, "load_average": .array]),
+        ("ps", ["tasks": .array, "warnings": .array]),
+        ("task 1 comm pid", ["pid": .number, "task": .string, "members": .array]),
+        ("list -H init_task.tasks -s task_struct.tasks,pid", ["kind": .string, "head": .string, "count": .number, "complete": .bool, "entries": .array, "warnings": .array]),
+        ("per_cpu current_task 0", ["expression": .string, "type": .string, "cpus": .array]),
+        ("mod", ["modules": .array, "warnings": .array]),
+        ("bt 1", ["task": .string, "pid": .number, "comm": .string, "frames": .array, "notes": .array]),
+        ("log -l 2", ["records": .array, "warnings": .array]),
+        ("set pagination off", ["pagination": .bool]),
     ]
 
     /// JSONSerialization gives Swift Bools for true/false; numbers come as NSNumber.

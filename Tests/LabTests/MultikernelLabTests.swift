@@ -228,6 +228,32 @@ struct MultikernelLab {
         #expect(r.status != 0)
     }
 
+    @Test func multikernelCommandsSpeakJSON() throws {
+        let lab = try MultikernelLab.load()
+        defer { lab.thaw("db") }
+        let dir = NSTemporaryDirectory() + "mkdbg-mkjson-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let commands: [(String, [String])] = [
+            ("instances", ["root", "instances"]), ("resources", ["pool", "instances", "problems"]),
+            ("resources web", ["instances", "problems"]), ("dt web", ["dts"]),
+            ("instance db", ["instance", "live", "fallback", "image", "release", "notes"]),
+            ("freeze db", ["instance", "frozen", "ours", "ms"]), ("thaw db", ["instance", "frozen"]),
+            ("snapshot db \(dir)/db.vmcore", ["instance", "file", "froze"]),
+        ]
+        var args = ["--json"]
+        for c in commands { args += ["-e", c.0] }
+        let r = try lab.mkdbg(args)
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let lines = r.out.split(separator: "\n")
+        #expect(lines.count == commands.count)
+        for (line, c) in zip(lines, commands) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["ok"] as? Bool == true, "\(c.0): \(object["error"] ?? "")")
+            for key in c.1 { #expect(object.keys.contains(key), "\(c.0) lacks \(key)") }
+        }
+    }
+
     @Test func badInputsAreClearErrors() throws {
         let lab = try MultikernelLab.load()
         let unknown = try lab.mkdbg(["--instance", "nope", "-e", "p 1"])
