@@ -18,6 +18,10 @@ public final class Session {
     public internal(set) var currentInstance: Instance?
     /// The current target is memory that changes under us (a running instance).
     public internal(set) var isLive = false
+    /// The current target's name in `targets`; the others wait in `savedTargets`.
+    public internal(set) var currentName: String?
+    var savedTargets: [String: SavedTarget] = [:]
+    var targetOrder: [String] = []
     /// `set pagination on|off`: whether the REPL pages long output.
     public var pagination = true
 
@@ -42,6 +46,10 @@ public final class Session {
     public init(target: Target?) {
         self.target = target
         commands = BuiltinCommands.all
+        if let target {
+            currentName = Session.defaultName(for: target.image.path)
+            targetOrder = currentName.map { [$0] } ?? []
+        }
     }
 
     var kernelStorage: Kernel?
@@ -65,8 +73,19 @@ public final class Session {
         commands.first { $0.name == name || $0.aliases.contains(name) }
     }
 
-    /// Runs one command line and returns its output.
+    /// Runs one command line and returns its output. `@NAME CMD` runs
+    /// CMD on another target and comes back.
     public func execute(_ line: String) throws -> CommandOutput {
+        let trimmedLine = line.drop { $0 == " " || $0 == "\t" }
+        if trimmedLine.hasPrefix("@") {
+            let body = trimmedLine.dropFirst()
+            let name = String(body.prefix { $0 != " " && $0 != "\t" })
+            let rest = String(body.dropFirst(name.count).drop { $0 == " " || $0 == "\t" })
+            guard !name.isEmpty, !rest.isEmpty else {
+                throw CommandError.usage(command: "@", message: "expected a target and a command", usage: "@NAME COMMAND")
+            }
+            return try onTarget(name) { try self.execute(rest) }
+        }
         let args = try CommandArguments(line: line)
         guard !args.command.isEmpty else { return .text("") }
         guard let spec = spec(named: args.command) else {
@@ -122,6 +141,7 @@ enum BuiltinCommands {
          SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec, LogCommand.spec,
          BacktraceCommand.spec]
             + MultikernelCommands.all
+            + TargetCommands.all
             + KernelCommands.all
     }
 }

@@ -117,7 +117,10 @@ public final class CommandRunner {
     func emit(_ result: CommandOutput, line: String, name: String, sink: PlumbedLine.Sink) throws {
         var text: String
         if json {
-            let object: JSONValue = .object([("command", .string(line)), ("name", .string(name)), ("ok", .bool(true))] + result.fields)
+            var common: [(String, JSONValue)] = [("command", .string(line)), ("name", .string(name)), ("ok", .bool(true))]
+            // Output read from a running instance may be torn: say so.
+            if session.isLive { common.append(("live", .bool(true))) }
+            let object: JSONValue = .object(common + result.fields)
             text = object.serialized + "\n"
         } else {
             text = result.text

@@ -1,0 +1,89 @@
+import MKFormat
+import MKDebugInfo
+import MKMultikernel
+
+/// `targets`, `target NAME`, `open IMAGE [-s VMLINUX] [as NAME]`: a session
+/// holds several kernels at once.
+enum TargetCommands {
+    static let targets = CommandSpec(
+        name: "targets", group: "sessions",
+        summary: "list the open targets (instances and image files); * marks the current one",
+        usage: "targets",
+        examples: ["targets"]
+    ) { _, session in
+        var rows: [[String]] = [["", "NAME", "KIND", "RELEASE", "STATE", "SOURCE"]]
+        var json: [JSONValue] = []
+        for name in session.targetNames {
+            let current = name == session.currentName
+            let saved = session.savedTargets[name]
+            guard let target = current ? session.target : saved?.target else { continue }
+            let instance = current ? session.currentInstance : saved?.instance
+            let live = current ? session.isLive : (saved?.isLive ?? false)
+            let kind = instance == nil ? "image" : "instance"
+            let release = target.image.vmcoreInfo?.osRelease ?? "?"
+            let state = instance == nil ? "post-mortem" : (live ? "live" : "frozen")
+            rows.append([current ? "*" : "", name, kind, release, state, target.image.path])
+            json.append(.object([("name", .string(name)), ("current", .bool(current)), ("kind", .string(kind)),
+                                 ("release", .string(release)), ("live", .bool(live)), ("source", .string(target.image.path)),
+                                 ("build_id", target.vmlinux?.buildId.map { .string($0) } ?? .null)]))
+        }
+        if json.isEmpty { return CommandOutput(text: "no targets: open one with open IMAGE or instance NAME", fields: [("targets", .array([]))]) }
+        return CommandOutput(text: table(rows), fields: [("targets", .array(json))])
+    }
+
+    static let target = CommandSpec(
+        name: "target", group: "sessions",
+        summary: "make an open target (or an instance, opening it) the current one",
+        usage: "target NAME",
+        examples: ["target web", "target snapshot"]
+    ) { args, session in
+        guard let name = args.words.first, args.words.count == 1 else {
+            throw CommandError.usage(command: "target", message: "expected a target name", usage: "target NAME")
+        }
+        if session.targetNames.contains(name) {
+            try session.switchTo(name)
+        } else {
+            let inst = try session.kernfs.instance(name)
+            let opened = try InstanceOpener.open(inst, kernfs: session.kernfs)
+            session.use(opened.target, instance: inst, live: inst.status == .active && inst.isFrozen != true)
+        }
+        return CommandOutput(text: "current target: \(name)", fields: [("target", .string(name)), ("live", .bool(session.isLive))])
+    }
+
+    static let open = CommandSpec(
+        name: "open", group: "sessions",
+        summary: "open a memory image as another target (a snapshot, a vmcore) and make it current",
+        usage: "open IMAGE [-s VMLINUX] [as NAME]",
+        examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"]
+    ) { args, session in
+        var words = args.words
+        var name: String?
+        if words.count >= 3, words[words.count - 2] == "as" {
+            name = words.last
+            words.removeLast(2)
+        }
+        var vmlinux: String?
+        if let i = words.firstIndex(of: "-s"), i + 1 < words.count {
+            vmlinux = words[i + 1]
+            words.removeSubrange(i...(i + 1))
+        }
+        guard words.count == 1, let path = words.first else {
+            throw CommandError.usage(command: "open", message: "expected one image", usage: "open IMAGE [-s VMLINUX] [as NAME]")
+        }
+        let target = try Target(imagePath: path, options: .init(vmlinuxPath: vmlinux))
+        var key = name ?? Session.defaultName(for: path)
+        if name == nil {
+            var n = 2
+            let base = key
+            while session.targetNames.contains(key) { key = "\(base)-\(n)"; n += 1 }
+        }
+        session.use(target, instance: nil, live: false, name: key)
+        var text = "opened \(path) as \(key): \(target.image.formatName), \(target.image.vmcoreInfo?.osRelease ?? "unknown release")"
+        if let problem = target.symbolProblem { text += "\nwarning: \(problem)" }
+        return CommandOutput(text: text, fields: [("target", .string(key)), ("image", .string(path)),
+                                                  ("format", .string(target.image.formatName)),
+                                                  ("release", target.image.vmcoreInfo?.osRelease.map { .string($0) } ?? .null)])
+    }
+
+    static var all: [CommandSpec] { [targets, target, open, DiffCommand.spec] }
+}
