@@ -1,3 +1,4 @@
+import MKValues
 /// gdb's `/NFU` for `x`: count, format letter and unit size.
 struct ExamineFormat: Equatable {
     var count: Int = 1
@@ -94,24 +95,7 @@ struct ExamineFormat: Equatable {
         "'" + escape(b, quote: "'") + "'"
     }
 
-    static func escape(_ b: UInt8, quote: Character) -> String {
-        switch b {
-        case 0x07: return "\\a"
-        case 0x08: return "\\b"
-        case 0x09: return "\\t"
-        case 0x0a: return "\\n"
-        case 0x0b: return "\\v"
-        case 0x0c: return "\\f"
-        case 0x0d: return "\\r"
-        case 0x1b: return "\\033"
-        case 0x5c: return "\\\\"
-        default:
-            if Character(UnicodeScalar(b)) == quote { return "\\" + String(quote) }
-            if b >= 0x20 && b < 0x7f { return String(UnicodeScalar(b)) }
-            let o = String(b, radix: 8)
-            return "\\" + String(repeating: "0", count: max(0, 3 - o.count)) + o
-        }
-    }
+    static func escape(_ b: UInt8, quote: Character) -> String { CEscape.escape(b, quote: quote) }
 }
 
 /// What `x` remembers between uses: the format and the next address.

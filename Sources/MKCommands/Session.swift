@@ -115,24 +115,10 @@ public final class Session {
         let names = commands.flatMap { [$0.name] + $0.aliases }
         let byPrefix = names.filter { $0.hasPrefix(name) || name.hasPrefix($0) }
         if !byPrefix.isEmpty { return Array(byPrefix.prefix(3)) }
-        return names.filter { editDistanceSmall($0, name) <= 2 }.prefix(3).map { $0 }
+        return names.filter { editDistance($0, name) <= 2 }.prefix(3).map { $0 }
     }
 }
 
-func editDistanceSmall(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + [Int](repeating: 0, count: b.count)
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[b.count]
-}
 
 /// All built-in commands, grouped for `help`.
 enum BuiltinCommands {

@@ -175,6 +175,11 @@ public final class SymbolTable {
     }
 }
 
+/// Levenshtein distance of two names, giving up once it exceeds `limit`.
+public func editDistance(_ a: String, _ b: String, limit: Int = 2) -> Int {
+    editDistance(Array(a.utf8), Array(b.utf8), limit: limit)
+}
+
 /// Levenshtein distance, giving up (returning limit+1) once it exceeds `limit`.
 func editDistance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
     if a.isEmpty { return b.count }

@@ -220,7 +220,7 @@ public final class Evaluator {
         }
         guard let (m, offset) = object.type.member(named: name) else {
             let names = object.type.memberNames
-            let close = names.filter { editDistanceSmall($0, name) <= 2 }.prefix(3)
+            let close = names.filter { editDistance($0, name) <= 2 }.prefix(3)
             let hint = close.isEmpty ? "" : "; did you mean " + close.map { "\"\($0)\"" }.joined(separator: ", ") + "?"
             throw EvaluationError("\(TypeFormatter.name(of: object.type)) has no member named \"\(name)\"" + hint, at: range)
         }
@@ -490,17 +490,3 @@ public final class Evaluator {
     }
 }
 
-func editDistanceSmall(_ a: String, _ b: String) -> Int {
-    let a = Array(a.utf8), b = Array(b.utf8)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + [Int](repeating: 0, count: b.count)
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[b.count]
-}

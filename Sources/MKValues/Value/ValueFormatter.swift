@@ -286,7 +286,20 @@ public struct ValueFormatter {
 
     func charLiteral(_ b: UInt8) -> String { "'" + escape(b, quote: "'") + "'" }
 
-    func escape(_ b: UInt8, quote: Character) -> String {
+    func escape(_ b: UInt8, quote: Character) -> String { CEscape.escape(b, quote: quote) }
+
+    func floatText(_ raw: [UInt8]) -> String {
+        var v: UInt64 = 0
+        for (i, b) in raw.prefix(8).enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+        if raw.count == 4 { return String(Float(bitPattern: UInt32(truncatingIfNeeded: v))) }
+        if raw.count == 8 { return String(Double(bitPattern: v)) }
+        return "<\(raw.count)-byte float>"
+    }
+}
+
+/// C's escapes for one byte inside a quoted char or string, as gdb prints them.
+public enum CEscape {
+    public static func escape(_ b: UInt8, quote: Character) -> String {
         switch b {
         case 0x07: return "\\a"
         case 0x08: return "\\b"
@@ -303,13 +316,5 @@ public struct ValueFormatter {
             let o = String(b, radix: 8)
             return "\\" + String(repeating: "0", count: max(0, 3 - o.count)) + o
         }
-    }
-
-    func floatText(_ raw: [UInt8]) -> String {
-        var v: UInt64 = 0
-        for (i, b) in raw.prefix(8).enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
-        if raw.count == 4 { return String(Float(bitPattern: UInt32(truncatingIfNeeded: v))) }
-        if raw.count == 8 { return String(Double(bitPattern: v)) }
-        return "<\(raw.count)-byte float>"
     }
 }
