@@ -35,7 +35,7 @@ let package = Package(
         // Kernel knowledge: tasks, printk, lists, per-CPU data, modules, backtraces.
         .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
         // Multikernel: kernfs, instances, resources, freeze and thaw.
-        .target(name: "MKMultikernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKKernel"]),
+        .target(name: "MKMultikernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
         .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel"]),
         // The interactive REPL: readline, history, completion, pager, Ctrl-C.
         .target(name: "MKRepl", dependencies: ["MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),

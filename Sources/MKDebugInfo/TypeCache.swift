@@ -130,8 +130,10 @@ final class TypeCache {
                 guard s.tag == DW_TAG_subrange_type else { return }
                 if let c = s.unsigned(DW_AT_count) {
                     dims.append(c)
-                } else if let ub = s.signed(DW_AT_upper_bound) {
-                    dims.append(ub >= 0 ? UInt64(ub) + 1 : 0)
+                } else if let ub = s.unsigned(DW_AT_upper_bound) {
+                    // Constant forms are unsigned (data1 255 is 255, not -1);
+                    // a bound of -1 (sdata, or all ones) means no elements.
+                    dims.append(ub >= 1 << 62 ? 0 : ub + 1)
                 } else {
                     dims.append(nil)
                 }

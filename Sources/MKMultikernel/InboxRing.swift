@@ -61,7 +61,9 @@ public struct InboxRing {
 
         func valid(_ v: Int64?) -> Bool { v.map { $0 >= 0 && $0 < Int64(n) } ?? false }
         for (name, v) in [("head", ring.head), ("tail", ring.tail)] where !valid(v) {
-            ring.problems.append(v.map { "\(name) \($0) is outside 0..\(n - 1)" } ?? "\(name) cannot be read")
+            ring.problems.append(v.map { v in
+                "\(name) \(v) is outside 0..\(n - 1)" + (v >= 0 ? " (masked it would be \(v % Int64(n)); the kernel keeps it masked, so a walk from tail to it would never end)" : "")
+            } ?? "\(name) cannot be read")
         }
 
         func slot(_ index: Int, _ state: State) -> Slot? {
@@ -80,11 +82,13 @@ public struct InboxRing {
                 if layout.slotType(s.type) == nil { s.problems.append("type \(hex(s.type)) is not a slot type layout \(layout.era) knows") }
                 return s
             }
-            if state == .pending && !s.published {
-                // Claimed, not yet published: the buffer may be half written.
-                if s.type != 0 && layout.slotType(s.type) == nil { s.problems.append("type \(hex(s.type)) is not a slot type layout \(layout.era) knows") }
+            if state == .pending && !s.published && layout.slotType(s.type) == nil {
+                // Claimed, not yet published, not even typed yet: nothing to decode.
+                if s.type != 0 { s.problems.append("type \(hex(s.type)) is not a slot type layout \(layout.era) knows") }
                 return s
             }
+            // A claimed slot is decoded too, from the lengths inside it: the
+            // sender may still be writing it (its state says so).
             let sizeKnown = s.published
             let content = sizeKnown ? buffer.prefix(Int(s.dataSize)) : buffer
             let m = MessageDecoder.decode(type: s.type, bytes: content, sizeKnown: sizeKnown, layout: layout, instanceNames: instanceNames)
@@ -101,8 +105,9 @@ public struct InboxRing {
         }
 
         guard valid(ring.head), valid(ring.tail), let head = ring.head.map(Int.init), let tail = ring.tail.map(Int.init) else {
-            ring.problems.append("which slots are pending cannot be told: the slots holding anything follow, in index order, not trusted")
-            for i in 0..<n where used(i) {
+            ring.problems.append("which slots are pending cannot be told: the slots whose data_size is set follow"
+                                 + (includeConsumed ? " (with every other slot that holds anything)" : "") + ", in index order, not trusted")
+            for i in 0..<n where used(i) && (includeConsumed || (layout.dataSize.read(bytes, base: layout.slotOffset(i)) ?? 0) != 0) {
                 if let s = slot(i, .unknown) { ring.slots.append(s) }
             }
             return ring
@@ -127,11 +132,13 @@ public struct InboxRing {
             }
         }
         var pending: [Slot] = []
+        var count = 0
         let ended = walk(from: tail, to: head) { i in
-            if let s = slot(i, .pending) { pending.append(s) }
+            count += 1
+            if let s = slot(i, .pending) { pending.append(s) } else { ring.problems.append("pending slot \(i) lies beyond the bytes read") }
         }
         if !ended { ring.problems.append("the walk from tail \(tail) did not reach head \(head) within \(n) slots") }
-        ring.pendingCount = pending.count
+        ring.pendingCount = count
         if let blocked = pending.first(where: { !$0.published }) {
             let after = pending.count - 1 - (pending.firstIndex { $0.index == blocked.index } ?? 0)
             ring.notes.append("slot \(blocked.index) is claimed but not published: the consumer stops there"

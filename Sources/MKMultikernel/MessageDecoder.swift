@@ -32,7 +32,7 @@ public indirect enum MessageValue: Equatable {
 public struct DecodedMessage: Equatable {
     public enum Kind: String, Equatable {
         case message = "mk_message"
-        case console = "mkty"
+        case console = "mktty_message"
         case raw
     }
 
@@ -71,7 +71,7 @@ public enum MessageDecoder {
         let shown = sizeKnown ? bytes : bytes.prefix(32)
         let preview = hexBytes(shown.prefix(32)) + (shown.count > 32 ? "…" : "")
         return DecodedMessage(kind: .raw, summary: shown.isEmpty ? "" : "bytes \(preview)",
-                              value: .object([("kind", .string("raw")), ("bytes", .string(hexBytes(shown.prefix(256))))]),
+                              value: .object([("format", .string("raw")), ("bytes", .string(hexBytes(shown.prefix(256))))]),
                               problems: problems)
     }
 
@@ -107,9 +107,9 @@ public enum MessageDecoder {
         let payloadCount = Int(min(payloadLen, UInt64(available)))
         let payload = bytes.dropFirst(payloadStart).prefix(payloadCount)
 
-        var obj: [(String, MessageValue)] = [("kind", .string("mk_message")),
+        var obj: [(String, MessageValue)] = [("format", .string("mk_message")),
                                             ("msg_type", .uint(msgType)), ("msg_type_name", name(layout.slotType(msgType)?.name)),
-                                            ("msg_subtype", .uint(subtype)), ("subtype_name", name(sub?.name)),
+                                            ("msg_subtype", .uint(subtype)), ("msg_subtype_name", name(sub?.name)),
                                             ("msg_id", .uint(msgId)), ("payload_len", .uint(payloadLen))]
         var text = sub?.name ?? "subtype \(hex(subtype))"
         if msgId != 0 { text += " msg_id=\(msgId)" }
@@ -120,11 +120,15 @@ public enum MessageDecoder {
             let (fields, ftext) = describe(pst, payload, layout: layout)
             var pobj: [(String, MessageValue)] = [("struct", .string(pname))] + fields
             text += ftext.isEmpty ? "" : " " + ftext
-            if let tOff = pst.trailerOffset, payload.count > tOff {
+            if let tOff = pst.trailerOffset {
                 let data = payload.dropFirst(tOff)
-                pobj.append(("\(pst.trailerName ?? "data")_len", .uint(UInt64(data.count))))
-                pobj.append((pst.trailerName ?? "data", .string(hexBytes(data.prefix(256)))))
-                text += " +\(data.count) data bytes"
+                let tname = pst.trailerName ?? "data"
+                pobj.append(("\(tname)_len", .uint(UInt64(data.count))))
+                pobj.append((tname, .string(String(decoding: data, as: UTF8.self))))
+                pobj.append(("\(tname)_hex", .string(hexBytes(data.prefix(4096)))))
+                if !data.isEmpty {
+                    text += " \(tname)=" + (printable(data) ? quoted(String(decoding: data, as: UTF8.self), limit: 64) : hexBytes(data.prefix(32)) + (data.count > 32 ? "…" : ""))
+                }
                 if pname == "virtio_vsock_hdr", let len = fields.first(where: { $0.0 == "len" })?.1, case let .uint(l) = len, l != UInt64(data.count) {
                     problems.append("vsock header says len \(l) but \(data.count) data bytes follow it")
                 }
@@ -135,6 +139,8 @@ public enum MessageDecoder {
         } else if payloadCount > 0 {
             obj.append(("payload", .object([("bytes", .string(hexBytes(payload.prefix(256))))])))
             text += " payload " + hexBytes(payload.prefix(32)) + (payload.count > 32 ? "…" : "")
+        } else {
+            obj.append(("payload", .null))
         }
         return DecodedMessage(kind: .message, summary: text, value: .object(obj), problems: problems)
     }
@@ -148,6 +154,7 @@ public enum MessageDecoder {
         guard bytes.count >= dataStart else {
             return raw(bytes, sizeKnown: sizeKnown, problems: ["data_size \(bytes.count) is smaller than the MKTY header (\(dataStart) bytes)"])
         }
+        let (fields, _) = describe(header, bytes, layout: layout)
         let values = Dictionary(header.decode(bytes).map { ($0.field.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         let kind = values["type"]?.integer ?? 0
         let consoleId = values["console_id"]?.integer ?? 0
@@ -164,11 +171,12 @@ public enum MessageDecoder {
         let count = Int(min(len, UInt64(min(capacity, available))))
         let text = String(decoding: bytes.dropFirst(dataStart).prefix(count), as: UTF8.self)
         let who = instanceNames[Int(truncatingIfNeeded: consoleId)]
-        var obj: [(String, MessageValue)] = [("kind", .string("mkty")), ("type", .uint(kind)), ("type_name", name(kindName)),
-                                            ("console_id", .uint(consoleId))]
+        var obj: [(String, MessageValue)] = [("format", .string("mktty_message"))] + fields
         if let who { obj.append(("console_name", .string(who))) }
-        obj += [("len", .uint(len)), ("text", .string(text))]
-        let summary = "console \(kindName ?? "type \(kind)") " + (who.map { "\($0) (id \(consoleId))" } ?? "id \(consoleId)")
+        obj.append(("text", .string(text)))
+        // MKTTY_MSG_OUTPUT -> output
+        let direction = kindName.map { $0.split(separator: "_").last.map { $0.lowercased() } ?? $0 } ?? "type \(kind)"
+        let summary = "console \(direction) " + (who.map { "\($0) (id \(consoleId))" } ?? "id \(consoleId)")
             + ", \(len) bytes: " + quoted(text, limit: 160)
         return DecodedMessage(kind: .console, summary: summary, value: .object(obj), problems: problems)
     }
@@ -205,6 +213,11 @@ public enum MessageDecoder {
     }
 
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+    /// Text worth showing as text: printable ASCII and common white space.
+    static func printable(_ b: ArraySlice<UInt8>) -> Bool {
+        b.allSatisfy { ($0 >= 0x20 && $0 < 0x7f) || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }
+    }
 
     static func hexBytes(_ b: ArraySlice<UInt8>) -> String {
         let digits = Array("0123456789abcdef")

@@ -62,7 +62,7 @@ extension RingLayout {
         layout.subtypes = tables.subtypes
         layout.enums = tables.enums
         layout.structs = tables.structs
-        for name in Set(dwarfStructNames + tables.structs.keys) {
+        for name in Set(dwarfStructNames + Array(tables.structs.keys)).sorted() {
             guard let t = d.findType("struct \(name)"), t.resolved.kind == .structure, let size = t.byteSize else { continue }
             layout.structs[name] = messageStruct(name: name, type: t.resolved, size: Int(size), like: tables.structs[name])
         }

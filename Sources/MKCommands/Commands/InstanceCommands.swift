@@ -103,6 +103,6 @@ func table(_ rows: [[String]]) -> String {
 enum MultikernelCommands {
     static var all: [CommandSpec] {
         [InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
-         FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec]
+         FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec]
     }
 }
