@@ -30,7 +30,9 @@ final class ChunkedArrayReader {
 
     /// Calls `body` with element `i`'s bytes; throws when they cannot be read.
     func withElement<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        precondition(i >= 0 && i < count)
+        guard i >= 0 && i < count else {
+            throw KernelError.unsupported("element \(i) is outside the array of \(count) at \(hex(base))")
+        }
         let start = i - i % chunkElements
         if start != chunkStart {
             chunkStart = start

@@ -225,8 +225,9 @@ public final class ChannelCollector {
     }
 
     func target(for inst: Instance, tried: inout [String]) -> Target? {
-        if opened[inst.name] == nil { opened[inst.name] = Result(catching: { try open(inst) }) }
-        switch opened[inst.name]! {
+        let result = opened[inst.name] ?? Result(catching: { try open(inst) })
+        opened[inst.name] = result
+        switch result {
         case let .success(t): return t
         case let .failure(e):
             tried.append("\(inst.name): \(e)")
