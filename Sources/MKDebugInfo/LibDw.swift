@@ -197,7 +197,9 @@ final class DwarfFile {
     }
 
     /// Source line for `address` in a compile unit.
-    func line(in unit: DIE, address: UInt64) -> (file: String, line: Int)? {
+    func line(in unit: DIE, address: UInt64) -> (file: String, line: Int)? { Self.line(in: unit, address: address) }
+
+    static func line(in unit: DIE, address: UInt64) -> (file: String, line: Int)? {
         var cu = unit.raw
         guard let l = dwarf_getsrc_die(&cu, address) else { return nil }
         var n: Int32 = 0
@@ -222,7 +224,9 @@ final class DwarfFile {
 extension DwarfFile {
     /// Entry `index` of a compile unit's source-file list: what
     /// `DW_AT_call_file` and `DW_AT_decl_file` values name.
-    func sourceFile(in unit: DIE, index: UInt64) -> String? {
+    func sourceFile(in unit: DIE, index: UInt64) -> String? { Self.sourceFile(in: unit, index: index) }
+
+    static func sourceFile(in unit: DIE, index: UInt64) -> String? {
         var cu = unit.raw
         var files: OpaquePointer?
         var count = 0
@@ -276,7 +280,9 @@ extension DwarfFile {
     /// by descending from the compile unit through the DIEs whose ranges
     /// hold the address. (`dwarf_getscopes` stops at the innermost inlined
     /// instance and continues with its abstract definition's parents.)
-    func concreteScopes(in unit: DIE, address: UInt64) -> [DIE] {
+    func concreteScopes(in unit: DIE, address: UInt64) -> [DIE] { Self.concreteScopes(in: unit, address: address) }
+
+    static func concreteScopes(in unit: DIE, address: UInt64) -> [DIE] {
         var chain: [DIE] = []
         var parent = unit
         var depth = 0

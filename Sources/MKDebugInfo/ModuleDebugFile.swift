@@ -30,6 +30,21 @@ public final class ModuleDebugFile {
         self.hasDWARF = file.sections().contains { $0.name == ".debug_info" }
         self.symbolCount = file.symbols().count
     }
+
+    /// The module's name as its file gives it (`pvpanic-pci` for `pvpanic-pci.ko.debug`).
+    public var moduleName: String {
+        var base = path.split(separator: "/").last.map(String.init) ?? path
+        for suffix in [".debug", ".ko"] where base.hasSuffix(suffix) { base = String(base.dropLast(suffix.count)) }
+        return base
+    }
+
+    /// Its DWARF through libdwfl (relocations applied), opened on first use.
+    public private(set) lazy var dwarf: Result<ModuleDwarf, Error> = Result {
+        guard hasDWARF else {
+            throw DebugInfoError.cannotOpen(path: path, reason: "it has no DWARF (.debug_info)")
+        }
+        return try ModuleDwarf(path: path, name: moduleName)
+    }
 }
 
 extension SymbolStore {

@@ -96,6 +96,37 @@ import MKCommands
         #expect(lines.last?.hasPrefix("-- entered the kernel from user mode") == true)
     }
 
+    /// `mod -s pvpanic` loads the module's DWARF (the ET_REL .ko, relocated by
+    /// libdwfl): its frame gets file:line and the function inlined there,
+    /// as addr2line -i on the .ko gives them (pvpanic.c:48 in
+    /// pvpanic_send_event, called at pvpanic.c:63); `info line` finds its functions.
+    @Test func moduleDebugInfoGivesModuleFramesTheirLines() throws {
+        let fx = try LabFixture.load("panicked")
+        let with = try runMkdbg(["-c", fx.elf, "-e", "mod -s pvpanic", "-e", "bt", "-e", "info line pvpanic_panic_notify"])
+        #expect(with.status == 0, "stderr: \(with.err)")
+        let lines = with.out.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("#0  0xffffffffc")
+            && $0.hasSuffix(" in pvpanic_send_event (inlined) at drivers/misc/pvpanic/pvpanic.c:48") }, "\(with.out)")
+        #expect(lines.contains { $0.hasPrefix("#1  0xffffffffc")
+            && $0.hasSuffix(" in pvpanic_panic_notify+0x60 [pvpanic] at drivers/misc/pvpanic/pvpanic.c:63") }, "\(with.out)")
+        #expect(lines.contains { $0.hasPrefix("#2  ") && $0.contains("notifier_call_chain (inlined) at kernel/notifier.c:") }, "\(with.out)")
+        #expect(lines.contains { $0.hasPrefix("Line 57 of \"drivers/misc/pvpanic/pvpanic.c\" is the definition of pvpanic_panic_notify [pvpanic], which starts at address 0xffffffffc")
+            && $0.hasSuffix(" <pvpanic_panic_notify>.") }, "\(with.out)")
+
+        // Without mod -s: named from kallsyms, no file:line; info line does not know the function.
+        let without = try Self.json(fx, ["bt", "info line pvpanic_panic_notify"])
+        let first = try #require(Self.frames(without[0]).first)
+        #expect(first["function"] as? String == "pvpanic_panic_notify")
+        #expect(first["module"] as? String == "pvpanic")
+        #expect(first["file"] is NSNull && first["line"] is NSNull, "\(first)")
+        #expect(without[1]["ok"] as? Bool == false)
+
+        // A module that is not loaded is a clear error.
+        let bad = try runMkdbg(["-c", fx.elf, "-e", "mod -s no_such_module"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("mod: no module no_such_module is loaded (loaded: "), "\(bad.err)")
+    }
+
     @Test(arguments: ["running", "panicked"])
     func sleepingTasksStartInTheScheduler(_ name: String) throws {
         let fx = try LabFixture.load(name)

@@ -15,6 +15,7 @@ enum BacktraceCommand {
     ) { args, session in
         let kernel = try session.kernel()
         let tracer = try Backtracer(kernel: kernel)
+        tracer.moduleDebugFiles = session.moduleDebugFiles
         let words = args.words
         if words == ["-a"] {
             return all(tracer)

@@ -1,3 +1,4 @@
+import MKKernel
 import MKFormat
 import MKDebugInfo
 import MKValues
@@ -35,6 +36,24 @@ enum InfoSymbolCommands {
         throw CommandError.invalid("No symbol \"\(name)\" in the kernel's symbols or debug info.")
     }
 
+    /// `info line FUNC` for a function of a module whose debug file `mod -s` loaded:
+    /// the line of its first instruction, at its run-time address (module kallsyms).
+    static func moduleLine(_ name: String, _ session: Session) throws -> String? {
+        guard !session.moduleDebugFiles.isEmpty else { return nil }
+        for (moduleName, file) in session.moduleDebugFiles.sorted(by: { $0.key < $1.key }) {
+            guard let dwarf = try? file.dwarf.get(), let at = dwarf.fileAddress(ofSymbol: name) else { continue }
+            guard let (fileName, line) = dwarf.sourceLine(at: at.address) else {
+                throw CommandError.invalid("No line number information available for \(name) [\(moduleName)]")
+            }
+            let loaded = try Backtracer(kernel: session.kernel()).modules.first { $0.name == moduleName }
+            let start = loaded?.symbol(named: name)?.address
+            return "Line \(line) of \"\(fileName)\"" +
+                (start.map { " is the definition of \(name) [\(moduleName)], which starts at address \(hex($0)) <\(name)>." }
+                    ?? " is the definition of \(name) [\(moduleName)] (module \(moduleName) is not loaded).")
+        }
+        return nil
+    }
+
     static func line(_ text: String, _ session: Session) throws -> String {
         let target = try session.requireTarget()
         let d = try target.requireDebugInfo()
@@ -43,6 +62,7 @@ enum InfoSymbolCommands {
             let start = target.symbols?.lookup(text)?.address
             return "Line \(line) of \"\(file)\"" + (start.map { " is the definition of \(text), which starts at address \(hex($0)) <\(text)>." } ?? ".")
         }
+        if let answer = try moduleLine(text, session) { return answer }
         let address = try ExamineCommand.address(of: text, session, physical: false)
         guard let loc = d.sourceLocation(linkAddress: address &- kaslr) else {
             throw CommandError.invalid("No line number information available for address \(hex(address))")

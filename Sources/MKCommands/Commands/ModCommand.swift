@@ -13,7 +13,9 @@ enum ModCommand {
         BASE is the start of the module's core text, SIZE its core memory (text, rodata, data).
         -s NAME looks for NAME's debug file in the symbol store: by the loaded module's build-id
         (.build-id/xx/....debug), then modules/<release>/NAME.ko, then anywhere under
-        modules/<release>/ or lib/modules/<release>/ (symbols/README.md).
+        modules/<release>/ or lib/modules/<release>/ (symbols/README.md), and loads its DWARF
+        (libdwfl applies the .ko's relocations): bt then shows the module's frames with their
+        file:line and inlined functions, and info line FUNC works on its functions.
         """,
         examples: ["mod", "mod -s pvpanic"]
     ) { args, session in
@@ -45,15 +47,29 @@ enum ModCommand {
                 lines += rejected.map { "rejected \($0)" }
                 throw CommandError.invalid(lines.joined(separator: "\n"))
             }
+            var dwarfLine = file.hasDWARF ? "DWARF present, \(file.symbolCount) symbols" : "no DWARF (.debug_info) in it; \(file.symbolCount) symbols"
+            var loaded = false
+            if file.hasDWARF {
+                switch file.dwarf {
+                case .success:
+                    loaded = true
+                    dwarfLine = "DWARF loaded (relocated by libdwfl), \(file.symbolCount) symbols"
+                case let .failure(error):
+                    dwarfLine = "DWARF present but unusable: \(error); \(file.symbolCount) symbols"
+                }
+            }
             session.moduleDebugFiles[m.name] = file
-            let text = ["module \(m.name) at \(hexDigits(m.address)), base \(hexDigits(m.base))",
+            let text = (["module \(m.name) at \(hexDigits(m.address)), base \(hexDigits(m.base))",
                         "debug file \(file.path)",
                         "build-id \(file.buildId ?? "none")" + (m.buildId == nil ? " (the loaded module's is not known)" :
                                                                  " (matches the loaded module)"),
-                        file.hasDWARF ? "DWARF present, \(file.symbolCount) symbols" : "no DWARF (.debug_info) in it; \(file.symbolCount) symbols",
-                        "note: mkdbg records the file; expressions do not use module symbols yet"].joined(separator: "\n")
+                        dwarfLine,
+                        loaded ? "bt shows file:line for \(m.name)'s frames; info line works on its functions (expressions do not use module symbols yet)"
+                               : "bt and info line cannot use it"]
+                        + rejected.map { "skipped \($0)" }).joined(separator: "\n")
             fields += [("path", .string(file.path)), ("file_build_id", file.buildId.map { .string($0) } ?? .null),
-                       ("dwarf", .bool(file.hasDWARF)), ("symbols", .int(Int64(file.symbolCount)))]
+                       ("dwarf", .bool(file.hasDWARF)), ("dwarf_loaded", .bool(loaded)),
+                       ("rejected", .array(rejected.map { .string($0) })), ("symbols", .int(Int64(file.symbolCount)))]
             return CommandOutput(text: KernelCommandSupport.join(text, w.text), fields: fields + [("warnings", w.json)])
         }
 

@@ -16,6 +16,12 @@ extension DebugInfo {
     /// covers it.
     public func frameFunctions(linkAddress: UInt64) -> [FrameFunction] {
         guard let cu = dwarf.unit(containing: linkAddress) else { return [] }
+        return Self.frameFunctions(in: cu, dwarf: DwarfFile.self, address: linkAddress)
+    }
+
+    /// The function levels at `linkAddress` in a compile unit (also a
+    /// module's, whose DWARF libdwfl opened: `ModuleDwarf`).
+    static func frameFunctions(in cu: DIE, dwarf: DwarfFile.Type, address linkAddress: UInt64) -> [FrameFunction] {
         let here = dwarf.line(in: cu, address: linkAddress)
         var file = here?.file
         var line = here?.line

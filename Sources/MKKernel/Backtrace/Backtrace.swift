@@ -74,6 +74,9 @@ public final class Backtracer {
 
     public var modules: [LoadedModule] { code.modules }
 
+    /// Module debug files (`mod -s`), by module name: module frames get their file:line from them.
+    public var moduleDebugFiles: [String: ModuleDebugFile] = [:]
+
     /// The unwinding methods tried, in order (all of them by default; tests
     /// narrow them to check one alone).
     public var methods: [UnwindMethod] {
@@ -314,7 +317,18 @@ public final class Backtracer {
                 }
             } else if let m = code.module(containing: lookup) {
                 if let (s, _) = m.symbolize(lookup) {
-                    add(s.name, symbol: s.name, offset: pc &- s.address, file: nil, line: nil, module: m.name, inline: false)
+                    let levels = moduleDebugFiles[m.name].map { m.frameFunctions(lookup, debugFile: $0) } ?? []
+                    if levels.isEmpty {
+                        add(s.name, symbol: s.name, offset: pc &- s.address, file: nil, line: nil, module: m.name, inline: false)
+                    }
+                    for level in levels {
+                        if level.isInline {
+                            add(level.name, symbol: nil, offset: nil, file: level.file, line: level.line, module: m.name, inline: true)
+                        } else {
+                            add(level.name ?? s.name, symbol: s.name, offset: pc &- s.address,
+                                file: level.file, line: level.line, module: m.name, inline: false)
+                        }
+                    }
                 } else {
                     let base = m.textRanges.first { $0.contains(lookup) }?.lowerBound ?? m.address
                     add(nil, symbol: nil, offset: pc &- base, file: nil, line: nil, module: m.name, inline: false)

@@ -32,6 +32,27 @@ public final class LoadedModule {
 
     public func contains(_ pc: UInt64) -> Bool { textRanges.contains { $0.contains(pc) } }
 
+    /// The run-time address and size of the symbol `name` (from the module's kallsyms).
+    public func symbol(named name: String) -> ModuleSymbol? {
+        guard let syms = rawSymbols else { return nil }
+        for s in syms {
+            if let n = try? kernel.memory.readCString(strtab &+ UInt64(s.nameOffset), limit: 512), n == name {
+                return ModuleSymbol(name: n, address: s.address, size: s.size)
+            }
+        }
+        return nil
+    }
+
+    /// The function levels (inlined ones first, each with its file:line) of a
+    /// run-time pc in this module, through its debug file: the pc's kallsyms
+    /// symbol, found by name in the debug file (at dwfl's address for it),
+    /// plus the offset into it. Empty when the file cannot say.
+    public func frameFunctions(_ pc: UInt64, debugFile: ModuleDebugFile) -> [FrameFunction] {
+        guard let dwarf = try? debugFile.dwarf.get(), let (s, offset) = symbolize(pc),
+              let at = dwarf.fileAddress(ofSymbol: s.name), at.size == 0 || offset < at.size else { return [] }
+        return dwarf.frameFunctions(at: at.address &+ offset)
+    }
+
     /// Raw symbols (name offsets not yet read), sorted by address.
     private lazy var rawSymbols: [(address: UInt64, size: UInt64, nameOffset: UInt32)]? = readSymbols()
     private var strtab: UInt64 = 0
