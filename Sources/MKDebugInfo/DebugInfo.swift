@@ -34,11 +34,11 @@ public final class DebugInfo {
             indexSource = "loaded from \(indexPath)"
             return
         }
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         let built = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
         let bytes = IndexFile.encode(built, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
         index = try IndexFile.validate(bytes, path: indexPath ?? "(in memory)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
-        let elapsed = monotonicSeconds() - start
+        let elapsed = clock.seconds
         indexSource = "built in \(String(format1: elapsed)) s"
         if let indexPath {
             do {
@@ -103,11 +103,6 @@ final class NSLockish {
     }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 extension String {
     init(format1 value: Double) {

@@ -1,3 +1,4 @@
+import MKFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,8 +84,8 @@ public final class FreezeGuard {
     }
 
     private func wait(_ instance: Instance, frozen: Bool) -> Bool {
-        let deadline = monotonic() + timeout
-        while monotonic() < deadline {
+        let deadline = Stopwatch.now() + timeout
+        while Stopwatch.now() < deadline {
             if instance.isFrozen == frozen { return true }
             usleep(useconds_t(pollInterval * 1_000_000))
         }
@@ -97,11 +98,6 @@ public final class FreezeGuard {
         SignalThaw.install()
     }
 
-    public func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
 
 /// Thaws from a signal handler: only async-signal-safe calls on paths

@@ -139,7 +139,3 @@ public struct ResourceReport {
         return problems
     }
 }
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}

@@ -229,15 +229,7 @@ fileprivate func same(_ expected: Any?, _ actual: Any?) -> Bool {
         let lab = try MultikernelLab.load()
         let dir = NSTemporaryDirectory() + "mkdbg-chan-fallback-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        p.arguments = ["mk-fallback", dir]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        _ = lab
+        #expect(try lab.runLab(["mk-fallback", dir]) == 0)
         let r = try runMkdbg(["--root", dir, "--json", "-e", "channels"])
         #expect(r.status == 0, "stderr: \(r.err)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])

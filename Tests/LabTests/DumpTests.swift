@@ -11,22 +11,6 @@ import MKFormat
         return dir
     }
 
-    /// drgn's python (the venv scripts/drgn-venv makes on first use).
-    func drgnPython() throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/drgn-venv")
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard p.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: path) else {
-            throw FixtureError("scripts/drgn-venv failed (status \(p.terminationStatus)): no drgn to compare with")
-        }
-        return path
-    }
-
     /// Runs a drgn script with `prog` opened on `core`; returns stdout.
     func drgn(_ core: String, vmlinux: String, _ body: String) throws -> String {
         let script = """

@@ -87,3 +87,19 @@ func runMkdbg(_ arguments: [String], stdin: String? = nil) throws -> (status: In
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
+
+/// drgn's python (the venv scripts/drgn-venv makes on first use).
+func drgnPython() throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/drgn-venv")
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard p.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: path) else {
+        throw FixtureError("scripts/drgn-venv failed (status \(p.terminationStatus)): no drgn to compare with")
+    }
+    return path
+}

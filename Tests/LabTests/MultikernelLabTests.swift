@@ -48,6 +48,18 @@ struct MultikernelLab {
         try runMkdbg(["--root", root] + args)
     }
 
+    /// Runs `scripts/lab ARGS...` quietly; returns its exit status.
+    func runLab(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
     /// Thaws whatever a failed test may have left (the lab's freeze file).
     func thaw(_ name: String) { try? "0".write(toFile: file(name, "freeze"), atomically: false, encoding: .utf8) }
 }
@@ -110,14 +122,7 @@ struct MultikernelLab {
         // The same guest dumped by QEMU itself.
         let dir = NSTemporaryDirectory() + "mkdbg-mkdump-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        dump.arguments = ["dump", "mk-web", dir]
-        dump.standardOutput = FileHandle.nullDevice
-        dump.standardError = FileHandle.nullDevice
-        try dump.run()
-        dump.waitUntilExit()
-        #expect(dump.terminationStatus == 0)
+        #expect(try lab.runLab(["dump", "mk-web", dir]) == 0)
         let post = try runMkdbg(["-c", dir + "/vmcore.elf", "-e", "p init_uts_ns.name.release", "-e", "x/16xb &init_uts_ns", "-e", "log"])
         #expect(post.status == 0, "stderr: \(post.err)")
         let liveLines = live.out.split(separator: "\n"), postLines = post.out.split(separator: "\n")
@@ -208,14 +213,7 @@ struct MultikernelLab {
         let lab = try MultikernelLab.load()
         let dir = NSTemporaryDirectory() + "mkdbg-fallback-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        p.arguments = ["mk-fallback", dir]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        #expect(try lab.runLab(["mk-fallback", dir]) == 0)
         #expect(FileManager.default.fileExists(atPath: dir + "/proc/kcore"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/sys/fs/multikernel/instances/web/kcore"))
         let r = try runMkdbg(["--root", dir, "--instance", "web", "-e", "p init_uts_ns.name.release", "-e", "log", "-e", "freeze"])
@@ -268,13 +266,4 @@ struct MultikernelLab {
         let freezeSpare = try lab.mkdbg(["-e", "freeze spare"])
         #expect(freezeSpare.status != 0)
     }
-}
-
-/// The drgn venv's python (scripts/drgn-venv makes it).
-func drgnPython() throws -> String {
-    let env = ProcessInfo.processInfo.environment
-    let cache = env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
-    let path = cache + "/mkdbg/venv/bin/python"
-    guard FileManager.default.isExecutableFile(atPath: path) else { throw FixtureError("no drgn venv at \(path): run scripts/drgn-venv") }
-    return path
 }

@@ -4,18 +4,12 @@ import Foundation
 /// mkdbg thaws what it froze even when it is killed: SIGTERM through its
 /// signal handler, SIGKILL through the guardian process.
 @Suite(.serialized) struct FreezeGuardianTests {
-    func mkdbgPath() -> String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let p = dir.appendingPathComponent("mkdbg").path
-        return FileManager.default.isExecutableFile(atPath: p) ? p : dir.deletingLastPathComponent().appendingPathComponent("mkdbg").path
-    }
-
     func frozenThenKilled(_ signal: Int32) throws {
         let k = try FakeKernfs.standard()
         let stop = k.startFreezeMirror(["web"])
         defer { stop() }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: mkdbgPath())
+        p.executableURL = URL(fileURLWithPath: mkdbgBinary())
         p.arguments = ["--root", k.root, "-e", "freeze web", "-e", "shell sleep 3"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -43,7 +37,7 @@ import Foundation
         let stop = k.startFreezeMirror(["web"])
         defer { stop() }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: mkdbgPath())
+        p.executableURL = URL(fileURLWithPath: mkdbgBinary())
         p.arguments = ["--root", k.root, "-e", "freeze web", "-e", "instances"]
         let out = Pipe()
         p.standardOutput = out

@@ -253,18 +253,6 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     return sign + String(whole) + "." + String(repeating: "0", count: digits - frac.count) + frac
 }
 
-/// Monotonic elapsed time.
-struct Stopwatch {
-    let start = Stopwatch.now()
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    var seconds: Double { Stopwatch.now() - start }
-}
 
 /// A file written through a temporary file beside it (same directory, so
 /// the final `rename` is atomic): readers see the old file or the whole new

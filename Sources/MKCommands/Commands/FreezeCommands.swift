@@ -11,9 +11,9 @@ enum FreezeCommands {
         examples: ["freeze web"]
     ) { args, session in
         let inst = try session.instanceArgument(args.words.first, command: "freeze")
-        let start = FreezeGuard.shared.monotonic()
+        let clock = Stopwatch()
         let outcome = try FreezeGuard.shared.freeze(inst)
-        let ms = Int((FreezeGuard.shared.monotonic() - start) * 1000)
+        let ms = Int(clock.seconds * 1000)
         session.reopenIfCurrent(inst)
         let text: String
         switch outcome {

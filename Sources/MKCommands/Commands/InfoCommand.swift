@@ -5,11 +5,6 @@ import MKDebugInfo
 import Glibc
 #endif
 
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 enum InfoCommand {
     static let usage = "info image | info vmcoreinfo | info debuginfo | info symbol ADDR | info address NAME | info line FUNC|ADDR"
@@ -25,9 +20,9 @@ enum InfoCommand {
         case "image":
             return image(target)
         case "debuginfo":
-            let start = monotonicNow()
+            let clock = Stopwatch()
             let d = try target.requireDebugInfo()
-            let t = monotonicNow() - start
+            let t = clock.seconds
             return CommandOutput(text: ["vmlinux           \(d.vmlinux.path)",
                                         "index             \(d.index.count) names (\(d.indexSource))",
                                         "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
