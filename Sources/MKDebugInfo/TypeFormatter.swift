@@ -1,3 +1,4 @@
+import MKFormat
 /// C spellings of types, as gdb's `whatis` and `ptype` print them.
 public enum TypeFormatter {
     /// The type's name in C: `struct task_struct *`, `char [16]`, `int (*)(void)`.
@@ -180,9 +181,7 @@ public enum TypeFormatter {
         }
     }
 
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-    }
+    static func pad(_ s: String, _ width: Int) -> String { s.leftPadded(width, with: " ") }
 }
 
 extension String {

@@ -23,17 +23,7 @@ extension Kernel {
     /// The member at a dotted path (`"se.vruntime"`, through anonymous
     /// structs and unions; array indexes `comm[0]` are not paths) in `type`.
     public func field(_ path: String, in type: CType) throws -> Field {
-        var t = type
-        var total: UInt64 = 0
-        var last: CType.Member?
-        for part in path.split(separator: ".") {
-            guard let (m, off) = t.member(named: String(part)) else {
-                throw KernelError.missingMember(TypeFormatter.name(of: t), String(part))
-            }
-            total &+= off
-            t = m.type
-            last = m
-        }
+        let (total, t, last) = try memberPath(path, in: type)
         guard let size = t.byteSize, size <= 1 << 20, total < 1 << 20 else {
             throw KernelError.unsupported("\(TypeFormatter.name(of: type)).\(path) has no known size")
         }

@@ -12,6 +12,7 @@ public final class Kernel {
     public let evaluator: Evaluator
     public var memory: KernelMemory { target.memory }
     public var debugInfo: DebugInfo { evaluator.debugInfo }
+    var cachedPerCPUOffsets: [UInt64]?
 
     public init(target: Target, evaluator: Evaluator) {
         self.target = target
@@ -45,16 +46,24 @@ public final class Kernel {
 
     /// Byte offset of a member path (`"tasks"`, `"se.vruntime"`) in a type.
     public func offset(of path: String, in type: CType) throws -> UInt64 {
+        try memberPath(path, in: type).offset
+    }
+
+    /// Follows a dotted member path through a type (anonymous members
+    /// included): its byte offset, its type, and the last member.
+    func memberPath(_ path: String, in type: CType) throws -> (offset: UInt64, type: CType, member: CType.Member?) {
         var t = type
         var total: UInt64 = 0
+        var last: CType.Member?
         for part in path.split(separator: ".") {
             guard let (m, off) = t.member(named: String(part)) else {
                 throw KernelError.missingMember(TypeFormatter.name(of: t), String(part))
             }
             total &+= off
             t = m.type
+            last = m
         }
-        return total
+        return (total, t, last)
     }
 
     public func readU64(_ address: UInt64) throws -> UInt64 { try memory.readVirtualU64(address) }

@@ -56,7 +56,16 @@ extension Kernel {
     }
 
     /// `__per_cpu_offset[0 ..< nr_cpu_ids]` (all zero on a kernel without SMP).
+    /// `__per_cpu_offset[0..<nr_cpu_ids]`, read once per kernel object:
+    /// fixed after boot, and wanted for every CPU of every `ps` and `bt`.
     public func perCPUOffsets() throws -> [UInt64] {
+        if let cachedPerCPUOffsets { return cachedPerCPUOffsets }
+        let offsets = try readPerCPUOffsets()
+        cachedPerCPUOffsets = offsets
+        return offsets
+    }
+
+    func readPerCPUOffsets() throws -> [UInt64] {
         let n = try nrCPUIds()
         guard has(variable: "__per_cpu_offset") else { return [UInt64](repeating: 0, count: n) }
         let array = try object("__per_cpu_offset")

@@ -91,8 +91,9 @@ public final class KernelMemory {
     public func walk(_ va: UInt64) throws -> Translation {
         let layout = try requireLayout()
         let walker = PageTableWalker(root: layout.topLevelTable, levels: layout.levels) { [self] entryAddress in
-            let bytes = try readPhysical(entryAddress, count: 8)
-            return bytes.loadLE64(at: 0) ?? 0
+            var entry: UInt64 = 0
+            try withUnsafeMutableBytes(of: &entry) { try readPhysical(entryAddress, into: $0) }
+            return UInt64(littleEndian: entry)
         }
         return try walker.translate(va)
     }
@@ -135,9 +136,11 @@ public final class KernelMemory {
         return bytes
     }
 
+    /// One pointer-sized word; read in place (this is under every list and pointer walk).
     public func readVirtualU64(_ address: UInt64) throws -> UInt64 {
-        let bytes = try readVirtual(address, count: 8)
-        return bytes.loadLE64(at: 0) ?? 0
+        var word: UInt64 = 0
+        try withUnsafeMutableBytes(of: &word) { try readVirtual(address, into: $0) }
+        return UInt64(littleEndian: word)
     }
 
     /// A NUL-terminated string, at most `limit` bytes.

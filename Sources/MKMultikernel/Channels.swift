@@ -131,15 +131,15 @@ public final class ChannelCollector {
     /// Without an `ipi_buffer` file: `mk_instance.ipi_phys` from the host
     /// kernel's memory, when its vmlinux is at hand.
     func locateInHostMemory(_ c: inout Channel, file: String, instanceName: String?) {
-        if hostAddresses == nil {
-            hostAddresses = Result(catching: {
-                guard KernfsFile.exists(kernfs.hostKcorePath) else {
-                    throw MultikernelError.missingFile(kernfs.hostKcorePath, purpose: "the host kernel's memory")
-                }
-                return try InboxAddresses.read(from: try Target(imagePath: kernfs.hostKcorePath))
-            })
-        }
-        switch hostAddresses! {
+        let addresses = hostAddresses ?? Result(catching: {
+            guard KernfsFile.exists(kernfs.hostKcorePath) else {
+                throw MultikernelError.missingFile(kernfs.hostKcorePath, purpose: "the host kernel's memory")
+            }
+            // The same host image the rings are read through: opened once.
+            return try InboxAddresses.read(from: try Target(image: try hostImageResult().get()))
+        })
+        hostAddresses = addresses
+        switch addresses {
         case let .success(a):
             let phys = instanceName.map { a.instances[$0] ?? nil } ?? a.host
             guard let phys else {
@@ -151,6 +151,13 @@ public final class ChannelCollector {
         case let .failure(error):
             c.problems.append("inbox address unknown: no \(file), and the host kernel's memory cannot tell it (\(error))")
         }
+    }
+
+    /// The host's kcore, opened on first use.
+    func hostImageResult() -> Result<CoreImage, Error> {
+        let result = hostImage ?? Result(catching: { try ImageOpener.open(kernfs.hostKcorePath) })
+        hostImage = result
+        return result
     }
 
     /// Finds an image mapping the ring, picks the layout, reads and decodes.
@@ -174,8 +181,7 @@ public final class ChannelCollector {
             tried.append("\(inst.name)'s kcore does not map it")
         }
         if reader == nil, KernfsFile.exists(kernfs.hostKcorePath) {
-            if hostImage == nil { hostImage = Result(catching: { try ImageOpener.open(kernfs.hostKcorePath) }) }
-            switch hostImage! {
+            switch hostImageResult() {
             case let .success(image):
                 if covers(image, phys, max(want, 1)) { reader = (image, nil, "the host's kcore (\(image.path))", true) }
                 else { tried.append("\(image.path) does not map it") }

@@ -350,9 +350,11 @@ final class AtomicOutputFile: CoreOutput {
         }
     }
 
-    /// Closes the temporary file and renames it over `path`.
+    /// Flushes the temporary file to disk, closes it and renames it over
+    /// `path`: after a crash, `path` is the old file or the whole new one.
     func commit() throws {
-        let closed = close(fd)
+        let synced = fsync(fd) == 0
+        let closed = synced ? close(fd) : { _ = close(fd); return -1 }()
         fd = -1
         if closed != 0 {
             let why = String(cString: strerror(errno))

@@ -63,9 +63,7 @@ enum PsCommand {
         return s
     }
 
-    static func pad(_ s: String, _ width: Int) -> String {
-        String(repeating: " ", count: max(0, width - s.count)) + s
-    }
+    static func pad(_ s: String, _ width: Int) -> String { s.leftPadded(width, with: " ") }
 
     /// Leaders in PID order, each followed by its other threads.
     static func grouped(_ tasks: [TaskInfo]) -> [TaskInfo] {

@@ -121,17 +121,9 @@ public final class Backtracer {
     /// Number of CPUs the dump has registers for.
     public var cpuCount: Int { kernel.target.image.prStatus.count }
 
-    /// The task running on `cpu`: the per-CPU `current_task` (up to 6.1)
-    /// or `pcpu_hot.current_task` (6.2 on).
+    /// The task running on `cpu` (the kernel helper `ps` uses too).
     public func currentTask(cpu: Int) throws -> UInt64 {
-        let offsets = try kernel.address(of: "__per_cpu_offset")
-        let base = try kernel.readU64(offsets &+ UInt64(cpu) * 8)
-        if let sym = kernel.target.symbols?.lookup("current_task") {
-            return try kernel.readU64(base &+ sym.address)
-        }
-        let hot = try kernel.address(of: "pcpu_hot")
-        let off = try kernel.offset(of: "current_task", in: try kernel.type("struct pcpu_hot"))
-        return try kernel.readU64(base &+ hot &+ off)
+        try kernel.currentTask(cpu: cpu)
     }
 
     /// The registers each CPU saved, by CPU number, with how the note was
