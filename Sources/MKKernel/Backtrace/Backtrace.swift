@@ -86,34 +86,17 @@ public final class Backtracer {
 
     // MARK: tasks
 
-    /// Every task: each process on `init_task.tasks` and its threads
-    /// (`signal->thread_head`), bounded.
+    /// Every task, as `ps` lists them (the kernel's bounded, recovering task walk).
     public func allTasks() throws -> [UInt64] {
-        let initTask = try kernel.address(of: "init_task")
-        let tasksOffset = try kernel.offset(of: "tasks", in: taskType)
-        let walker = ListWalker(memory: kernel.memory, limit: 1 << 20)
-        var result = [initTask]
-        var seen: Set<UInt64> = [initTask]
-        let threadOffset = try? kernel.offset(of: "thread_node", in: taskType)
-        for node in walker.walk(head: initTask &+ tasksOffset).nodes {
-            let leader = node &- tasksOffset
-            if seen.insert(leader).inserted { result.append(leader) }
-            guard let threadOffset,
-                  let head = try? kernel.object(taskType, at: leader)["signal"].deref()["thread_head"].address else { continue }
-            for t in walker.walk(head: head).nodes {
-                let task = t &- threadOffset
-                if seen.insert(task).inserted { result.append(task) }
-            }
-        }
-        return result
+        try kernel.tasks().tasks.map(\.address)
     }
 
     public func task(pid: Int64) throws -> UInt64 {
         if pid == 0 { return try kernel.address(of: "init_task") }
-        for t in try allTasks() where (try? kernel.object(taskType, at: t)["pid"].signed()) == pid {
-            return t
+        guard let t = try kernel.tasks().tasks.first(where: { Int64($0.pid) == pid }) else {
+            throw BacktraceError.noSuchPID(pid)
         }
-        throw BacktraceError.noSuchPID(pid)
+        return t.address
     }
 
     // MARK: CPUs
