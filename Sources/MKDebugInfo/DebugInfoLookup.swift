@@ -75,23 +75,14 @@ extension DebugInfo {
         public var function: String?
     }
 
-    /// File and line for a link-time (unrelocated) code address.
+    /// File and line for a link-time (unrelocated) code address, from the
+    /// same function levels `bt` shows.
     public func sourceLocation(linkAddress: UInt64) -> SourceLocation? {
-        guard let cu = dwarf.unit(containing: linkAddress),
-              let (file, line) = dwarf.line(in: cu, address: linkAddress) else { return nil }
-        let scopes = dwarf.concreteScopes(in: cu, address: linkAddress)
-        var chain: [String] = []
-        var function: String?
-        for s in scopes {
-            if s.tag == DW_TAG_inlined_subroutine {
-                let origin = s.reference(DW_AT_abstract_origin)
-                chain.append(origin?.name ?? s.name ?? "?")
-            } else if s.tag == DW_TAG_subprogram {
-                function = s.name ?? s.reference(DW_AT_abstract_origin)?.name ?? s.reference(DW_AT_specification)?.name
-                break
-            }
-        }
-        return SourceLocation(file: file, line: line, inlineChain: chain, function: function)
+        let levels = frameFunctions(linkAddress: linkAddress)
+        guard let innermost = levels.first, let file = innermost.file, let line = innermost.line else { return nil }
+        return SourceLocation(file: file, line: line,
+                              inlineChain: levels.filter(\.isInline).map { $0.name ?? "?" },
+                              function: levels.last { !$0.isInline }?.name)
     }
 
     /// Every name of the given kinds that is close to `name`.
