@@ -1,3 +1,5 @@
+import MKFormat
+
 /// Name → DIE offset for every named type, variable, function and
 /// enumerator in a vmlinux's DWARF: one entry per (name, kind), the first
 /// complete definition found. Held as the bytes of its index file (see
@@ -22,17 +24,8 @@ public struct NameIndex: @unchecked Sendable {
         self.namesStart = namesStart
     }
 
-    @inline(__always)
-    private func u32(_ at: Int) -> Int {
-        Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
-    }
-
-    @inline(__always)
-    private func u64(_ at: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for i in stride(from: 7, through: 0, by: -1) { v = v << 8 | UInt64(bytes[at + i]) }
-        return v
-    }
+    @inline(__always) private func u32(_ at: Int) -> Int { bytes.validatedLE32(at) }
+    @inline(__always) private func u64(_ at: Int) -> UInt64 { bytes.validatedLE64(at) }
 
     /// Name bytes of entry `i` (validated to lie inside the names blob).
     @inline(__always)

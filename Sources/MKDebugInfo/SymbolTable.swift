@@ -39,15 +39,8 @@ public final class SymbolTable {
 
     // MARK: raw access (offsets validated by SymbolFile)
 
-    @inline(__always) private func u64(_ at: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for i in stride(from: 7, through: 0, by: -1) { v = v << 8 | UInt64(bytes[at + i]) }
-        return v
-    }
-
-    @inline(__always) private func u32(_ at: Int) -> Int {
-        Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
-    }
+    @inline(__always) private func u64(_ at: Int) -> UInt64 { bytes.validatedLE64(at) }
+    @inline(__always) private func u32(_ at: Int) -> Int { bytes.validatedLE32(at) }
 
     @inline(__always) private func entry(_ i: Int) -> Int { entriesStart + i * SymbolFile.entrySize }
 

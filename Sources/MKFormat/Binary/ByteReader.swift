@@ -69,6 +69,20 @@ public struct ByteReader {
 }
 
 extension Array where Element == UInt8 {
+    /// Little-endian loads at offsets validated beforehand (the index and
+    /// symbol files check every offset when they are opened).
+    @inlinable
+    public func validatedLE64(_ at: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in stride(from: 7, through: 0, by: -1) { v = v << 8 | UInt64(self[at + i]) }
+        return v
+    }
+
+    @inlinable
+    public func validatedLE32(_ at: Int) -> Int {
+        Int(self[at]) | Int(self[at + 1]) << 8 | Int(self[at + 2]) << 16 | Int(self[at + 3]) << 24
+    }
+
     /// Little-endian load without bounds errors; callers check bounds first.
     @inlinable
     public func loadLE64(at offset: Int) -> UInt64? {
