@@ -261,7 +261,8 @@ def parse_console(path):
     with open(path, errors="replace") as f:
         text = f.read().replace("\r", "")
     g, procs, pids = {}, [], {}
-    for m in re.finditer(r"^MKDBG-PROC (\S+) (\d+) (\S+)$", text, re.M):
+    # A kernel message can land on the same console line; comm names never contain "[".
+    for m in re.finditer(r"^MKDBG-PROC (\S+) (\d+) ([^\s\[]+)", text, re.M):
         want, pid, comm = m.groups()
         if comm != want:
             raise SystemExit("labtool: guest process %s has comm %r" % (want, comm))

@@ -85,6 +85,8 @@ import MKCommands
 
         // At the prompt: the line is dropped, a new prompt comes.
         t.type("p this line goes away")
+        // The tty discards input not yet read when ^C arrives: wait for the echo first.
+        try t.waitFor { $0.contains("p this line goes away") }
         t.keys("C-c")
         try t.waitFor { $0.contains("p this line goes away^C") }
         try t.waitForPrompt()
