@@ -3,7 +3,8 @@ import Foundation
 
 /// Several kernels in one session: instances and a snapshot together,
 /// `@NAME CMD`, `targets`, and `diff` between them.
-@Suite(.serialized) struct SessionTests {
+/// Part of the serialized live-lab suite: these freeze and snapshot web too.
+extension MultikernelLabTests {
     @Test func webDbAndASnapshotInOneSession() throws {
         let lab = try MultikernelLab.load()
         let dir = NSTemporaryDirectory() + "mkdbg-session-\(getpid())"
