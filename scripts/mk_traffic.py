@@ -22,12 +22,14 @@ around every ring change and every snapshot), traffic.paused (exists while pause
 traffic.json (the state, docs/lab-multikernel.md), traffic.corrupt.json (saved values of
 corrupted rings), traffic.ready (written by `run` after its warm-up).
 
-The rings use the newest upstream layout (struct mk_shared_data, upstream.md 4.6): head and tail
-(s32, kept masked to 0..63) at 0 and 4, 64 slots of 4120 bytes at 8 + k * 4120 (u64 sender_cpu,
-u32 type, size_t data_size at 16, buffer[4096] at 24), force_halt at 263688, parked[512] at
-263692. Producers claim a slot by advancing head, fill it, and publish data_size last; the consumer
-stops at a slot whose data_size is 0 (claimed, not published), clears data_size and advances
-tail. The consumed slots keep their contents (only data_size is zeroed).
+The rings use the newest upstream layout, read from mkdbg's layout files (symbols/layouts/*.json,
+the highest rank, or MKDBG_TRAFFIC_LAYOUT = an era, alias or file): today 223163d8 (struct
+mk_shared_data, upstream.md 4.6): head and tail (s32, kept masked to 0..63) at 0 and 4, 64 slots of
+4120 bytes at 8 + k * 4120 (u64 sender_cpu, u32 type, size_t data_size at 16, buffer[4096] at 24),
+force_halt at 263688, parked[512] at 263692; message names and payload structs from the same file.
+Producers claim a slot by advancing head, fill it, and publish data_size last; the consumer stops at
+a slot whose data_size is 0 (claimed, not published), clears data_size and advances tail. The
+consumed slots keep their contents (only data_size is zeroed).
 """
 import fcntl
 import json
@@ -41,134 +43,202 @@ import time
 
 # ------------------------------------------------------------------ layout
 
-SLOTS = 64
-SLOT_SIZE = 4120
-ENTRIES_OFF = 8
-SENDER_OFF, TYPE_OFF, SIZE_OFF, BUFFER_OFF = 0, 8, 16, 24
-MAX_DATA = 4096
-FORCE_HALT_OFF = ENTRIES_OFF + SLOTS * SLOT_SIZE   # 263688
-PARKED_OFF = FORCE_HALT_OFF + 4                     # 263692
-PARKED_LEN = 512
-SHARED_DATA_SIZE = 264208                           # sizeof(struct mk_shared_data)
-assert FORCE_HALT_OFF == 263688 and PARKED_OFF == 263692
+# The ring layout, the message names and the payload structs come from mkdbg's layout files
+# (symbols/layouts/<era>.json, format in symbols/README.md): the newest era (highest rank), or
+# MKDBG_TRAFFIC_LAYOUT (an era, an alias or a file's path).
+LAYOUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "symbols", "layouts")
+INT_FORMATS = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q", "s8": "b", "s16": "h", "s32": "i", "s64": "q"}
 
-LAYOUT = {"slots": SLOTS, "slot_size": SLOT_SIZE, "entries_offset": ENTRIES_OFF,
+
+def num(v):
+    return int(v, 0) if isinstance(v, str) else int(v)
+
+
+def field_format(t):
+    if t in INT_FORMATS:
+        return INT_FORMATS[t]
+    if t.endswith("]") and "[" in t and t.split("[")[0] in ("char", "u8"):
+        return "%ds" % int(t[t.index("[") + 1:-1])
+    raise SystemExit("mk_traffic: layout field type %r is not one of u8..s64, char[N], u8[N]" % t)
+
+
+def load_layout(name=None):
+    files = sorted(f for f in os.listdir(LAYOUT_DIR) if f.endswith(".json")) if os.path.isdir(LAYOUT_DIR) else []
+    layouts = []
+    for f in files:
+        with open(os.path.join(LAYOUT_DIR, f)) as fh:
+            d = json.load(fh)
+        d["_path"] = os.path.join(LAYOUT_DIR, f)
+        layouts.append(d)
+    if name and ("/" in name or name.endswith(".json")):
+        with open(name) as fh:
+            d = json.load(fh)
+        d["_path"] = name
+        return d
+    if name:
+        for d in layouts:
+            if d["era"] == name or name in d.get("aliases", []):
+                return d
+        raise SystemExit("mk_traffic: no ring layout %r in %s" % (name, LAYOUT_DIR))
+    if not layouts:
+        raise SystemExit("mk_traffic: no ring layout files in %s" % LAYOUT_DIR)
+    return max(layouts, key=lambda d: num(d.get("rank", 0)))
+
+
+L = load_layout(os.environ.get("MKDBG_TRAFFIC_LAYOUT") or None)
+ERA = L["era"]
+_ring, _slot = L["ring"], L["slot"]
+SLOTS = num(_ring["slots"])
+SLOT_SIZE = num(_slot["size"])
+ENTRIES_OFF = num(_ring["entries"])
+SENDER_OFF, TYPE_OFF, SIZE_OFF = (num(_slot[k]["offset"]) for k in ("sender_cpu", "type", "data_size"))
+BUFFER_OFF, MAX_DATA = num(_slot["buffer"]["offset"]), num(_slot["buffer"]["size"])
+SENDER_FMT, TYPE_FMT, SIZE_FMT = ("<" + INT_FORMATS[_slot[k]["type"]] for k in ("sender_cpu", "type", "data_size"))
+HEAD_OFF, TAIL_OFF = num(_ring["head"]["offset"]), num(_ring["tail"]["offset"])
+INDEX_FMT = "<" + INT_FORMATS[_ring["head"]["type"]]
+FORCE_HALT_OFF = num(_ring["force_halt"]["offset"]) if "force_halt" in _ring else None
+PARKED_OFF = num(_ring["parked"]["offset"]) if "parked" in _ring else None
+PARKED_LEN = num(_ring["parked"]["size"]) if "parked" in _ring else 0
+SHARED_DATA_SIZE = num(_ring["size"])           # sizeof(struct mk_shared_data)
+
+LAYOUT = {"era": ERA, "slots": SLOTS, "slot_size": SLOT_SIZE, "entries_offset": ENTRIES_OFF,
           "sender_cpu_offset": SENDER_OFF, "type_offset": TYPE_OFF, "data_size_offset": SIZE_OFF,
           "buffer_offset": BUFFER_OFF, "buffer_size": MAX_DATA, "force_halt_offset": FORCE_HALT_OFF,
           "parked_offset": PARKED_OFF, "parked_size": PARKED_LEN, "sizeof": SHARED_DATA_SIZE}
 
-# ------------------------------------------------------------------ messages (upstream names)
+# ------------------------------------------------------------------ messages (upstream names, from the layout)
 
-MK_MSG_IO, MK_MSG_RESOURCE, MK_MSG_SYSTEM, MK_MSG_USER, MK_MSG_NETWORK = 0x1000, 0x2000, 0x3000, 0x4000, 0x5000
-MKTTY_IPI_TYPE = 0x4D4B5459
-MSG_TYPES = {MK_MSG_IO: "MK_MSG_IO", MK_MSG_RESOURCE: "MK_MSG_RESOURCE", MK_MSG_SYSTEM: "MK_MSG_SYSTEM",
-             MK_MSG_USER: "MK_MSG_USER", MK_MSG_NETWORK: "MK_MSG_NETWORK"}
-SLOT_TYPES = dict(MSG_TYPES)
-SLOT_TYPES[MKTTY_IPI_TYPE] = "MKTTY_IPI_TYPE"
+SLOT_TYPES = {num(t["value"]): t["name"] for t in L["slot_types"]}
+MSG_TYPES = {num(t["value"]): t["name"] for t in L["slot_types"] if t.get("decode") == "mk_message"}
+SUBTYPES = {num(t["value"]): t["name"] for t in L["subtypes"]}
+PAYLOAD_OF = {num(t["value"]): t["payload"] for t in L["subtypes"] if t.get("payload")}
+ENUMS = {k: {num(v): n for v, n in t.items()} for k, t in L.get("enums", {}).items()}
+_BY_NAME = {n: v for v, n in list(SLOT_TYPES.items()) + list(SUBTYPES.items())}
 
-MK_IO_IRQ_FORWARD = 0x1001
-MK_RES_CPU_ADD, MK_RES_CPU_REMOVE, MK_RES_MEM_ADD, MK_RES_MEM_REMOVE = 0x2001, 0x2002, 0x2003, 0x2004
-MK_RES_QUERY, MK_RES_DEVICE_ADD, MK_RES_DEVICE_REMOVE, MK_RES_ACK = 0x2005, 0x2006, 0x2007, 0x2100
-MK_SYS_HEARTBEAT, MK_SYS_SHUTDOWN, MK_SYS_SHUTDOWN_ACK, MK_SYS_HALTED = 0x3001, 0x3002, 0x3003, 0x3004
-MK_NET_VSOCK_PKT, MK_NET_DATA_READY = 0x5001, 0x5002
-SUBTYPES = {
-    0x1001: "MK_IO_IRQ_FORWARD", 0x1002: "MK_IO_IRQ_BALANCE", 0x1003: "MK_IO_IRQ_MASK",
-    0x1004: "MK_IO_IRQ_UNMASK",
-    0x2001: "MK_RES_CPU_ADD", 0x2002: "MK_RES_CPU_REMOVE", 0x2003: "MK_RES_MEM_ADD",
-    0x2004: "MK_RES_MEM_REMOVE", 0x2005: "MK_RES_QUERY", 0x2006: "MK_RES_DEVICE_ADD",
-    0x2007: "MK_RES_DEVICE_REMOVE", 0x2100: "MK_RES_ACK",
-    0x3001: "MK_SYS_HEARTBEAT", 0x3002: "MK_SYS_SHUTDOWN", 0x3003: "MK_SYS_SHUTDOWN_ACK",
-    0x3004: "MK_SYS_HALTED",
-    0x5001: "MK_NET_VSOCK_PKT", 0x5002: "MK_NET_DATA_READY",
-}
-MKTTY_TYPES = {1: "MKTTY_MSG_INPUT", 2: "MKTTY_MSG_OUTPUT"}
+
+def value_of(name):
+    if name not in _BY_NAME:
+        raise SystemExit("mk_traffic: layout %s has no %s" % (ERA, name))
+    return _BY_NAME[name]
+
+
+MK_MSG_IO, MK_MSG_RESOURCE, MK_MSG_SYSTEM, MK_MSG_USER, MK_MSG_NETWORK = (
+    value_of(n) for n in ("MK_MSG_IO", "MK_MSG_RESOURCE", "MK_MSG_SYSTEM", "MK_MSG_USER", "MK_MSG_NETWORK"))
+MKTTY_IPI_TYPE = value_of("MKTTY_IPI_TYPE")
+MK_IO_IRQ_FORWARD = value_of("MK_IO_IRQ_FORWARD")
+MK_IO_MSI_MAP = _BY_NAME.get("MK_IO_MSI_MAP")   # 223163d8 and later
+MK_IO_MSI_ACK = _BY_NAME.get("MK_IO_MSI_ACK")
+MK_RES_CPU_ADD, MK_RES_CPU_REMOVE, MK_RES_MEM_ADD, MK_RES_MEM_REMOVE = (
+    value_of(n) for n in ("MK_RES_CPU_ADD", "MK_RES_CPU_REMOVE", "MK_RES_MEM_ADD", "MK_RES_MEM_REMOVE"))
+MK_RES_DEVICE_ADD, MK_RES_DEVICE_REMOVE, MK_RES_ACK = (
+    value_of(n) for n in ("MK_RES_DEVICE_ADD", "MK_RES_DEVICE_REMOVE", "MK_RES_ACK"))
+MK_SYS_HEARTBEAT, MK_SYS_SHUTDOWN, MK_SYS_SHUTDOWN_ACK, MK_SYS_HALTED = (
+    value_of(n) for n in ("MK_SYS_HEARTBEAT", "MK_SYS_SHUTDOWN", "MK_SYS_SHUTDOWN_ACK", "MK_SYS_HALTED"))
+MK_NET_VSOCK_PKT = value_of("MK_NET_VSOCK_PKT")
+MKTTY_TYPES = ENUMS.get("mkty_type", {})
+# flag values: include/linux/multikernel.h, include/uapi/linux/virtio_vsock.h
 MK_SHUTDOWN_GRACEFUL = 1
 MK_MEM_NORMAL = 1
 MK_IRQ_LOW_LATENCY, MK_IRQ_EDGE_TRIGGERED = 0x02, 0x04
 VIRTIO_VSOCK_TYPE_STREAM = 1
 VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_OP_CREDIT_UPDATE = 5, 6
+ITS_TRANSLATER = 0x08090040     # GITS_TRANSLATER of a GICv3 ITS at 0x08080000 (QEMU virt): the MSI doorbell
+LPI_BASE = 8192                 # the first LPI INTID
 
-MK_MESSAGE = struct.Struct("<IIQI")          # msg_type, msg_subtype, msg_id, payload_len; payload @ 20
-MK_MESSAGE_SIZEOF = 24                       # the sender sends sizeof(struct mk_message) + payload_len
-MKTTY = struct.Struct("<IIII")               # type, console_id, len, reserved; data @ 16
-# payload structs: (name, struct format, field names); formats include the trailing padding
-PAYLOADS = {
-    "mk_io_irq_payload": ("<IIII", ("irq_number", "vector", "device_id", "flags")),
-    "mk_cpu_resource_payload": ("<QIIi4x", ("cpu_id", "numa_node", "flags", "sender_instance_id")),
-    "mk_mem_resource_payload": ("<QQIIi4x", ("start_pfn", "nr_pages", "numa_node", "mem_type",
-                                             "sender_instance_id")),
-    "mk_device_resource_payload": ("<HBBI64si", ("domain", "bus", "devfn", "flags", "driver_override",
-                                                 "sender_instance_id")),
-    "mk_resource_ack": ("<IIQ", ("operation", "result", "resource_id")),
-    "mk_shutdown_payload": ("<Ii", ("flags", "sender_instance_id")),
-    "virtio_vsock_hdr": ("<QQIIIHHIII", ("src_cid", "dst_cid", "src_port", "dst_port", "len", "type", "op",
-                                         "flags", "buf_alloc", "fwd_cnt")),
-}
-PAYLOAD_OF = {
-    MK_IO_IRQ_FORWARD: "mk_io_irq_payload",
-    MK_RES_CPU_ADD: "mk_cpu_resource_payload", MK_RES_CPU_REMOVE: "mk_cpu_resource_payload",
-    MK_RES_MEM_ADD: "mk_mem_resource_payload", MK_RES_MEM_REMOVE: "mk_mem_resource_payload",
-    MK_RES_DEVICE_ADD: "mk_device_resource_payload", MK_RES_DEVICE_REMOVE: "mk_device_resource_payload",
-    MK_RES_ACK: "mk_resource_ack",
-    MK_SYS_SHUTDOWN: "mk_shutdown_payload", MK_SYS_SHUTDOWN_ACK: "mk_resource_ack",
-    MK_SYS_HALTED: "mk_resource_ack",
-    MK_NET_VSOCK_PKT: "virtio_vsock_hdr",
-}
+
+class Struct:
+    """A struct of the layout: fields at their offsets, size with the padding."""
+
+    def __init__(self, name, d):
+        self.name, self.size = name, num(d["size"])
+        self.fields = [(f["name"], num(f["offset"]), field_format(f["type"]), f.get("names")) for f in d["fields"]]
+        t = d.get("trailer")
+        self.trailer = (t.get("name", "data"), num(t["offset"])) if t else None
+
+    def pack(self, *vals):
+        if len(vals) != len(self.fields):
+            raise ValueError("%s has %d fields, got %d values" % (self.name, len(self.fields), len(vals)))
+        out = bytearray(self.size)
+        for (_, off, fmt, _), v in zip(self.fields, vals):
+            struct.pack_into("<" + fmt, out, off, v)
+        return bytes(out)
+
+    def unpack(self, buf, at=0):
+        return [(n, struct.unpack_from("<" + fmt, buf, at + off)[0], names) for n, off, fmt, names in self.fields]
+
+    @property
+    def end(self):
+        return max(off + struct.calcsize("<" + fmt) for _, off, fmt, _ in self.fields)
+
+
+STRUCTS = {n: Struct(n, d) for n, d in L["structs"].items()}
+MK_MESSAGE = STRUCTS["mk_message"]           # msg_type, msg_subtype, msg_id, payload_len; payload at the trailer
+MK_MESSAGE_SIZEOF = MK_MESSAGE.size          # the sender sends sizeof(struct mk_message) + payload_len
+MK_PAYLOAD_OFF = MK_MESSAGE.trailer[1]
+MKTTY = STRUCTS["mktty_message"]             # type, console_id, len, reserved; data at the trailer
+MKTTY_DATA_OFF = MKTTY.trailer[1]
 
 
 def pack(name, *vals):
-    return struct.pack(PAYLOADS[name][0], *vals)
+    return STRUCTS[name].pack(*vals)
 
 
 def mk_message(msg_type, subtype, payload=b""):
-    """The bytes mk_send_message() sends: header, payload at 20, sizeof 24 + payload_len in all."""
-    return (MK_MESSAGE.pack(msg_type, subtype, 0, len(payload)) + payload + b"\0" * 4, msg_type)
+    """The bytes mk_send_message() sends: header, payload at the trailer, sizeof + payload_len in all."""
+    head = MK_MESSAGE.pack(msg_type, subtype, 0, len(payload))[:MK_PAYLOAD_OFF]
+    return (head + payload + b"\0" * (MK_MESSAGE_SIZEOF - MK_PAYLOAD_OFF), msg_type)
 
 
 def mktty_message(kind, console_id, text):
     data = text.encode("ascii")
-    return (MKTTY.pack(kind, console_id, len(data), 0) + data, MKTTY_IPI_TYPE)
+    return (MKTTY.pack(kind, console_id, len(data), 0)[:MKTTY_DATA_OFF] + data, MKTTY_IPI_TYPE)
 
 # ------------------------------------------------------------------ decoding
+
+
+def name_in(table, v):
+    if table == "subtypes":
+        return SUBTYPES.get(v) or SLOT_TYPES.get(v)
+    return ENUMS.get(table, {}).get(v)
 
 
 def decode_payload(subtype, payload):
     name = PAYLOAD_OF.get(subtype)
     if name is None:
         return None
-    fmt, fields = PAYLOADS[name]
-    size = struct.calcsize(fmt)
-    if len(payload) < size:
+    st = STRUCTS[name]
+    if len(payload) < st.end:
         return None
-    vals = struct.unpack_from(fmt, payload)
     out = {"struct": name}
-    for f, v in zip(fields, vals):
-        if f == "driver_override":
+    for f, v, names in st.unpack(payload):
+        if isinstance(v, bytes):
             v = v.split(b"\0", 1)[0].decode("latin-1")
         out[f] = v
-    if name == "mk_resource_ack":
-        out["operation_name"] = SUBTYPES.get(out["operation"])
-    if name == "virtio_vsock_hdr":
-        data = payload[size:size + out["len"]]
-        out["data"] = data.decode("latin-1")
-        out["data_hex"] = data.hex()
+        n = name_in(names, v) if names and isinstance(v, int) else None
+        if n is not None:
+            out[f + "_name"] = n
+    if st.trailer:
+        tname, toff = st.trailer
+        data = payload[toff:toff + out.get("len", len(payload) - toff)]
+        out[tname] = data.decode("latin-1")
+        out[tname + "_hex"] = data.hex()
     return out
 
 
 def decode_buffer(stype, buf):
     """(message dict or None, size in bytes) of a slot's buffer, from the lengths inside it."""
     if stype in MSG_TYPES:
-        msg_type, subtype, msg_id, plen = MK_MESSAGE.unpack_from(buf, 0)
+        msg_type, subtype, msg_id, plen = (v for _, v, _ in MK_MESSAGE.unpack(buf))
         size = MK_MESSAGE_SIZEOF + plen
-        payload = buf[20:20 + plen] if size <= MAX_DATA else b""
+        payload = buf[MK_PAYLOAD_OFF:MK_PAYLOAD_OFF + plen] if size <= MAX_DATA else b""
         return ({"format": "mk_message", "msg_type": msg_type, "msg_type_name": MSG_TYPES.get(msg_type),
                  "msg_subtype": subtype, "msg_subtype_name": SUBTYPES.get(subtype), "msg_id": msg_id,
                  "payload_len": plen, "payload": decode_payload(subtype, payload) if size <= MAX_DATA else None},
                 min(size, MAX_DATA))
     if stype == MKTTY_IPI_TYPE:
-        kind, console_id, n, reserved = MKTTY.unpack_from(buf, 0)
-        size = MKTTY.size + n
-        data = buf[16:16 + n] if size <= MAX_DATA else b""
+        kind, console_id, n, reserved = (v for _, v, _ in MKTTY.unpack(buf))
+        size = MKTTY_DATA_OFF + n
+        data = buf[MKTTY_DATA_OFF:MKTTY_DATA_OFF + n] if size <= MAX_DATA else b""
         return ({"format": "mktty_message", "type": kind, "type_name": MKTTY_TYPES.get(kind),
                  "console_id": console_id, "len": n, "reserved": reserved, "text": data.decode("latin-1")},
                 min(size, MAX_DATA))
@@ -183,32 +253,32 @@ class Ring:
         self.owners = owners or {}  # physical CPU id -> kernel name
 
     def _i32(self, at):
-        return struct.unpack_from("<i", self.mm, self.off + at)[0]
+        return struct.unpack_from(INDEX_FMT, self.mm, self.off + at)[0]
 
     @property
     def head(self):
-        return self._i32(0)
+        return self._i32(HEAD_OFF)
 
     @head.setter
     def head(self, v):
-        struct.pack_into("<i", self.mm, self.off, v)
+        struct.pack_into(INDEX_FMT, self.mm, self.off + HEAD_OFF, v)
 
     @property
     def tail(self):
-        return self._i32(4)
+        return self._i32(TAIL_OFF)
 
     @tail.setter
     def tail(self, v):
-        struct.pack_into("<i", self.mm, self.off + 4, v)
+        struct.pack_into(INDEX_FMT, self.mm, self.off + TAIL_OFF, v)
 
     def slot_off(self, k):
         return self.off + ENTRIES_OFF + k * SLOT_SIZE
 
     def data_size(self, k):
-        return struct.unpack_from("<Q", self.mm, self.slot_off(k) + SIZE_OFF)[0]
+        return struct.unpack_from(SIZE_FMT, self.mm, self.slot_off(k) + SIZE_OFF)[0]
 
     def set_data_size(self, k, v):
-        struct.pack_into("<Q", self.mm, self.slot_off(k) + SIZE_OFF, v)
+        struct.pack_into(SIZE_FMT, self.mm, self.slot_off(k) + SIZE_OFF, v)
 
     def sane(self):
         return 0 <= self.head < SLOTS and 0 <= self.tail < SLOTS
@@ -226,7 +296,9 @@ class Ring:
 
     def slot(self, k):
         o = self.slot_off(k)
-        sender, stype, size = struct.unpack_from("<QI4xQ", self.mm, o)
+        sender = struct.unpack_from(SENDER_FMT, self.mm, o + SENDER_OFF)[0]
+        stype = struct.unpack_from(TYPE_FMT, self.mm, o + TYPE_OFF)[0]
+        size = struct.unpack_from(SIZE_FMT, self.mm, o + SIZE_OFF)[0]
         buf = bytes(self.mm[o + BUFFER_OFF:o + BUFFER_OFF + MAX_DATA])
         msg, msize = decode_buffer(stype, buf)
         return {"index": k, "offset": ENTRIES_OFF + k * SLOT_SIZE, "phys": self.phys + ENTRIES_OFF + k * SLOT_SIZE,
@@ -237,12 +309,13 @@ class Ring:
         head, tail = self.head, self.tail
         pend = [self.slot(k) for k in self.pending()]
         cons = [s for s in (self.slot(k) for k in self.others()) if s["type"] != 0]
-        parked = self.mm[self.off + PARKED_OFF:self.off + PARKED_OFF + PARKED_LEN]
+        parked = self.mm[self.off + PARKED_OFF:self.off + PARKED_OFF + PARKED_LEN] if PARKED_OFF is not None else b""
         return {"name": self.name, "id": self.id, "phys": self.phys, "phys_hex": "%x" % self.phys,
                 "size": self.size, "file_offset": self.off, "head": head, "tail": tail,
                 "head_in_range": 0 <= head < SLOTS, "tail_in_range": 0 <= tail < SLOTS,
                 "pending_count": len(pend), "unpublished_count": sum(1 for s in pend if not s["published"]),
-                "force_halt": struct.unpack_from("<I", self.mm, self.off + FORCE_HALT_OFF)[0],
+                "force_halt": (struct.unpack_from("<I", self.mm, self.off + FORCE_HALT_OFF)[0]
+                               if FORCE_HALT_OFF is not None else None),
                 "parked": [i for i, b in enumerate(parked) if b],
                 "corrupted": corrupt, "pending": pend, "consumed": cons}
 
@@ -300,6 +373,9 @@ class Traffic:
         self.unpub = {}                                   # ring -> [index, data_size, steps left]
         self.toggle = {}                                  # alternating add/remove per (instance, kind)
         self.fwd = {}                                     # vsock fwd_cnt per direction
+        self.msi_owed = {r.name: [] for r in self.spawns}  # MSI_MAP requests the host has to answer
+        self.msi_event = {r.name: 0 for r in self.spawns}  # next MSI event a spawn maps
+        self.lpi = {}                                     # (spawn, rid, event) -> LPI INTID
 
     # --- message contents
     def flip(self, key):
@@ -316,6 +392,35 @@ class Traffic:
 
     def device(self, inst):
         return (0, 0x0a, 0x00) if inst.name == "web" else (0, 0x0b, 0x08)
+
+    # MSI routing (223163d8): web's virtio-net 0000:09:00.0 (rid 0x900, 4 vectors), db's
+    # 0000:0b:01.0 (rid 0xb08, 2 vectors)
+    def msi_device(self, inst):
+        return (0x0900, 4) if inst.name == "web" else (0x0b08, 2)
+
+    def msi_map(self, inst):
+        rid, nvecs = self.msi_device(inst)
+        event = self.msi_event[inst.name]
+        self.msi_event[inst.name] = (event + 1) % nvecs
+        return mk_message(MK_MSG_IO, MK_IO_MSI_MAP, pack("mk_io_msi_payload", 0, rid, event, nvecs,
+                                                         self.rng.choice(inst.cpus), 0, 0, inst.id))
+
+    def msi_ack(self, inst):
+        if self.msi_owed[inst.name]:
+            p = self.msi_owed[inst.name].pop(0)
+            domain, rid, event, nvecs, cpu = p["domain"], p["rid"], p["event"], p["nvecs"], p["phys_cpu"]
+        else:  # nothing asked yet: the answer to the boot-time request for event 0
+            rid, nvecs = self.msi_device(inst)
+            domain, event, cpu = 0, 0, inst.cpus[0]
+        if self.rng.random() < 0.85:
+            key = (inst.name, rid, event)
+            if key not in self.lpi:
+                self.lpi[key] = LPI_BASE + len(self.lpi)
+            result, doorbell = self.lpi[key], ITS_TRANSLATER
+        else:
+            result, doorbell = -28, 0      # -ENOSPC: no free LPI
+        return mk_message(MK_MSG_IO, MK_IO_MSI_ACK, pack("mk_io_msi_payload", domain, rid, event, nvecs, cpu,
+                                                         doorbell, result, 0))
 
     def host_to_spawn(self, inst, kind):
         """A message the host sends to instance inst."""
@@ -350,6 +455,8 @@ class Traffic:
             dom, bus, devfn = self.device(inst)
             return mk_message(MK_MSG_RESOURCE, sub, pack("mk_device_resource_payload", dom, bus, devfn, 0,
                                                          b"virtio-pci", 0))
+        if kind == "msi_ack":
+            return self.msi_ack(inst)
         raise ValueError(kind)
 
     def spawn_to_host(self, inst, kind):
@@ -380,15 +487,21 @@ class Traffic:
             if inst.name == "web":
                 return self.vsock(inst.id, 0, 80, 49152 + self.ticks[inst.name] % 16, "HTTP/1.0 200 OK\r\n")
             return self.vsock(inst.id, 0, 5432, 49152 + self.ticks[inst.name] % 16, "seq=%d" % self.ticks[inst.name])
+        if kind == "msi_map":
+            return self.msi_map(inst)
         raise ValueError(kind)
 
     # every kind in turn every few messages, so all of them stay in each ring's 64 slots
     TO_SPAWN = ["heartbeat", "irq", "cpu", "mem", "device", "vsock", "input", "cpu", "mem", "device", "shutdown",
-                "credit"]
+                "credit", "msi_ack"]
     TO_SPAWN_W = [("heartbeat", 20), ("irq", 20), ("vsock", 20), ("input", 6), ("cpu", 6), ("mem", 5),
-                  ("device", 4), ("credit", 3), ("shutdown", 1)]
-    TO_HOST = ["console", "ack", "vsock", "shutdown_ack", "halted"]
-    TO_HOST_W = [("console", 60), ("vsock", 20), ("ack", 6), ("halted", 1)]
+                  ("device", 4), ("credit", 3), ("msi_ack", 3), ("shutdown", 1)]
+    TO_HOST = ["console", "ack", "vsock", "shutdown_ack", "halted", "msi_map"]
+    TO_HOST_W = [("console", 60), ("vsock", 20), ("ack", 6), ("msi_map", 4), ("halted", 1)]
+    if MK_IO_MSI_MAP is None or MK_IO_MSI_ACK is None:   # a layout before 223163d8
+        TO_SPAWN, TO_HOST = TO_SPAWN[:-1], TO_HOST[:-1]
+        TO_SPAWN_W = [k for k in TO_SPAWN_W if k[0] != "msi_ack"]
+        TO_HOST_W = [k for k in TO_HOST_W if k[0] != "msi_map"]
 
     def pick(self, weighted):
         x = self.rng.random() * sum(w for _, w in weighted)
@@ -413,6 +526,8 @@ class Traffic:
             return self.rng.choice(inst.cpus), self.spawn_to_host(inst, kind)
         if n % 4 == 3:
             kind = self.TO_SPAWN[(n // 4) % len(self.TO_SPAWN)]
+        elif self.msi_owed.get(ring.name) and self.rng.random() < 0.5:
+            kind = "msi_ack"
         else:
             kind = self.pick(self.TO_SPAWN_W)
         return self.rng.choice(self.host.cpus), self.host_to_spawn(ring, kind)
@@ -425,7 +540,8 @@ class Traffic:
         cpu, (data, stype) = self.next_message(ring)
         ring.head = (h + 1) & (SLOTS - 1)                       # claim
         o = ring.slot_off(h)
-        struct.pack_into("<QI", ring.mm, o, cpu, stype)         # fill
+        struct.pack_into(SENDER_FMT, ring.mm, o + SENDER_OFF, cpu)     # fill
+        struct.pack_into(TYPE_FMT, ring.mm, o + TYPE_OFF, stype)
         ring.mm[o + BUFFER_OFF:o + BUFFER_OFF + len(data)] = data
         if ring.name not in self.unpub and self.rng.random() < UNPUBLISHED_P:
             self.unpub[ring.name] = [h, len(data), self.rng.randint(3, 12)]
@@ -449,22 +565,32 @@ class Traffic:
             ring.tail = (i + 1) & (SLOTS - 1)
 
     def handle(self, ring, i):
-        """What the receiving kernel does with a message: spawns owe the host replies."""
-        if ring is self.host:
-            return
+        """What the receiving kernel does with a message: spawns owe the host replies, and the
+        host (owner of the interrupt translation unit) answers MSI routing requests."""
         o = ring.slot_off(i)
-        stype = struct.unpack_from("<I", ring.mm, o + TYPE_OFF)[0]
-        if stype != MK_MSG_RESOURCE and stype != MK_MSG_SYSTEM:
+        stype = struct.unpack_from(TYPE_FMT, ring.mm, o + TYPE_OFF)[0]
+        if stype not in (MK_MSG_RESOURCE, MK_MSG_SYSTEM, MK_MSG_IO):
             return
-        _, sub, _, plen = MK_MESSAGE.unpack_from(ring.mm, o + BUFFER_OFF)
-        payload = bytes(ring.mm[o + BUFFER_OFF + 20:o + BUFFER_OFF + 20 + plen])
+        _, sub, _, plen = (v for _, v, _ in MK_MESSAGE.unpack(ring.mm, o + BUFFER_OFF))
+        payload = bytes(ring.mm[o + BUFFER_OFF + MK_PAYLOAD_OFF:o + BUFFER_OFF + MK_PAYLOAD_OFF + plen])
+        name = PAYLOAD_OF.get(sub)
+        if name is None or len(payload) < STRUCTS[name].end:
+            return
+        p = {f: v for f, v, _ in STRUCTS[name].unpack(payload)}
+        if ring is self.host:
+            if sub == MK_IO_MSI_MAP:
+                spawn = next((r for r in self.spawns if r.id == p["sender_instance_id"]), None)
+                if spawn is not None:
+                    self.msi_owed[spawn.name].append(p)
+            return
         if sub == MK_SYS_SHUTDOWN:
             self.acks[ring.name].append((MK_SYS_SHUTDOWN, ring.id))
-        elif sub in (MK_RES_CPU_ADD, MK_RES_CPU_REMOVE, MK_RES_MEM_ADD, MK_RES_MEM_REMOVE):
-            self.acks[ring.name].append((sub, struct.unpack_from("<Q", payload)[0]))
+        elif sub in (MK_RES_CPU_ADD, MK_RES_CPU_REMOVE):
+            self.acks[ring.name].append((sub, p["cpu_id"]))
+        elif sub in (MK_RES_MEM_ADD, MK_RES_MEM_REMOVE):
+            self.acks[ring.name].append((sub, p["start_pfn"]))
         elif sub in (MK_RES_DEVICE_ADD, MK_RES_DEVICE_REMOVE):
-            dom, bus, devfn = struct.unpack_from("<HBB", payload)
-            self.acks[ring.name].append((sub, (dom << 16) | (bus << 8) | devfn))
+            self.acks[ring.name].append((sub, (p["domain"] << 16) | (p["bus"] << 8) | p["devfn"]))
 
     def step(self, ring):
         if not ring.sane():
@@ -616,7 +742,7 @@ def describe(s):
     rest = ""
     if p:
         rest = " " + " ".join("%s=%s" % (k, repr(v) if isinstance(v, str) else v)
-                              for k, v in p.items() if k not in ("struct", "data_hex", "operation_name"))
+                              for k, v in p.items() if k != "struct" and not k.endswith(("_hex", "_name")))
     return "%s%s" % (m["msg_subtype_name"], rest)
 
 

@@ -8,11 +8,12 @@
   mklab.py serve CONFIG
         mount the FUSE file system at ROOT/sys/fs/multikernel and serve it until SIGTERM
         (needs python3-pyfuse3: run it with Debian's /usr/bin/python3)
-  mklab.py fallback DIR CONFIG [--instance web] [--host-base HEX] [--direct-map HEX]
+  mklab.py fallback DIR CONFIG [--instance web] [--host-base HEX] [--direct-map HEX] [--crash-notes]
         today's-upstream fixture: DIR/proc/kcore (host-kcore-style ELF), DIR/proc/{iomem,kimage},
         DIR/sys/fs/multikernel/{device_tree,instances/<name>/{id,status,device_tree},overlays/}
         and DIR/lab.json; the instance's RAM is copied (sparse) from its live RAM file while it
-        is stopped
+        is stopped; --crash-notes: a halted instance (status loaded) whose CPUs saved their
+        registers as crash notes when they stopped (written into the copy only)
 
 Addresses. The lab places each instance in a made-up host-physical address space (LAYOUT below):
 /proc/iomem, the pool and instance device trees and /proc/kimage use host-physical addresses.
@@ -56,11 +57,19 @@ LAYOUT = [
     {"name": "spare", "id": 3, "cpus": [6], "host_phys": 0x160000000, "bytes": 0x10000000},
 ]
 SHARED_PHYS = 0x180000000          # lab-owned shared memory (a file in /dev/shm)
-SHARED_SIZE = 0x200000
+SHARED_SIZE = 0x400000             # 4 MiB: three inboxes, then three 256 KiB boot manifests
 INBOX_STRIDE = 0x80000             # inbox of kernel id i at SHARED_PHYS + i * INBOX_STRIDE (host = 0)
 INBOX_SIZE = 65 * PAGE             # sizeof(struct mk_shared_data) = 264208 -> 65 pages
-MANIFEST_BASE = 0x180000           # boot manifest of instance id i at + (i - 1) * MANIFEST_SIZE
-MANIFEST_SIZE = 0x4000             # MK_MANIFEST_SIZE, 16 KiB
+MANIFEST_BASE = 0x200000           # boot manifest of instance id i at + (i - 1) * MANIFEST_SIZE
+MANIFEST_SIZE = 0x40000            # MK_MANIFEST_SIZE, 256 KiB (include/linux/multikernel.h @ 223163d8)
+HOST_TREE_MAX = 0x20000            # MK_HOST_TREE_MAX, 128 KiB: the most a user host tree may take
+# The host's pool park set (park page, page tables, slot) at the top of the pool chunk, as
+# mk_pool_park_regions() reports it; pool CPUs wait at the slot (multikernel,pool-slot).
+POOL_PARK = (0x17fff8000, 0x8000)
+POOL_SLOT = 0x17ffff000
+# A /dev/dma_heap/multikernel buffer (downstream trees): a daxfs child of the pool in /proc/iomem,
+# in the pool memory no instance holds.
+DAXFS_BUFFER = (0x170000000, 0x4000000)
 
 START_KERNEL_MAP = 0xffffffff80000000
 
@@ -100,7 +109,8 @@ def cmd_config(out, root, shared, pairs):
     cfg = {"root": os.path.abspath(root), "shared": {"path": shared, "phys": SHARED_PHYS, "size": SHARED_SIZE},
            "host_cpus": HOST_CPUS, "host_own_cpus": HOST_OWN_CPUS,
            "pool_chunks": [list(c) for c in POOL_CHUNKS],
-           "host_inbox": [inbox_phys(0), INBOX_SIZE], "instances": []}
+           "host_inbox": [inbox_phys(0), INBOX_SIZE], "pool_slot": POOL_SLOT, "pool_park": list(POOL_PARK),
+           "daxfs": list(DAXFS_BUFFER), "instances": []}
     for lay in LAYOUT:
         inst = dict(lay)
         inst["guest_phys"] = 0
@@ -236,16 +246,27 @@ def pool_dts(cfg):
 
 
 def boot_chosen(cfg, inst):
+    """/chosen of the boot tree, as mk_manifest_chosen() writes it (manifest.c): the reserved
+    ranges, the host's inbox, the pool slot, the spawn's own inbox, then the host-tree node."""
     host = cfg["host_inbox"]
     reserved = [host[0], host[1], inst["inbox"][0], inst["inbox"][1], inst["manifest"][0], inst["manifest"][1]]
     for other in cfg["instances"]:
         if other is not inst and "inbox" in other:
             reserved += [other["inbox"][0], other["inbox"][1], other["manifest"][0], other["manifest"][1]]
+    reserved += list(POOL_PARK)
+    # Without a user host tree the kernel names the CPUs the spawn may receive later: every other
+    # kernel's and the free pool's, sorted (mk_manifest_collect_cpus).
+    others = set(cfg["host_own_cpus"]) | {c for i in cfg["instances"] if i is not inst for c in i["cpus"]}
+    pool = [c for c in cfg["host_cpus"] if c not in cfg["host_own_cpus"]]
+    used = {c for i in cfg["instances"] for c in i["cpus"]}
+    others |= {c for c in pool if c not in used}
     return ["multikernel,reserved-memory = %s" % u64s(reserved),
             "multikernel,host-ipi-buffer = %s" % u64s([host[0]]),
-            "multikernel,host-ipi-buffer-pages = <%d>" % (host[1] // PAGE),
+            "multikernel,host-ipi-pages = <%d>" % (host[1] // PAGE),
+            "multikernel,pool-slot = %s" % u64s([POOL_SLOT]),
             "multikernel,ipi-buffer = %s" % u64s([inst["inbox"][0]]),
-            "multikernel,ipi-buffer-pages = <%d>" % (inst["inbox"][1] // PAGE)]
+            "multikernel,ipi-pages = <%d>" % (inst["inbox"][1] // PAGE),
+            "multikernel,host-tree { cpus = %s; }" % u64s(sorted(others))]
 
 
 def dtc(dts):
@@ -291,6 +312,9 @@ def iomem_text(cfg, low=HOST_IOMEM_LOW, high=HOST_RAM_HIGH):
     rows = list(low)
     regions = [(i["host_phys"], i["host_phys"] + i["bytes"] - 1,
                 "mk-instance-%d-%s-region-0" % (i["id"], i["name"])) for i in cfg["instances"]]
+    if cfg.get("daxfs"):  # a /dev/dma_heap/multikernel buffer, named as the heap names it
+        base, size = cfg["daxfs"]
+        regions.append((base, base + size - 1, "daxfs"))
     pool = [(2, a, b, n) for a, b, n in sorted(regions)]
     if high:
         rows.append((0, high[0], high[1], "System RAM"))
@@ -313,6 +337,52 @@ def vmcoreinfo_text(ram_path, phys, offset=0):
 
 def vmcoreinfo_kv(text):
     return dict(line.split("=", 1) for line in (text or "").splitlines() if "=" in line)
+
+
+def vmlinux_symbols(path, names):
+    """Link-time addresses of the named symbols (nm)."""
+    p = subprocess.run(["nm", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise SystemExit("mklab: nm %s failed: %s" % (path, p.stderr.decode(errors="replace")))
+    want, out = set(names), {}
+    for line in p.stdout.decode(errors="replace").splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2] in want:
+            out[f[2]] = int(f[0], 16)
+    missing = want - set(out)
+    if missing:
+        raise SystemExit("mklab: %s has no %s" % (path, " ".join(sorted(missing))))
+    return out
+
+
+def crash_note_addresses(inst, kv):
+    """Guest-physical address of each CPU's crash_notes buffer (the per-CPU note_buf_t that
+    crash_save_cpu() fills and /sys/devices/system/cpu/cpuN/crash_notes prints), from the
+    guest's RAM: the crash_notes per-CPU pointer plus __per_cpu_offset[cpu], in the direct map."""
+    syms = vmlinux_symbols(inst["vmlinux"], ["crash_notes", "__per_cpu_offset", "nr_cpu_ids", "page_offset_base"])
+    koff = int(kv.get("KERNELOFFSET", "0"), 16)
+    phys_base = int(kv.get("NUMBER(phys_base)", "0"))
+    with open(inst["ram"], "rb") as ram:
+        def read(sym, fmt, index=0):
+            size = struct.calcsize(fmt)
+            ram.seek(syms[sym] + koff - START_KERNEL_MAP + phys_base + index * size - inst["guest_phys"])
+            return struct.unpack(fmt, ram.read(size))[0]
+        ncpu, notes, pob = read("nr_cpu_ids", "<I"), read("crash_notes", "<Q"), read("page_offset_base", "<Q")
+        if not 1 <= ncpu <= 64 or notes == 0:
+            raise SystemExit("mklab: %s: nr_cpu_ids %d, crash_notes %#x: no crash notes to fill" % (inst["name"], ncpu, notes))
+        out = []
+        for cpu in range(ncpu):
+            va = (notes + read("__per_cpu_offset", "<Q", cpu)) & 0xffffffffffffffff
+            if not pob <= va < pob + inst["bytes"]:
+                raise SystemExit("mklab: %s: CPU %d's crash notes at %#x are outside the direct map" % (inst["name"], cpu, va))
+            out.append(va - pob)
+        return out
+
+
+def crash_notes_blob(regs, pid=0):
+    """What crash_save_cpu() leaves in a CPU's note buffer: a CORE/NT_PRSTATUS note, then the
+    empty final note."""
+    return note("CORE", NT_PRSTATUS, prstatus(regs, pid)) + bytes(12)
 
 
 def vmlinux_loads(path):
@@ -936,7 +1006,7 @@ def fallback_iomem(host_base, inst):
     return rows
 
 
-def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MAP):
+def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MAP, crash_notes=False):
     cfg = load_json(cfg_path)
     inst = dict(next(i for i in cfg["instances"] if i["name"] == name))
     if "ram" not in inst:
@@ -961,7 +1031,16 @@ def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MA
         regs_text = q.execute("human-monitor-command", {"command-line": "info registers -a"})
         vmci = vmcoreinfo_text(inst["ram"], inst["vmcoreinfo"][0])
         kcore = os.path.join(outdir, "proc", "kcore")
-        write_host_kcore(kcore, inst, ram_ranges, direct_map, host_base)
+        # --crash-notes: the instance halted while a backup with a vmcore host tree ran, so each
+        # stopping CPU saved its registers as crash notes (upstream mk_crash_notes_wanted());
+        # written into the copy only, never into the guest.
+        patches, note_phys = [], []
+        if crash_notes:
+            note_phys = crash_note_addresses(inst, vmcoreinfo_kv(vmci))
+            cpus = parse_registers(regs_text)
+            for cpu, phys in enumerate(note_phys[:len(cpus)]):
+                patches.append((phys, crash_notes_blob(cpus[cpu])))
+        write_host_kcore(kcore, inst, ram_ranges, direct_map, host_base, patches)
     finally:
         try:
             if was == "running":
@@ -980,7 +1059,7 @@ def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MA
     mk = os.path.join(outdir, "sys", "fs", "multikernel")
     write_file(os.path.join(mk, "device_tree"), dtc(pool_dts(fcfg)), 0o644)
     write_file(os.path.join(mk, "instances", name, "id"), "%d\n" % inst["id"], 0o444)
-    write_file(os.path.join(mk, "instances", name, "status"), "active\n", 0o444)
+    write_file(os.path.join(mk, "instances", name, "status"), "loaded\n" if crash_notes else "active\n", 0o444)
     write_file(os.path.join(mk, "instances", name, "device_tree"), dtc(instance_dts(inst)), 0o444)
     write_file(os.path.join(mk, "overlays", "new"), b"", 0o200)
     with open(os.path.join(outdir, "registers.txt"), "w") as f:
@@ -997,6 +1076,9 @@ def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MA
         "kernel_offset": int(kv.get("KERNELOFFSET", "0"), 16),
         "phys_base": int(kv.get("NUMBER(phys_base)", "0")),
         "host_release": HOST_RELEASE, "state_when_copied": was,
+        "crash_notes": [{"cpu": c, "spawn_phys": p, "rip": parse_registers(regs_text)[c].get("rip"),
+                         "rsp": parse_registers(regs_text)[c].get("rsp")} for c, p in enumerate(note_phys)
+                        if c < len(patches)],
         "files": {"kcore": "proc/kcore", "iomem": "proc/iomem", "kimage": "proc/kimage",
                   "kernfs": "sys/fs/multikernel", "registers": "registers.txt"},
     }
@@ -1006,7 +1088,7 @@ def cmd_fallback(outdir, cfg_path, name="web", host_base=0, direct_map=DIRECT_MA
     return outdir
 
 
-def write_host_kcore(path, inst, ram_ranges, direct_map, host_base):
+def write_host_kcore(path, inst, ram_ranges, direct_map, host_base, patches=()):
     """A /proc/kcore look-alike: host notes, kernel text, one vmalloc range, the direct map of
     every System RAM range; the instance region holds the guest's RAM, the rest is zeros."""
     segs = []
@@ -1047,6 +1129,8 @@ def write_host_kcore(path, inst, ram_ranges, direct_map, host_base):
                     if page != zero[:len(page)]:
                         os.pwrite(out.fileno(), page, base_off + pos - inst["guest_phys"] + i)
                 pos += len(data)
+        for phys, data in patches:  # (spawn-physical, bytes) written over the copy
+            os.pwrite(out.fileno(), data, base_off + phys - inst["guest_phys"])
     os.chmod(tmp, 0o400)
     os.replace(tmp, path)
 
@@ -1079,6 +1163,9 @@ def main(argv):
             elif args[i] == "--direct-map":
                 opts["direct_map"] = int(args[i + 1], 16)
                 i += 2
+            elif args[i] == "--crash-notes":
+                opts["crash_notes"] = True
+                i += 1
             else:
                 rest.append(args[i])
                 i += 1

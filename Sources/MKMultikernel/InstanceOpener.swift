@@ -35,6 +35,10 @@ public enum InstanceOpener {
         let target = try Target(image: image, options: options)
         var notes = ["\(instance.file("kcore")) is missing: reading \(instance.name)'s \(regions.count) region(s) from /proc/iomem through \(kernfs.hostKcorePath)"]
         if let at = image.foundAt { notes.append("VMCOREINFO found by scanning the regions, at physical \(hex(at))") }
+        // The only upstream route to a stopped instance's registers.
+        image.adopt(CrashNotes.read(target))
+        if let line = image.registersLine { notes.append("registers: " + line) }
+        if let line = image.noRegistersLine { notes.append(line) }
         return Opened(target: target, notes: notes, viaFallback: true)
     }
 }

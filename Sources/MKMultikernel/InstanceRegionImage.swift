@@ -11,6 +11,8 @@ public final class InstanceRegionImage: CoreImage {
     let host: CoreImage
     let instanceName: String
     var foundAt: UInt64?
+    /// What the kernel's crash-note buffers held, once looked at.
+    public private(set) var crashNotes: CrashNotes?
 
     public init(host: CoreImage, regions: [IomemMap.InstanceRegion], instanceName: String) throws {
         self.host = host
@@ -31,7 +33,39 @@ public final class InstanceRegionImage: CoreImage {
         if let foundAt { r.facts.append(("VMCOREINFO", "found by scanning, at physical \(hex(foundAt))")) }
         r.problems.append("instance \(instanceName) has no kcore file: read through the host's kcore and /proc/iomem (today's upstream)")
         if foundAt == nil { r.problems.append("no VMCOREINFO note found in the instance's memory") }
+        if let line = registersLine { r.facts.append(("registers", line)) }
+        if let c = crashNotes, c.saved.isEmpty { r.problems.append(Self.noRegisters(instanceName, c)) }
         return r
+    }
+
+    /// Takes the registers the instance's CPUs saved as crash notes, as
+    /// `NT_PRSTATUS` notes in CPU order (a CPU that saved none before one
+    /// that did gets zeros, so a note's index stays its CPU).
+    public func adopt(_ c: CrashNotes) {
+        crashNotes = c
+        guard let last = c.cpus.lastIndex(where: { $0.note != nil }) else { return }
+        for cpu in c.cpus[...last] {
+            notes.append(cpu.note ?? ElfNote(name: "CORE", type: ElfNote.ntPrStatus,
+                                             descriptor: [UInt8](repeating: 0, count: CrashNotes.prStatusSize), offset: 0))
+        }
+    }
+
+    /// "CPU 0, 1 from ..." when crash notes were found.
+    public var registersLine: String? {
+        guard let c = crashNotes, !c.saved.isEmpty else { return nil }
+        let at = c.saved.compactMap { $0.physical }.map { hex($0) }.joined(separator: ", ")
+        return "CPU " + c.saved.map { String($0.cpu) }.joined(separator: ", ")
+            + " from the crash notes saved when they stopped (crash_notes, at physical \(at))"
+    }
+
+    static func noRegisters(_ name: String, _ c: CrashNotes) -> String {
+        let why = c.unavailable ?? "no CPU of \(name) saved crash notes"
+        return "no CPU registers: \(why); upstream saves them only when the CPUs stop while a backup instance whose host tree has a vmcore node runs; bt shows each task's saved state"
+    }
+
+    public var noRegistersLine: String? {
+        guard let c = crashNotes, c.saved.isEmpty else { return nil }
+        return Self.noRegisters(instanceName, c)
     }
 
     public func readPhysical(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {

@@ -47,6 +47,21 @@ public struct IomemMap {
         }
     }
 
+    /// Pool children that are not instance regions: `daxfs` buffers the
+    /// `/dev/dma_heap/multikernel` heap allocated (downstream trees), or
+    /// anything else a driver inserted under the pool.
+    public var poolBuffers: [Entry] {
+        var out: [Entry] = []
+        var pool: Entry?
+        for e in entries {
+            if e.name == "Multikernel Memory Pool" { pool = e; continue }
+            guard let p = pool else { continue }
+            if e.depth <= p.depth { pool = nil; continue }
+            if e.depth == p.depth + 1 && !e.name.hasPrefix("mk-instance-") { out.append(e) }
+        }
+        return out
+    }
+
     public func regions(of name: String) -> [InstanceRegion] {
         instanceRegions.filter { $0.instanceName == name }.sorted { $0.index < $1.index }
     }

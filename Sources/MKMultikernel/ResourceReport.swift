@@ -22,6 +22,14 @@ public struct ResourceReport {
         public var cpusAvailable: [UInt64] = []
         public var memory: [Region] = []
         public var devices: [Device] = []
+        /// Pool memory /proc/iomem shows in use outside the instances
+        /// (`daxfs`: /dev/dma_heap/multikernel buffers).
+        public var buffers: [Buffer] = []
+    }
+
+    public struct Buffer: Equatable {
+        public var name: String
+        public var region: Region
     }
 
     public struct InstanceResources {
@@ -60,6 +68,9 @@ public struct ResourceReport {
         }
         let iomem = try? kernfs.iomem()
         if iomem == nil { report.problems.append("no \(kernfs.procDirectory)/iomem: memory regions come from the device trees (base of the first region and total only)") }
+        if let iomem, report.pool != nil {
+            report.pool?.buffers = iomem.poolBuffers.map { Buffer(name: $0.name, region: Region(start: $0.start, size: $0.size)) }
+        }
         for inst in try kernfs.instances() {
             var r = InstanceResources(name: inst.name, id: inst.id, status: inst.status)
             if let tree = try? inst.deviceTree() {
@@ -127,6 +138,11 @@ public struct ResourceReport {
             }
         }
         let all = r.instances.flatMap { i in i.regions.map { (i.name, $0) } }
+        for b in r.pool?.buffers ?? [] {
+            for (name, x) in all where x.start < b.region.end && b.region.start < x.end {
+                problems.append("pool buffer \(b.name) \(hex(b.region.start))-\(hex(b.region.end)) overlaps \(hex(x.start))-\(hex(x.end)) of \(name)")
+            }
+        }
         for (a, x) in all.enumerated() {
             for y in all[(a + 1)...] where x.1.start < y.1.end && y.1.start < x.1.end {
                 problems.append("memory \(hex(x.1.start))-\(hex(x.1.end)) of \(x.0) overlaps \(hex(y.1.start))-\(hex(y.1.end)) of \(y.0)")

@@ -140,6 +140,46 @@ fileprivate func same(_ expected: Any?, _ actual: Any?) -> Bool {
                 == expected.map { $0["index"] as? Int ?? -1 } + (web["pending"] as? [[String: Any]] ?? []).map { $0["index"] as? Int ?? -1 })
     }
 
+    /// The arm64-era subtypes (223163d8): every MK_IO_MSI_MAP (spawns to the
+    /// host) and MK_IO_MSI_ACK (the host's answers) in the rings, pending or
+    /// consumed, decoded exactly as the traffic process wrote them.
+    @Test func msiMapAndAckDecodeExactly() throws {
+        let lab = try MultikernelLab.load()
+        #expect(try Self.traffic(["pause"]).status == 0)
+        defer { _ = try? Self.traffic(["resume"]) }
+        let state = try Self.state(lab)
+        #expect((state["layout"] as? [String: Any])?["era"] as? String == "223163d8")
+        let rings = try #require(state["rings"] as? [[String: Any]])
+        let channels = try Self.channels(lab, "channels -a")
+        var seen: [String: Int] = [:]
+        for ring in rings {
+            let name = ring["name"] as? String ?? "?"
+            let c = try #require(channels.first { $0["name"] as? String == name })
+            #expect(((c["layout"] as? [String: Any])?["era"] as? String) == "223163d8")
+            let slots = try #require(c["slots"] as? [[String: Any]])
+            let all = (ring["consumed"] as? [[String: Any]] ?? []) + (ring["pending"] as? [[String: Any]] ?? [])
+            for t in all {
+                guard let sub = (t["message"] as? [String: Any])?["msg_subtype_name"] as? String, sub.hasPrefix("MK_IO_MSI_") else { continue }
+                let m = try #require(slots.first { same(t["index"], $0["index"]) }, "\(name): no slot \(t["index"] ?? "?") in channels -a")
+                Self.expectSameSlot(t, m, ring: name)
+                let payload = (m["message"] as? [String: Any])?["payload"] as? [String: Any] ?? [:]
+                #expect(payload["struct"] as? String == "mk_io_msi_payload")
+                // Requests go to the host and carry the sender; answers come from the host.
+                if sub == "MK_IO_MSI_MAP" {
+                    #expect(name == "host" && (payload["sender_instance_id"] as? Int ?? 0) > 0, "\(name): \(payload)")
+                } else {
+                    #expect(name != "host" && payload["sender_instance_id"] as? Int == 0, "\(name): \(payload)")
+                }
+                seen[sub + " " + name, default: 0] += 1
+            }
+        }
+        #expect(seen["MK_IO_MSI_MAP host", default: 0] > 0, "\(seen)")
+        #expect(seen["MK_IO_MSI_ACK web", default: 0] > 0 && seen["MK_IO_MSI_ACK db", default: 0] > 0, "\(seen)")
+        // The text names them and their payload fields.
+        let text = try lab.mkdbg(["-e", "channels web -a"])
+        #expect(text.out.contains("MK_IO_MSI_ACK domain=0 rid=0x900 event="), "\(text.out)")
+    }
+
     @Test func claimedButUnpublishedSlot() throws {
         let lab = try MultikernelLab.load()
         let paused = try Self.traffic(["pause", "--unpublished"])

@@ -226,6 +226,100 @@ struct MultikernelLab {
         #expect(r.status != 0)
     }
 
+    /// Upstream's one route to a stopped instance's registers: crash notes
+    /// its CPUs saved (mk_crash_notes_wanted). The fixture's halted web has
+    /// them in its crash_notes buffers; the plain fixture has none.
+    @Test func fallbackReadsSavedCrashNotes() throws {
+        let lab = try MultikernelLab.load()
+        let dir = NSTemporaryDirectory() + "mkdbg-fallback-cn-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try lab.runLab(["mk-fallback", "--crash-notes", dir]) == 0)
+        let factsData = try #require(FileManager.default.contents(atPath: dir + "/lab.json"))
+        let facts = try #require(try JSONSerialization.jsonObject(with: factsData) as? [String: Any])
+        let saved = try #require(facts["crash_notes"] as? [[String: Any]])
+        #expect(saved.count == 2)
+        #expect(lab.read(dir + "/sys/fs/multikernel/instances/web/status") == "loaded\n")
+        let r = try runMkdbg(["--root", dir, "--instance", "web", "--json", "-e", "bt -a", "-e", "info image"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let phys = saved.compactMap { $0["spawn_phys"] as? Int }.map { "0x" + String($0, radix: 16) }
+        #expect(r.err.contains("registers: CPU 0, 1 from the crash notes saved when they stopped (crash_notes, at physical \(phys.joined(separator: ", ")))"), "stderr: \(r.err)")
+        let lines = r.out.split(separator: "\n")
+        let first = try #require(lines.first)
+        let bt = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        let traces = try #require(bt["backtraces"] as? [[String: Any]])
+        #expect(traces.count == 2)
+        for (cpu, t) in traces.enumerated() {
+            // Each CPU's walk starts at the rip it saved.
+            let rip = try #require(saved[cpu]["rip"] as? UInt64 ?? (saved[cpu]["rip"] as? NSNumber)?.uint64Value)
+            let frames = try #require(t["frames"] as? [[String: Any]], "\(t)")
+            let pc = frames.first?["pc"] as? String ?? frames.first?["address"] as? String ?? ""
+            #expect(pc == "0x" + String(rip, radix: 16), "CPU \(cpu): first frame \(frames.first ?? [:]), saved rip \(String(rip, radix: 16))")
+            #expect(t["active"] as? Bool == true, "\(t)")
+        }
+        let info = String(lines.dropFirst().first ?? "")
+        #expect(info.contains("from the crash notes saved when they stopped"), "\(info)")
+
+        // Without crash notes: said plainly, and bt -a has nothing to start from.
+        let plain = NSTemporaryDirectory() + "mkdbg-fallback-none-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        #expect(try lab.runLab(["mk-fallback", plain]) == 0)
+        let n = try runMkdbg(["--root", plain, "--instance", "web", "-e", "bt -a"])
+        #expect(n.err.contains("no CPU registers: no CPU of web saved crash notes; upstream saves them only when the CPUs stop while a backup instance whose host tree has a vmcore node runs"), "stderr: \(n.err)")
+        #expect(n.out.contains("bt: the image has no CPU registers"), "\(n.out)")
+    }
+
+    /// Boot manifests as 223163d8 sizes them (MK_MANIFEST_SIZE 256 KiB), with
+    /// the /chosen of manifest.c: pool slot and host-tree node.
+    @Test func bootManifestsFollowUpstream() throws {
+        let lab = try MultikernelLab.load()
+        let shared = try #require(lab.lab["shared"] as? [String: Any])
+        let base = try #require(shared["phys"] as? Int), path = try #require(shared["path"] as? String)
+        let file = try #require(FileHandle(forReadingAtPath: path))
+        defer { try? file.close() }
+        for (name, expectedCpus) in [("web", "0x00 0x00 0x00 0x01 0x00 0x04 0x00 0x05 0x00 0x06 0x00 0x07"),
+                                     ("db", "0x00 0x00 0x00 0x01 0x00 0x02 0x00 0x03 0x00 0x06 0x00 0x07")] {
+            let manifest = try #require(lab.instance(name)["manifest"] as? [Int])
+            #expect(manifest[1] == 256 * 1024, "\(name): manifest of \(manifest[1]) bytes")
+            try file.seek(toOffset: UInt64(manifest[0] - base))
+            let blob = try #require(try file.read(upToCount: manifest[1]))
+            let dtb = NSTemporaryDirectory() + "mkdbg-manifest-\(name)-\(getpid()).dtb"
+            defer { try? FileManager.default.removeItem(atPath: dtb) }
+            try blob.write(to: URL(fileURLWithPath: dtb))
+            let dtc = Process()
+            let out = Pipe()
+            dtc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            dtc.arguments = ["dtc", "-q", "-I", "dtb", "-O", "dts", dtb]
+            dtc.standardOutput = out
+            try dtc.run()
+            let dts = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            dtc.waitUntilExit()
+            #expect(dtc.terminationStatus == 0)
+            #expect(dts.contains("multikernel,pool-slot = <0x01 0x7ffff000>;"), "\(dts)")
+            #expect(dts.contains("multikernel,host-ipi-pages = <0x41>;") && dts.contains("multikernel,ipi-pages = <0x41>;"), "\(dts)")
+            #expect(dts.contains("multikernel,host-tree {") && dts.contains("cpus = <\(expectedCpus)>;"), "\(dts)")
+            // The reserved ranges include both 256 KiB manifests.
+            #expect(dts.contains("0x00 0x40000"), "\(dts)")
+        }
+        // The instance's kcore maps its whole manifest.
+        let r = try lab.mkdbg(["--instance", "web", "-e", "info image"])
+        let manifest = try #require(lab.instance("web")["manifest"] as? [Int])
+        #expect(r.out.contains("0x" + String(manifest[0], radix: 16) + "-0x" + String(manifest[0] + manifest[1], radix: 16)), "\(r.out)")
+    }
+
+    /// A /dev/dma_heap/multikernel buffer (`daxfs` under the pool) is listed, not flagged.
+    @Test func resourcesListDaxfsBuffers() throws {
+        let lab = try MultikernelLab.load()
+        #expect(lab.read(lab.root + "/proc/iomem").contains("    170000000-173ffffff : daxfs\n"))
+        let r = try lab.mkdbg(["-e", "resources"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.contains("  buffer          0x170000000-0x174000000 64 MiB daxfs"), "\(r.out)")
+        #expect(!r.out.contains("problems:") || !r.out.contains("daxfs 0x"), "\(r.out)")
+        let j = try lab.mkdbg(["--json", "-e", "resources"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any])
+        let buffers = try #require((json["pool"] as? [String: Any])?["buffers"] as? [[String: Any]])
+        #expect(buffers.count == 1 && buffers.first?["name"] as? String == "daxfs" && buffers.first?["size"] as? Int == 0x4000000)
+    }
+
     @Test func multikernelCommandsSpeakJSON() throws {
         let lab = try MultikernelLab.load()
         defer { lab.thaw("db") }

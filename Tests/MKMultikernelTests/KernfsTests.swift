@@ -85,6 +85,33 @@ import MKFormat
         #expect(report.problems.contains { $0.contains("overlaps") })
     }
 
+    /// Downstream trees: /dev/dma_heap/multikernel buffers are `daxfs`
+    /// children of the pool; `resources` lists them and flags only overlaps.
+    @Test func daxfsBuffersOfThePoolAreListed() throws {
+        let k = try FakeKernfs.standard()
+        try k.write("proc/iomem", """
+            00001000-0009ffff : System RAM
+            100000000-27fffffff : System RAM
+              100000000-17fffffff : Multikernel Memory Pool
+                100000000-11fffffff : mk-instance-1-web-region-0
+                120000000-13fffffff : mk-instance-2-db-region-0
+                170000000-173ffffff : daxfs
+                174000000-1740fffff : daxfs
+              180000000-1800fffff : daxfs
+
+            """)
+        var report = try ResourceReport.collect(Kernfs(root: k.root))
+        // Only the pool's own children count; the third daxfs line is not under the pool.
+        #expect(report.pool?.buffers == [.init(name: "daxfs", region: .init(start: 0x1_7000_0000, size: 0x400_0000)),
+                                         .init(name: "daxfs", region: .init(start: 0x1_7400_0000, size: 0x10_0000))])
+        #expect(!report.problems.contains { $0.contains("daxfs") }, "\(report.problems)")
+        #expect(report.instances.first { $0.name == "web" }?.regions == [.init(start: 0x1_0000_0000, size: 0x2000_0000)])
+        // A buffer inside an instance's memory is a conflict.
+        try k.write("proc/iomem", "100000000-17fffffff : Multikernel Memory Pool\n  100000000-11fffffff : mk-instance-1-web-region-0\n  110000000-1100fffff : daxfs\n")
+        report = try ResourceReport.collect(Kernfs(root: k.root))
+        #expect(report.problems.contains("pool buffer daxfs 0x110000000-0x110100000 overlaps 0x100000000-0x120000000 of web"), "\(report.problems)")
+    }
+
     @Test func freezeTimesOutAndWithdraws() throws {
         let k = try FakeKernfs.standard()
         let web = try Kernfs(root: k.root).instance("web")

@@ -4,13 +4,14 @@ import MKDebugInfo
 @testable import MKMultikernel
 
 @Suite struct RingLayoutTests {
-    @Test func theThreeEraFilesLoad() throws {
+    @Test func theEraFilesLoad() throws {
         let (layouts, problems) = RingBuilder.store.all()
         #expect(problems.isEmpty, "\(problems)")
-        #expect(layouts.map(\.era) == ["14213ee5", "00ff7b01", "9d5973eb"])
-        let newest = try RingBuilder.store.newest()
-        #expect(newest.era == "14213ee5")
-        #expect(try RingBuilder.layout("newest").era == "14213ee5")
+        #expect(layouts.map(\.era) == ["223163d8", "14213ee5", "00ff7b01", "9d5973eb"])
+        #expect(try RingBuilder.store.newest().era == "223163d8")
+        #expect(try RingBuilder.layout("newest").era == "223163d8")
+        let newest = try RingBuilder.layout("14213ee5")
+        #expect(newest.aliases == ["pool"])
         #expect(try RingBuilder.layout("rfc").era == "9d5973eb")
         // upstream.md 4.6: sizes and offsets of each era.
         #expect(newest.slotSize == 4120 && newest.ringSize == 264208 && newest.slotCount == 64)
@@ -28,6 +29,45 @@ import MKDebugInfo
             #expect(l.structs["mk_message"]?.trailerOffset == 20)
         }
         #expect(throws: MultikernelError.self) { try RingBuilder.layout("nosuchera") }
+    }
+
+    static func msi(rid: UInt32, event: UInt32, nvecs: UInt32, cpu: UInt64, doorbell: UInt64, result: Int32, sender: Int32) -> [UInt8] {
+        RingBuilder.le(UInt32(0)) + RingBuilder.le(rid) + RingBuilder.le(event) + RingBuilder.le(nvecs)
+            + RingBuilder.le(cpu) + RingBuilder.le(doorbell) + RingBuilder.le(result) + RingBuilder.le(sender)
+    }
+
+    /// include/linux/multikernel.h @ 223163d8: the ring of 14213ee5, two
+    /// more MK_MSG_IO subtypes and their 40-byte payload.
+    @Test func arm64EraAddsTheMsiSubtypes() throws {
+        let l = try RingBuilder.layout("223163d8")
+        let pool = try RingBuilder.layout("14213ee5")
+        #expect(l.ringSize == pool.ringSize && l.slotSize == pool.slotSize && l.parkedOffset == pool.parkedOffset)
+        #expect(l.subtype(0x1005) == RingLayout.Subtype(value: 0x1005, name: "MK_IO_MSI_MAP", payload: "mk_io_msi_payload"))
+        #expect(l.subtype(0x1006) == RingLayout.Subtype(value: 0x1006, name: "MK_IO_MSI_ACK", payload: "mk_io_msi_payload"))
+        #expect(pool.subtype(0x1005) == nil && pool.subtype(0x1006) == nil)
+        let msi = try #require(l.structs["mk_io_msi_payload"])
+        #expect(msi.size == 40)
+        #expect(msi.fields.map { "\($0.name)@\($0.offset):\($0.size)\($0.kind == .signed ? "s" : "u")" }
+                == ["domain@0:4u", "rid@4:4u", "event@8:4u", "nvecs@12:4u", "phys_cpu@16:8u", "doorbell@24:8u",
+                    "result@32:4s", "sender_instance_id@36:4s"])
+        // Everything else is 14213ee5's.
+        #expect(l.subtypes.filter { $0.value != 0x1005 && $0.value != 0x1006 } == pool.subtypes)
+        #expect(l.slotTypes == pool.slotTypes && l.enums == pool.enums)
+
+        var r = RingBuilder(layout: l)
+        r.indices(head: 2, tail: 0)
+        let map = Self.msi(rid: 0x900, event: 3, nvecs: 4, cpu: 2, doorbell: 0, result: 0, sender: 1)
+        r.slot(0, sender: 2, type: 0x1000, buffer: RingBuilder.message(0x1000, 0x1005, map))
+        let ack = Self.msi(rid: 0x900, event: 3, nvecs: 4, cpu: 2, doorbell: 0x8090040, result: -16, sender: 0)
+        r.slot(1, sender: 0, type: 0x1000, buffer: RingBuilder.message(0x1000, 0x1006, ack))
+        let ring = InboxRing.parse(r.bytes, layout: l)
+        #expect(ring.slots.map(\.problems) == [[], []])
+        #expect(ring.slots.map { $0.message?.summary } == [
+            "MK_IO_MSI_MAP domain=0 rid=0x900 event=3 nvecs=4 phys_cpu=2 doorbell=0x0 result=0 sender_instance_id=1",
+            "MK_IO_MSI_ACK domain=0 rid=0x900 event=3 nvecs=4 phys_cpu=2 doorbell=0x8090040 result=-16 sender_instance_id=0"])
+        // The older era does not know them.
+        let old = InboxRing.parse(r.bytes, layout: pool)
+        #expect(old.slots[0].problems.contains { $0.contains("subtype 0x1005 is not one layout 14213ee5 knows") })
     }
 
     @Test func badLayoutFilesAreRefusedNamingFileAndKey() throws {

@@ -23,7 +23,7 @@ enum ChannelsCommand {
             case "-a", "--all": all = true
             case "--layout":
                 guard let v = words.popFirst() else {
-                    throw CommandError.usage(command: "channels", message: "--layout needs an era (14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file", usage: usage)
+                    throw CommandError.usage(command: "channels", message: "--layout needs an era (223163d8, 14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file", usage: usage)
                 }
                 layoutName = v
             default:

@@ -20,10 +20,12 @@ enum ResourcesCommand {
             lines.append("  cpus            \(InstanceCommands.formatCpus(pool.cpus))")
             lines.append("  cpus available  \(InstanceCommands.formatCpus(pool.cpusAvailable))")
             for m in pool.memory { lines.append("  memory          \(hex(m.start))-\(hex(m.end)) \(formatSize(m.size))") }
+            for b in pool.buffers { lines.append("  buffer          \(hex(b.region.start))-\(hex(b.region.end)) \(formatSize(b.region.size)) \(b.name)") }
             for d in pool.devices { lines.append("  device          \(d.name) \(d.kind) \(d.detail)") }
             fields.append(("pool", .object([
                 ("cpus", .array(pool.cpus.map { .uint($0) })), ("cpus_available", .array(pool.cpusAvailable.map { .uint($0) })),
                 ("memory", .array(pool.memory.map { .object([("start", jsonAddress($0.start)), ("size", .uint($0.size))]) })),
+                ("buffers", .array(pool.buffers.map { .object([("name", .string($0.name)), ("start", jsonAddress($0.region.start)), ("size", .uint($0.region.size))]) })),
                 ("devices", .array(pool.devices.map { .object([("name", .string($0.name)), ("type", .string($0.kind)), ("detail", .string($0.detail))]) }))])))
         }
         var instancesJSON: [JSONValue] = []
