@@ -32,11 +32,6 @@ public struct CrashNotes {
 
     public var saved: [CPU] { cpus.filter { $0.note != nil } }
 
-    static func le32(_ b: [UInt8], _ at: Int) -> UInt32? {
-        guard at >= 0, at + 4 <= b.count else { return nil }
-        return UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-    }
-
     /// Reads every possible CPU's buffer. Needs the kernel's symbols
     /// (`crash_notes`, `__per_cpu_offset`, `nr_cpu_ids`); reads only.
     public static func read(_ target: Target) -> CrashNotes {
@@ -53,7 +48,7 @@ public struct CrashNotes {
         guard base != 0 else { return CrashNotes(cpus: [], unavailable: "crash_notes is NULL: the buffers were never allocated") }
         var count = 1
         if let n = symbols.lookup("nr_cpu_ids")?.address, let bytes = try? memory.readVirtual(n, count: 4),
-           let v = Self.le32(bytes, 0) {
+           let v = bytes.loadLE32(at: 0) {
             guard v >= 1, v <= 8192 else {
                 return CrashNotes(cpus: [], unavailable: "nr_cpu_ids is \(v): not a plausible CPU count")
             }
@@ -85,7 +80,7 @@ public struct CrashNotes {
     /// `CORE`/`NT_PRSTATUS` note, or something else (refused).
     static func parse(_ bytes: [UInt8], cpu: Int, physical: UInt64) -> CPU {
         var c = CPU(cpu: cpu, physical: physical)
-        guard let namesz = Self.le32(bytes, 0), let descsz = Self.le32(bytes, 4), let type = Self.le32(bytes, 8) else {
+        guard let namesz = bytes.loadLE32(at: 0), let descsz = bytes.loadLE32(at: 4), let type = bytes.loadLE32(at: 8) else {
             c.problem = "short buffer"
             return c
         }

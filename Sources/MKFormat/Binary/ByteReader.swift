@@ -83,7 +83,13 @@ extension Array where Element == UInt8 {
         Int(self[at]) | Int(self[at + 1]) << 8 | Int(self[at + 2]) << 16 | Int(self[at + 3]) << 24
     }
 
-    /// Little-endian load without bounds errors; callers check bounds first.
+    /// Little-endian loads that return nil past the end.
+    @inlinable
+    public func loadLE32(at offset: Int) -> UInt32? {
+        guard offset >= 0, offset <= count - 4 else { return nil }
+        return UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16 | UInt32(self[offset + 3]) << 24
+    }
+
     @inlinable
     public func loadLE64(at offset: Int) -> UInt64? {
         guard offset >= 0, offset <= count - 8 else { return nil }
