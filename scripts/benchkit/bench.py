@@ -28,9 +28,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.dont_write_bytecode = True  # no scripts/__pycache__
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "paritykit"))
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 import parity  # noqa: E402  (vmcoreinfo_of_elf, find_vmlinux)
 
 GNU_TIME = "/usr/bin/time"
@@ -392,7 +392,7 @@ Targets: cold ≤ 0.6 × drgn's time, warm ≤ 0.15 × drgn's time, peak RSS ≤
 time ≤ 0.5 × drgn's, RSS ≤ drgn's (`scripts/bench --case log` runs those two alone).
 Throughput: `dump memory` of 256 MiB of the direct map against `dd bs=1M` copying the same bytes of
 the file, in MiB/s; target ≥ 0.8 × dd (`scripts/bench --case dump` runs it alone).
-Cases are functions in `scripts/bench.py` (`CASES`); add one there.
+Cases are functions in `scripts/benchkit/bench.py` (`CASES`); add one there.
 
 """
     text = open(DOC).read() if os.path.exists(DOC) else intro

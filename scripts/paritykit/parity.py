@@ -23,12 +23,12 @@ later lines bare) and mkdbg's escaping of control bytes and invalid UTF-8 as \\x
 
 And `bt` against drgn's prog.stack_trace() on the same dumps: every CPU's current
 task and some sleeping ones, one check per task ("bt" in the by-kind line; what is
-compared is described in scripts/parity_bt.py).
+compared is described in scripts/paritykit/parity_bt.py).
 
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
 idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
 dumps: one check per task and per module ("ps", "mod", "per_cpu", "sys" in the by-kind
-line; scripts/parity_ps.py describes what is compared).
+line; scripts/paritykit/parity_ps.py describes what is compared).
 
 A question is structured; parity.py derives the mkdbg command and the drgn
 evaluation from it:
@@ -60,8 +60,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DEFAULT_QUESTIONS = os.path.join(HERE, "parity-questions.json")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_QUESTIONS = os.path.join(HERE, "questions.json")
 DEFAULT_IMAGE = os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf")
 MARK = "@@Q"
 
@@ -889,12 +889,12 @@ def cmd_run(args):
         lp, lf = run_log_checks(args, image, drgn_image, vmlinux)
         passed, failed = passed + lp, failed + lf
         by_kind["log"] = [lp, lf]
-    if not args.no_bt:  # `bt` against drgn's stack_trace(): scripts/parity_bt.py
+    if not args.no_bt:  # `bt` against drgn's stack_trace(): scripts/paritykit/parity_bt.py
         import parity_bt
         bp, bf = parity_bt.run_bt_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE)
         passed, failed = passed + bp, failed + bf
         by_kind["bt"] = [bp, bf]
-    if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/parity_ps.py
+    if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/paritykit/parity_ps.py
         sys.dont_write_bytecode = True  # no scripts/__pycache__
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
@@ -924,7 +924,7 @@ def main():
             s.add_argument("--no-log", action="store_true", help="skip the `log` checks against drgn's get_dmesg()")
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
             s.add_argument("--no-ps", action="store_true",
-                           help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/parity_ps.py)")
+                           help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
