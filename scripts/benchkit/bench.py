@@ -30,7 +30,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "paritykit"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "pylib"))
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+import elfread  # noqa: E402  (the scripts' shared ELF reader)
 import parity  # noqa: E402  (vmcoreinfo_of_elf, find_vmlinux)
 
 GNU_TIME = "/usr/bin/time"
@@ -112,17 +114,7 @@ def case_drgn(ctx):
 def elf_loads(path):
     """(p_offset, p_paddr, p_filesz) of an ELF64 core's PT_LOADs."""
     with open(path, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    loads = []
-    for i in range(phnum):
-        p_type, _, off, _, paddr, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", table, i * phentsize)
-        if p_type == 1:
-            loads.append((off, paddr, filesz))
-    return loads
+        return [(ph.offset, ph.paddr, ph.filesz) for ph in elfread.program_headers(f) if ph.type == elfread.PT_LOAD]
 
 
 DUMP_MIB = 256

@@ -37,8 +37,10 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.dont_write_bytecode = True  # no scripts/__pycache__ from importing qmp.py
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/ from importing qmp.py, elfread.py
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(os.path.dirname(HERE), "pylib"))
+import elfread  # noqa: E402  (the scripts' shared ELF reader)
 from qmp import QMP, QMPError  # noqa: E402
 
 PAGE = 4096
@@ -328,9 +330,8 @@ def vmcoreinfo_text(ram_path, phys, offset=0):
     """The VMCOREINFO note's text from a RAM file (guest-physical phys at file offset phys+offset)."""
     with open(ram_path, "rb") as f:
         f.seek(phys + offset)
-        hdr = f.read(24)
-        namesz, descsz, ntype = struct.unpack_from("<III", hdr)
-        if namesz != 11 or ntype != 0 or hdr[12:23] != b"VMCOREINFO\0" or descsz > 0x10000:
+        descsz = elfread.vmcoreinfo_note_size(f.read(24), 0x10000)
+        if descsz is None:
             return None
         return f.read(descsz).decode(errors="replace")
 
@@ -388,13 +389,8 @@ def crash_notes_blob(regs, pid=0):
 def vmlinux_loads(path):
     try:
         with open(path, "rb") as f:
-            hdr = f.read(64)
-            phoff, = struct.unpack_from("<Q", hdr, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", hdr, 0x36)
-            f.seek(phoff)
-            raw = f.read(phentsize * phnum)
-        return sum(1 for i in range(phnum) if struct.unpack_from("<I", raw, i * phentsize)[0] == 1)
-    except (OSError, struct.error):
+            return sum(1 for ph in elfread.program_headers(f) if ph.type == elfread.PT_LOAD)
+    except (OSError, elfread.ElfError):
         return 4
 
 
@@ -616,11 +612,9 @@ class Lab:
             return blob
         phys = inst["vmcoreinfo"][0]
         fd = self.fds[inst["ram"]]
-        hdr = os.pread(fd, 24, phys)
-        if len(hdr) == 24:
-            namesz, descsz, ntype = struct.unpack_from("<III", hdr)
-            if namesz == 11 and ntype == 0 and hdr[12:23] == b"VMCOREINFO\0" and descsz <= 0x1000:
-                blob += os.pread(fd, 24 + ((descsz + 3) & ~3), phys)
+        descsz = elfread.vmcoreinfo_note_size(os.pread(fd, 24, phys), 0x1000)
+        if descsz is not None:
+            blob += os.pread(fd, 24 + ((descsz + 3) & ~3), phys)
         if rs == "paused":
             try:
                 cpus = self.registers(inst)

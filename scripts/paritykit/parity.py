@@ -62,6 +62,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_QUESTIONS = os.path.join(HERE, "questions.json")
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
+import elfread  # noqa: E402  (the scripts' shared ELF reader)
 DEFAULT_IMAGE = os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf")
 MARK = "@@Q"
 
@@ -96,30 +99,10 @@ def mkdbg_command(q):
 def vmcoreinfo_of_elf(path):
     """VMCOREINFO text from an ELF core's PT_NOTE segments (None if not found)."""
     with open(path, "rb") as f:
-        ident = f.read(64)
-        if ident[:4] != b"\x7fELF" or ident[4] != 2 or ident[5] != 1:
+        try:
+            return elfread.core_vmcoreinfo(f)
+        except elfread.ElfError:
             return None
-        phoff, = struct.unpack_from("<Q", ident, 32)
-        phentsize, phnum = struct.unpack_from("<HH", ident, 54)
-        f.seek(phoff)
-        phdrs = f.read(phentsize * phnum)
-        for i in range(phnum):
-            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", phdrs, i * phentsize)
-            if p_type != 4:  # PT_NOTE
-                continue
-            f.seek(p_offset)
-            notes = f.read(min(p_filesz, 1 << 24))
-            off = 0
-            while off + 12 <= len(notes):
-                namesz, descsz, _ = struct.unpack_from("<III", notes, off)
-                off += 12
-                name = notes[off:off + namesz].rstrip(b"\0")
-                off += (namesz + 3) & ~3
-                desc = notes[off:off + descsz]
-                off += (descsz + 3) & ~3
-                if name == b"VMCOREINFO":
-                    return desc.decode("utf-8", "replace")
-    return None
 
 
 def find_vmlinux(image):
