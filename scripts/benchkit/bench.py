@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts", "paritykit"))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "pylib"))
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 import elfread  # noqa: E402  (the scripts' shared ELF reader)
-import parity  # noqa: E402  (vmcoreinfo_of_elf, find_vmlinux)
+import images  # noqa: E402  (parity's: vmcoreinfo_of_elf, find_vmlinux, DEFAULT_IMAGE)
 
 GNU_TIME = "/usr/bin/time"
 DOC = os.path.join(ROOT, "docs", "performance.md")
@@ -70,8 +70,8 @@ class Context:
         self.image = os.path.abspath(args.image)
         self.mkdbg = os.path.abspath(args.mkdbg)
         self.python = args.venv_python
-        self.vmlinux = args.vmlinux or parity.find_vmlinux(self.image)
-        info = parity.vmcoreinfo_of_elf(self.image) or ""
+        self.vmlinux = args.vmlinux or images.find_vmlinux(self.image)
+        info = images.vmcoreinfo_of_elf(self.image) or ""
         keys = dict(line.split("=", 1) for line in info.splitlines() if "=" in line)
         self.build_id = keys.get("BUILD-ID", "").strip().lower()
         self.release = keys.get("OSRELEASE", "").strip()
@@ -221,7 +221,7 @@ PS_DONE = b"PS-DONE"
 
 def scale_image():
     """The dump of a guest running 2,000 extra processes (`scripts/lab fixtures-scale`), or None."""
-    lab = os.path.dirname(os.path.dirname(os.path.dirname(parity.DEFAULT_IMAGE)))
+    lab = os.path.dirname(os.path.dirname(os.path.dirname(images.DEFAULT_IMAGE)))
     path = os.path.join(lab, "fixtures-scale", "scale-2000", "vmcore.elf")
     return path if os.path.exists(path) else None
 
@@ -399,7 +399,7 @@ Cases are functions in `scripts/benchkit/bench.py` (`CASES`); add one there.
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--image", default=parity.DEFAULT_IMAGE)
+    ap.add_argument("--image", default=images.DEFAULT_IMAGE)
     ap.add_argument("--vmlinux", default=None)
     ap.add_argument("--mkdbg", default=os.path.join(ROOT, ".build", "release", "mkdbg"))
     ap.add_argument("--venv-python", required=True)
