@@ -1,9 +1,9 @@
 import Testing
 import Foundation
 
-/// `channels` against the lab's inbox rings, where `scripts/mk_traffic.py`
+/// `channels` against the lab's inbox rings, where `scripts/labkit/mk_traffic.py`
 /// plays the other kernels and, when paused, writes exactly what is pending
-/// to `$LAB/mk/traffic.json` (docs/lab-multikernel.md).
+/// to `$LAB/mk/traffic.json` (scripts/labkit/README.md).
 /// JSON values equal (numbers by value, objects member by member of `expected`).
 fileprivate func same(_ expected: Any?, _ actual: Any?) -> Bool {
     switch (expected, actual) {

@@ -35,7 +35,7 @@ struct MultikernelLab {
         let p = Process()
         let out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", LabFixture.projectRoot + "/scripts/qmp.py", socket, "query-status"]
+        p.arguments = ["python3", LabFixture.projectRoot + "/scripts/labkit/qmp.py", socket, "query-status"]
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
@@ -134,7 +134,7 @@ struct MultikernelLab {
         let lab = try MultikernelLab.load()
         defer { lab.thaw("web") }
         let r = try lab.mkdbg(["--instance", "web", "-e", "freeze", "-e", "p jiffies", "-e", "shell sleep 0.3",
-                               "-e", "p jiffies", "-e", "shell python3 \(LabFixture.projectRoot)/scripts/qmp.py \(lab.labDirectory)/run/mk-web/qmp.sock query-status",
+                               "-e", "p jiffies", "-e", "shell python3 \(LabFixture.projectRoot)/scripts/labkit/qmp.py \(lab.labDirectory)/run/mk-web/qmp.sock query-status",
                                "-e", "bt -a", "-e", "thaw"])
         #expect(r.status == 0, "stderr: \(r.err)")
         let values = r.out.split(separator: "\n").filter { $0.hasPrefix("$") }.map { $0.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }

@@ -28,10 +28,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.dont_write_bytecode = True  # no scripts/__pycache__
-import parity  # noqa: E402  (vmcoreinfo_of_elf, find_vmlinux)
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "paritykit"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "pylib"))
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+import elfread  # noqa: E402  (the scripts' shared ELF reader)
+import images  # noqa: E402  (parity's: vmcoreinfo_of_elf, find_vmlinux, DEFAULT_IMAGE)
 
 GNU_TIME = "/usr/bin/time"
 DOC = os.path.join(ROOT, "docs", "performance.md")
@@ -68,8 +70,8 @@ class Context:
         self.image = os.path.abspath(args.image)
         self.mkdbg = os.path.abspath(args.mkdbg)
         self.python = args.venv_python
-        self.vmlinux = args.vmlinux or parity.find_vmlinux(self.image)
-        info = parity.vmcoreinfo_of_elf(self.image) or ""
+        self.vmlinux = args.vmlinux or images.find_vmlinux(self.image)
+        info = images.vmcoreinfo_of_elf(self.image) or ""
         keys = dict(line.split("=", 1) for line in info.splitlines() if "=" in line)
         self.build_id = keys.get("BUILD-ID", "").strip().lower()
         self.release = keys.get("OSRELEASE", "").strip()
@@ -112,17 +114,7 @@ def case_drgn(ctx):
 def elf_loads(path):
     """(p_offset, p_paddr, p_filesz) of an ELF64 core's PT_LOADs."""
     with open(path, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    loads = []
-    for i in range(phnum):
-        p_type, _, off, _, paddr, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", table, i * phentsize)
-        if p_type == 1:
-            loads.append((off, paddr, filesz))
-    return loads
+        return [(ph.offset, ph.paddr, ph.filesz) for ph in elfread.program_headers(f) if ph.type == elfread.PT_LOAD]
 
 
 DUMP_MIB = 256
@@ -229,7 +221,7 @@ PS_DONE = b"PS-DONE"
 
 def scale_image():
     """The dump of a guest running 2,000 extra processes (`scripts/lab fixtures-scale`), or None."""
-    lab = os.path.dirname(os.path.dirname(os.path.dirname(parity.DEFAULT_IMAGE)))
+    lab = os.path.dirname(os.path.dirname(os.path.dirname(images.DEFAULT_IMAGE)))
     path = os.path.join(lab, "fixtures-scale", "scale-2000", "vmcore.elf")
     return path if os.path.exists(path) else None
 
@@ -392,7 +384,7 @@ Targets: cold ≤ 0.6 × drgn's time, warm ≤ 0.15 × drgn's time, peak RSS ≤
 time ≤ 0.5 × drgn's, RSS ≤ drgn's (`scripts/bench --case log` runs those two alone).
 Throughput: `dump memory` of 256 MiB of the direct map against `dd bs=1M` copying the same bytes of
 the file, in MiB/s; target ≥ 0.8 × dd (`scripts/bench --case dump` runs it alone).
-Cases are functions in `scripts/bench.py` (`CASES`); add one there.
+Cases are functions in `scripts/benchkit/bench.py` (`CASES`); add one there.
 
 """
     text = open(DOC).read() if os.path.exists(DOC) else intro
@@ -407,7 +399,7 @@ Cases are functions in `scripts/bench.py` (`CASES`); add one there.
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--image", default=parity.DEFAULT_IMAGE)
+    ap.add_argument("--image", default=images.DEFAULT_IMAGE)
     ap.add_argument("--vmlinux", default=None)
     ap.add_argument("--mkdbg", default=os.path.join(ROOT, ".build", "release", "mkdbg"))
     ap.add_argument("--venv-python", required=True)

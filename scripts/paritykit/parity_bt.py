@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Backtrace parity: mkdbg's `bt` against drgn's prog.stack_trace(task).
 
-Used by scripts/parity.py's `run` (one check per task per dump, "bt" in the
+Used by scripts/paritykit/parity.py's `run` (one check per task per dump, "bt" in the
 by-kind line); on its own:
 
   parity_bt.py answers --image P --vmlinux P     (needs drgn)

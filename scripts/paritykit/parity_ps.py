@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kernel-knowledge parity: mkdbg's `ps`, `mod`, `per_cpu` and `sys` against drgn 0.3.0.
 
-Used by scripts/parity.py's `run` ("ps", "mod", "per_cpu" and "sys" in the by-kind line,
+Used by scripts/paritykit/parity.py's `run` ("ps", "mod", "per_cpu" and "sys" in the by-kind line,
 counted in its final "N passed, M failed"); on its own:
 
   parity_ps.py run --venv-python PY [--image P] [--vmlinux P] [--mkdbg BIN]
@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 KINDS = ("ps", "mod", "per_cpu", "sys")
 
 

@@ -19,7 +19,7 @@
 
 Files beside CONFIG ($LAB/mk): traffic.pid (written by scripts/lab), traffic.lock (flock held
 around every ring change and every snapshot), traffic.paused (exists while paused),
-traffic.json (the state, docs/lab-multikernel.md), traffic.corrupt.json (saved values of
+traffic.json (the state, scripts/labkit/README.md), traffic.corrupt.json (saved values of
 corrupted rings), traffic.ready (written by `run` after its warm-up).
 
 The rings use the newest upstream layout, read from mkdbg's layout files (symbols/layouts/*.json,
@@ -46,7 +46,7 @@ import time
 # The ring layout, the message names and the payload structs come from mkdbg's layout files
 # (symbols/layouts/<era>.json, format in symbols/README.md): the newest era (highest rank), or
 # MKDBG_TRAFFIC_LAYOUT (an era, an alias or a file's path).
-LAYOUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "symbols", "layouts")
+LAYOUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "symbols", "layouts")
 INT_FORMATS = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q", "s8": "b", "s16": "h", "s32": "i", "s64": "q"}
 
 

@@ -22,79 +22,25 @@ import struct
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pylib"))
+import elfread  # noqa: E402  (the scripts' shared ELF reader)
+
 # ---------------------------------------------------------------- ELF
-
-
-def elf_sections(f):
-    """Yield (name, type, offset, size) for every section of an ELF64 LE file."""
-    f.seek(0)
-    ident = f.read(64)
-    if ident[:4] != b"\x7fELF" or ident[4] != 2 or ident[5] != 1:
-        raise ValueError("not a little-endian ELF64 file")
-    shoff, = struct.unpack_from("<Q", ident, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ident, 0x3A)
-    f.seek(shoff)
-    raw = f.read(shentsize * shnum)
-    shdrs = [struct.unpack_from("<IIQQQQIIQQ", raw, i * shentsize) for i in range(shnum)]
-    strtab = shdrs[shstrndx]
-    f.seek(strtab[4])
-    names = f.read(strtab[5])
-    for sh in shdrs:
-        name = names[sh[0]:names.index(b"\0", sh[0])].decode()
-        yield name, sh[1], sh[4], sh[5]
-
-
-def elf_segments(f):
-    """Yield (type, offset, filesz) for every program header of an ELF64 LE file."""
-    f.seek(0)
-    hdr = f.read(64)
-    if hdr[:4] != b"\x7fELF" or hdr[4] != 2 or hdr[5] != 1:
-        raise ValueError("not a little-endian ELF64 file")
-    phoff, = struct.unpack_from("<Q", hdr, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", hdr, 0x36)
-    f.seek(phoff)
-    raw = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from("<IIQQQQ", raw, i * phentsize)
-        yield p_type, p_offset, p_filesz
-
-
-def notes(blob):
-    """Yield (name, type, desc) for the ELF notes in blob."""
-    i = 0
-    while i + 12 <= len(blob):
-        namesz, descsz, ntype = struct.unpack_from("<III", blob, i)
-        i += 12
-        name = blob[i:i + namesz].rstrip(b"\0").decode(errors="replace")
-        i += (namesz + 3) & ~3
-        desc = blob[i:i + descsz]
-        i += (descsz + 3) & ~3
-        yield name, ntype, desc
 
 
 def build_id(path):
     with open(path, "rb") as f:
-        for _name, stype, off, size in elf_sections(f):
-            if stype != 7:  # SHT_NOTE
-                continue
-            f.seek(off)
-            for name, ntype, desc in notes(f.read(size)):
-                if name == "GNU" and ntype == 3:  # NT_GNU_BUILD_ID
-                    return desc.hex()
-    raise SystemExit("labtool: %s has no GNU build-id note" % path)
+        bid = elfread.build_id(f)
+    if bid is None:
+        raise SystemExit("labtool: %s has no GNU build-id note" % path)
+    return bid
 
 
 def vmcoreinfo_of_dump(path):
     """VMCOREINFO note text of an ELF core dump, or None."""
     with open(path, "rb") as f:
-        for ptype, off, size in list(elf_segments(f)):
-            if ptype != 4:  # PT_NOTE
-                continue
-            f.seek(off)
-            for name, _t, desc in notes(f.read(size)):
-                if name == "VMCOREINFO":
-                    return desc.rstrip(b"\0").decode(errors="replace")
-    return None
+        return elfread.core_vmcoreinfo(f)
 
 # ---------------------------------------------------------------- modules
 
@@ -115,7 +61,7 @@ def read_module(path):
 def modinfo(data):
     import io
     f = io.BytesIO(data)
-    for name, _t, off, size in elf_sections(f):
+    for name, _t, off, size in elfread.sections(f):
         if name == ".modinfo":
             info = {}
             for item in data[off:off + size].split(b"\0"):
