@@ -111,29 +111,32 @@ public final class CommandRunner {
             text.utf8.count <= Lexer.defaultMaxInputLength + 256 && self.session.argumentEvaluates(text)
         }
         if evaluates(line) { return (PlumbedLine(command: line, sink: .terminal), nil) }
-        var ambiguous: String?
+        var ambiguous: (path: String, append: Bool)?
         for split in splits.prefix(Self.maxTriedSplits) {
             let candidate = split.plumbed(bytes)
-            if case let .file(path, _) = candidate.sink, Self.readsAsOperand(path) {
-                if ambiguous == nil { ambiguous = path }
+            if case let .file(path, append) = candidate.sink, Self.readsAsOperand(path) {
+                if ambiguous == nil { ambiguous = (path, append) }
                 continue
             }
             if evaluates(candidate.command) { return (candidate, nil) }
         }
-        if let path = ambiguous {
-            let file = !path.contains(" ") && path.utf8.count <= 64 ? "; to write the output to a file, give a path: > ./\(path)" : ""
-            return (PlumbedLine(command: line, sink: .terminal), "(\">\" was read as a comparison\(file))")
+        if let (path, append) = ambiguous {
+            let op = append ? ">>" : ">"
+            let file = !path.contains(" ") && path.utf8.count <= 64 ? "; to write the output to a file, give a path: \(op) ./\(path)" : ""
+            return (PlumbedLine(command: line, sink: .terminal),
+                    "(\"\(op)\" was read as C's \(append ? "shift" : "comparison")\(file))")
         }
         return (first, nil)
     }
 
     /// A redirect target that could as well be the right side of `>`: a
-    /// name, number or `$N`, or C punctuation, and no `/` or `.` as a path has.
+    /// name, number, `$N`, a sign or other C punctuation, and no `/` or `.`
+    /// as a path has (`p 1 >> -1` shifts; it does not append to a file "-1").
     static func readsAsOperand(_ target: String) -> Bool {
         guard !target.isEmpty else { return false }
         return target.utf8.allSatisfy { c in
             (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
-                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "_$()[]*&!~<> ".utf8.contains(c)
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "_$()[]*&!~<>+- ".utf8.contains(c)
         }
     }
 

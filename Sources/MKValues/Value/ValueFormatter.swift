@@ -127,8 +127,9 @@ public struct ValueFormatter {
         return n.contains("char")
     }
 
-    public func formatted(_ v: UInt64, _ f: Character, bits: Int, signed: Bool) -> String {
-        let mask: UInt64 = bits >= 64 ? .max : (1 << UInt64(max(bits, 1))) - 1
+    public func formatted(_ v: UInt64, _ f: Character, bits requested: Int, signed: Bool) -> String {
+        let bits = min(max(requested, 1), 64)
+        let mask: UInt64 = bits >= 64 ? .max : (1 << UInt64(bits)) - 1
         let m = v & mask
         switch f {
         case "x": return "0x" + String(m, radix: 16)
@@ -278,7 +279,7 @@ public struct ValueFormatter {
             budget.characters -= 2
             if let threshold = limits.repeats, run > UInt64(threshold) {
                 parts.append(budget.charge("\(text) <repeats \(run) times>"))
-                shown += threshold
+                shown = shown > limit - threshold ? limit : shown + threshold
                 i += run
             } else {
                 parts.append(text)
