@@ -131,7 +131,7 @@ func runBounded(_ arguments: [String], in directory: String? = nil, timeout: Tim
                                 "-e", "set print output-limit 5000", "-e", "p (char[200][200][200])init_task", "-e", "p init_task.pid"])
         check(r, "huge arrays")
         #expect(r.status == 0, "stderr: \(r.err)")
-        let note = "<output truncated: the value's text reached"
+        let note = "<output truncated: the value's text is longer than"
         #expect(r.out.components(separatedBy: note).count == 4, "\(r.out.suffix(300))")
         #expect(r.out.hasPrefix("$1 = {{{{"))
         // Two values at most 1 MiB and one at most 5000 characters, with a little slack.

@@ -111,7 +111,7 @@ private let int = CType.integer("int", size: 4, signed: true)
         // The value holds fewer bytes than its type: what is missing prints empty.
         let text = try formatter(PrintLimits(outputLimit: 10_000)).top(Value(type: t, bytes: bytes))
         #expect(text.utf8.count < 12_000)
-        #expect(text.hasSuffix("\n<output truncated: the value's text reached 10000 characters (set print output-limit)>"))
+        #expect(text.hasSuffix("\n<output truncated: the value's text is longer than 10000 characters (set print output-limit)>"))
     }
 }
 

@@ -6,12 +6,13 @@ import MKValues
 /// mkdbg's `print output-limit`, which bound what `print` and the
 /// commands printing values show.
 enum SetCommand {
+    // Lines after the first line up under "usage: ".
     static let usage = """
         set pagination on|off
-        set print elements N|unlimited     (elements per array or string; default 200)
-        set print repeats N|unlimited      (runs longer than N print as <repeats M times>; default 10)
-        set print output-limit N           (characters of one printed value; default 1048576)
-        set [print]                        (show the settings)
+               set print elements N|unlimited   (elements per array or string; default 200)
+               set print repeats N|unlimited    (runs longer than N print as <repeats M times>; default 10)
+               set print output-limit N         (characters of one printed value; default 1048576)
+               set [print]                      (show the settings)
         """
 
     static let spec = CommandSpec(

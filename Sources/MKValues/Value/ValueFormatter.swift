@@ -31,8 +31,6 @@ public struct ValueFormatter {
 
         init(characters: Int) { self.characters = characters }
 
-        var exhausted: Bool { characters <= 0 }
-
         func charge(_ text: String) -> String {
             characters -= text.utf8.count
             return text
@@ -46,13 +44,13 @@ public struct ValueFormatter {
         }
     }
 
-    /// The text after `$N = `, with a note on its own line when it reached
-    /// `limits.outputLimit`.
+    /// The text after `$N = `, with a note on its own line when it would be
+    /// longer than `limits.outputLimit`.
     public func top(_ value: Value) throws -> String {
         let budget = Budget(characters: max(1, limits.outputLimit))
         var text = try topText(value, budget)
         if budget.truncated {
-            text += "\n<output truncated: the value's text reached \(limits.outputLimit) characters (set print output-limit)>"
+            text += "\n<output truncated: the value's text is longer than \(limits.outputLimit) characters (set print output-limit)>"
         }
         return text
     }
