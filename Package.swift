@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
         .testTarget(name: "MKMultikernelTests", dependencies: ["MKMultikernel", "MKFormat", "mkdbg"]),
-        .testTarget(name: "MKValuesTests", dependencies: ["MKValues"]),
+        .testTarget(name: "MKValuesTests", dependencies: ["MKValues", "MKDebugInfo", "MKFormat"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
         .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat"]),
     ],

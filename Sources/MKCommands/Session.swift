@@ -24,6 +24,8 @@ public final class Session {
     var targetOrder: [String] = []
     /// `set pagination on|off`: whether the REPL pages long output.
     public var pagination = true
+    /// `set print elements|repeats|output-limit`: bounds of printed values.
+    public var printLimits = PrintLimits()
 
     /// What the REPL's prompt names: the image's file name, or nil without
     /// a target. (Instance names and a live mark will join it here.)

@@ -13,6 +13,14 @@ public final class CType: CustomStringConvertible {
         /// For bitfields: the bit offset from `offset * 8`, and the width.
         public var bitOffset: UInt64?
         public var bitSize: UInt64?
+
+        public init(name: String?, type: CType, offset: UInt64, bitOffset: UInt64? = nil, bitSize: UInt64? = nil) {
+            self.name = name
+            self.type = type
+            self.offset = offset
+            self.bitOffset = bitOffset
+            self.bitSize = bitSize
+        }
     }
 
     public let kind: Kind
@@ -80,10 +88,29 @@ public final class CType: CustomStringConvertible {
         CType(kind: .pointer, name: nil, size: 8, target: target)
     }
 
+    /// An array type; its size is nil when unknown or when count times the
+    /// element's size does not fit 64 bits (see `sizeOverflows`).
     public static func array(of element: CType, count: UInt64?) -> CType {
-        let t = CType(kind: .array, name: nil, size: count.flatMap { c in element.byteSize.map { $0 &* c } }, target: element)
+        let size = count.flatMap { c in element.byteSize.flatMap { e -> UInt64? in
+            let (r, o) = c.multipliedReportingOverflow(by: e)
+            return o ? nil : r
+        } }
+        let t = CType(kind: .array, name: nil, size: size, target: element)
         t.count = count
         return t
+    }
+
+    /// True for an array (or a typedef of one, or an array of such) whose
+    /// size in bytes does not fit 64 bits.
+    public var sizeOverflows: Bool {
+        var t = resolved
+        var steps = 0
+        while t.kind == .array, let e = t.target, steps < 4096 {
+            if let c = t.count, let es = e.byteSize, c.multipliedReportingOverflow(by: es).overflow { return true }
+            t = e.resolved
+            steps += 1
+        }
+        return false
     }
 
     /// Follows typedefs (and so drops their names) to the real type.
@@ -100,7 +127,9 @@ public final class CType: CustomStringConvertible {
     /// Size in bytes, looking through typedefs; arrays multiply.
     public var byteSize: UInt64? {
         switch kind {
-        case .typedef: return target?.byteSize
+        case .typedef:
+            let r = resolved
+            return r.kind == .typedef ? nil : r.byteSize
         case .array:
             if let size { return size }
             guard let c = count, let e = target?.byteSize else { return nil }
@@ -123,13 +152,21 @@ public final class CType: CustomStringConvertible {
     /// The member called `name`, searched through anonymous structs and
     /// unions; returns the path's total byte offset.
     public func member(named name: String) -> (member: Member, offset: UInt64)? {
+        member(named: name, depth: 0)
+    }
+
+    /// Anonymous members nest a few levels in real kernels; the bound stops
+    /// a cyclic type from corrupt DWARF.
+    static let maxAnonymousDepth = 64
+
+    private func member(named name: String, depth: Int) -> (member: Member, offset: UInt64)? {
         let r = resolved
-        guard r.kind == .structure || r.kind == .union else { return nil }
+        guard r.kind == .structure || r.kind == .union, depth < Self.maxAnonymousDepth else { return nil }
         for m in r.members {
             if m.name == name { return (m, m.offset) }
         }
         for m in r.members where m.name == nil {
-            if let (inner, off) = m.type.member(named: name) {
+            if let (inner, off) = m.type.member(named: name, depth: depth + 1) {
                 return (inner, m.offset &+ off)
             }
         }
@@ -137,11 +174,14 @@ public final class CType: CustomStringConvertible {
     }
 
     /// Member names, including those reached through anonymous members.
-    public var memberNames: [String] {
+    public var memberNames: [String] { memberNames(depth: 0) }
+
+    private func memberNames(depth: Int) -> [String] {
         let r = resolved
+        guard depth < Self.maxAnonymousDepth else { return [] }
         var names: [String] = []
         for m in r.members {
-            if let n = m.name { names.append(n) } else { names += m.type.memberNames }
+            if let n = m.name { names.append(n) } else { names += m.type.memberNames(depth: depth + 1) }
         }
         return names
     }

@@ -53,14 +53,15 @@ public struct X86_64Layout: Sendable, Equatable {
 
     /// Builds the layout from VMCOREINFO; names the missing key otherwise.
     public init(vmcoreInfo info: VmcoreInfo, imagePath: String) throws {
-        guard let kaslr = info.kernelOffset else {
-            throw LayoutError.missingKey("KERNELOFFSET", image: imagePath)
+        // A key that is there but does not parse is named as such, quoted.
+        func absent(_ key: String, _ expected: String) -> LayoutError {
+            guard let text = info[key] else { return .missingKey(key, image: imagePath) }
+            return .inconsistent("VMCOREINFO \(key)=\"\(text)\" does not parse as \(expected); cannot locate the kernel in memory", image: imagePath)
         }
-        guard let physBase = info.physBase else {
-            throw LayoutError.missingKey("NUMBER(phys_base)", image: imagePath)
-        }
+        guard let kaslr = info.kernelOffset else { throw absent("KERNELOFFSET", "a hex number") }
+        guard let physBase = info.physBase else { throw absent("NUMBER(phys_base)", "a decimal number") }
         guard let pgt = info.symbol("init_top_pgt") ?? info.symbol("swapper_pg_dir") else {
-            throw LayoutError.missingKey("SYMBOL(init_top_pgt)", image: imagePath)
+            throw absent("SYMBOL(init_top_pgt)", "a hex address")
         }
         self.kaslrOffset = kaslr
         self.physBase = physBase

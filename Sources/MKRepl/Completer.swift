@@ -6,7 +6,7 @@ import MKValues
 ///
 /// - the first word: command names and aliases; after `x/` and `p/`, format
 ///   letters;
-/// - `help CMD`, `info SUB`, `set pagination on|off`, `dump KIND`;
+/// - `help CMD`, `info SUB`, `set pagination on|off`, `set print SETTING`, `dump KIND`;
 /// - file names where a command takes a file (`source`, `shell`,
 ///   `dump KIND FILE`, `save vmcore FILE`, after `>`, `>>` and `| cmd`);
 /// - in expressions: variables, functions, enumerators and type names from
@@ -80,8 +80,9 @@ public struct Completer {
         case "help":
             return args.isEmpty && startsArgument ? words(commandNames(), word, appendSpace: true) : .nothing
         case "set":
-            if args.isEmpty && startsArgument { return words(["pagination"], word, appendSpace: true) }
+            if args.isEmpty && startsArgument { return words(["pagination", "print"], word, appendSpace: true) }
             if args == ["pagination"] && startsArgument { return words(["on", "off"], word, appendSpace: true) }
+            if args == ["print"] && startsArgument { return words(["elements", "repeats", "output-limit"], word, appendSpace: true) }
             return .nothing
         case "info":
             if args.isEmpty && startsArgument { return words(infoSubcommands(), word, appendSpace: true) }

@@ -121,10 +121,7 @@ public enum RepeatRule {
             // A bare x continues at the next address (and in the same space).
             return "x" + (args.format.map { "/" + $0 } ?? "")
         }
-        let writesFile = PlumbedLine.candidates(line).contains {
-            if case .file = $0.sink { return true }
-            return false
-        }
+        let writesFile = PlumbedLine.splits(Array(line.utf8)).contains { $0.writesFile }
         return writesFile ? nil : line
     }
 }

@@ -34,3 +34,50 @@ import MKFormat
         #expect(info.symbol("nope") == nil)
     }
 }
+
+/// Values that are there but unusable are named as such, quoting them.
+@Suite struct VmcoreInfoValueTests {
+    @Test func pageSizeMustBeAPageSize() {
+        for good in ["4096", "16384", "65536", "1024", "262144"] {
+            let info = VmcoreInfo(text: "PAGESIZE=\(good)\n")
+            #expect(info.pageSize == UInt64(good))
+            #expect(info.pageSizeProblem == nil)
+            #expect(info.valueProblems.isEmpty)
+        }
+        let cases: [(String, String)] = [
+            ("0", "PAGESIZE=0 is not a power of two"),
+            ("1", "PAGESIZE=1 is outside the page sizes Linux uses (1024 to 262144)"),
+            ("3000", "PAGESIZE=3000 is not a power of two"),
+            ("-4096", "PAGESIZE=\"-4096\" does not parse as a decimal number"),
+            ("1099511627776", "PAGESIZE=1099511627776 is outside the page sizes Linux uses"),
+            ("99999999999999999999999", "PAGESIZE=\"99999999999999999999999\" does not parse"),
+            ("4k", "PAGESIZE=\"4k\" does not parse as a decimal number"),
+        ]
+        for (value, message) in cases {
+            let info = VmcoreInfo(text: "OSRELEASE=6.1\nPAGESIZE=\(value)\n")
+            #expect(info.pageSize == nil, "PAGESIZE=\(value)")
+            #expect(info.pageSizeProblem?.contains(message) == true, "\(info.pageSizeProblem ?? "nil")")
+            #expect(info.valueProblems.count == 1)
+            // Present, so not reported as missing.
+            #expect(!info.missingRequiredKeys.contains("PAGESIZE"))
+        }
+        #expect(VmcoreInfo(text: "OSRELEASE=6.1\n").pageSizeProblem == nil)
+    }
+
+    @Test func unparseableKeysAreQuoted() {
+        let info = VmcoreInfo(text: """
+            KERNELOFFSET=zz12
+            NUMBER(phys_base)=0x10
+            SYMBOL(init_top_pgt)=ffffffffa280a000
+            PAGESIZE=4096
+            CRASHTIME=soon
+            """)
+        #expect(info.kernelOffset == nil)
+        #expect(info.missingRequiredKeys == ["OSRELEASE"])
+        #expect(info.valueProblems == [
+            "VMCOREINFO KERNELOFFSET=\"zz12\" does not parse as a hex number",
+            "VMCOREINFO NUMBER(phys_base)=\"0x10\" does not parse as a decimal number",
+            "VMCOREINFO CRASHTIME=\"soon\" does not parse as a decimal number",
+        ])
+    }
+}

@@ -62,7 +62,9 @@ enum InfoCommand {
         if let info {
             fact("release", info.osRelease ?? "(none)")
             fact("build-id", info.buildId ?? "(none)")
+            fact("page size", info.pageSize.map { "\($0) bytes" } ?? (info["PAGESIZE"].map { "invalid (PAGESIZE=\($0))" } ?? "unknown (no PAGESIZE)"))
             problems += info.missingRequiredKeys.map { "VMCOREINFO lacks \($0)" }
+            problems += info.valueProblems
             problems += info.malformedLines.map { "VMCOREINFO line is not KEY=VALUE: \($0)" }
         }
         if let v = target.vmlinux {
@@ -117,6 +119,7 @@ enum InfoCommand {
         fields.append(("facts", .object(report.facts.map { ($0.0, .string($0.1)) })))
         fields.append(("release", info?.osRelease.map { .string($0) } ?? .null))
         fields.append(("build_id", info?.buildId.map { .string($0) } ?? .null))
+        fields.append(("page_size", info?.pageSize.map { .uint($0) } ?? .null))
         fields.append(("vmlinux", target.vmlinux.map { .string($0.path) } ?? .null))
         fields.append(("vmlinux_matches", .bool(target.vmlinux != nil && target.symbolProblem == nil)))
         if let layout = target.memory.layout {

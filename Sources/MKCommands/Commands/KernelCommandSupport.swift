@@ -20,7 +20,7 @@ enum KernelCommandSupport {
 
     static func formatter(_ session: Session, format: Character? = nil) throws -> ValueFormatter {
         let target = try session.requireTarget()
-        return ValueFormatter(memory: target.memory, format: format, symbolize: { target.symbols?.describeForPointer($0) })
+        return ValueFormatter(memory: target.memory, format: format, limits: session.printLimits, symbolize: { target.symbols?.describeForPointer($0) })
     }
 
     /// `name = value` lines for members (dotted paths) of the object at

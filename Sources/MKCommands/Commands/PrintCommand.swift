@@ -27,7 +27,7 @@ enum PrintCommand {
         let evaluator = try session.evaluator()
         let value = try ExpressionRunner.evaluate(expression, evaluator)
         let target = try session.requireTarget()
-        let formatter = ValueFormatter(memory: target.memory, format: format, symbolize: { target.symbols?.describeForPointer($0) })
+        let formatter = ValueFormatter(memory: target.memory, format: format, limits: session.printLimits, symbolize: { target.symbols?.describeForPointer($0) })
         // Print before recording, so a value that cannot be read is not kept.
         let text = try formatter.top(value)
         let n = evaluator.history.record(value)

@@ -1,19 +1,29 @@
-/// `set`: session settings. Today only `pagination` (whether the REPL sends
-/// output longer than the terminal through a pager).
+import MKFormat
+import MKValues
+
+/// `set`: session settings: `pagination` (whether the REPL pages long
+/// output) and gdb's print limits (`print elements`, `print repeats`) plus
+/// mkdbg's `print output-limit`, which bound what `print` and the
+/// commands printing values show.
 enum SetCommand {
-    static let usage = "set pagination on|off   (without arguments: show the settings)"
+    // Lines after the first line up under "usage: ".
+    static let usage = """
+        set pagination on|off
+               set print elements N|unlimited   (elements per array or string; default 200)
+               set print repeats N|unlimited    (runs longer than N print as <repeats M times>; default 10)
+               set print output-limit N         (characters of one printed value; default 1048576)
+               set [print]                      (show the settings)
+        """
 
     static let spec = CommandSpec(
         name: "set", group: "support",
-        summary: "change a session setting (pagination)",
+        summary: "change a session setting (pagination, print elements/repeats/output-limit)",
         usage: usage,
-        examples: ["set pagination off", "set pagination on", "set"]
+        examples: ["set pagination off", "set print elements 50", "set print repeats unlimited",
+                   "set print output-limit 100000", "set"]
     ) { args, session in
         let words = args.words
-        guard let name = words.first else {
-            return CommandOutput(text: "pagination \(session.pagination ? "on" : "off")",
-                                 fields: [("pagination", .bool(session.pagination))])
-        }
+        guard let name = words.first else { return show(session, print: true, pagination: true) }
         switch name {
         case "pagination", "pager", "paging":
             guard words.count == 2 else {
@@ -24,9 +34,78 @@ enum SetCommand {
             }
             session.pagination = value
             return CommandOutput(text: "", fields: [("pagination", .bool(value))])
+        case "print", "p", "pr":
+            guard words.count > 1 else { return show(session, print: true, pagination: false) }
+            guard words.count <= 3 else {
+                throw CommandError.usage(command: "set", message: "expected one setting and one value", usage: usage)
+            }
+            return try setPrint(words[1], words.count == 3 ? words[2] : nil, session)
         default:
             throw CommandError.usage(command: "set", message: "unknown setting \"\(name)\"", usage: usage)
         }
+    }
+
+    static func setPrint(_ setting: String, _ value: String?, _ session: Session) throws -> CommandOutput {
+        var limits = session.printLimits
+        switch setting {
+        case "elements", "elem":
+            guard let value else { return show(session, only: "elements") }
+            limits.elements = value == "unlimited" || value == "0" ? nil : try positive(value, "print elements", maximum: Int(Int32.max))
+        case "repeats":
+            guard let value else { return show(session, only: "repeats") }
+            limits.repeats = value == "unlimited" || value == "0" ? nil : try positive(value, "print repeats", maximum: Int(Int32.max))
+        case "output-limit":
+            guard let value else { return show(session, only: "output-limit") }
+            limits.outputLimit = try positive(value, "print output-limit", maximum: PrintLimits.maxOutputLimit)
+        default:
+            throw CommandError.usage(command: "set", message: "unknown print setting \"\(setting)\" (elements, repeats, output-limit)",
+                                     usage: usage)
+        }
+        session.printLimits = limits
+        return CommandOutput(text: "", fields: printFields(limits))
+    }
+
+    /// A positive decimal count up to `maximum`. (`unlimited`, or gdb's 0,
+    /// is read by the caller where the setting allows it.)
+    static func positive(_ word: String, _ setting: String, maximum: Int) throws -> Int {
+        guard let n = Int(word), n > 0 else {
+            let unlimited = setting != "print output-limit"
+            throw CommandError.invalid("set \(setting): \"\(word)\" is not a positive number\(unlimited ? " or unlimited" : "")")
+        }
+        guard n <= maximum else {
+            throw CommandError.invalid("set \(setting): \(n) is more than the largest accepted, \(maximum)")
+        }
+        return n
+    }
+
+    static func show(_ session: Session, print: Bool, pagination: Bool) -> CommandOutput {
+        var lines: [String] = []
+        var fields: [(String, JSONValue)] = []
+        if pagination {
+            lines.append("pagination \(session.pagination ? "on" : "off")")
+            fields.append(("pagination", .bool(session.pagination)))
+        }
+        if print {
+            let l = session.printLimits
+            lines.append("print elements \(l.elements.map(String.init) ?? "unlimited")")
+            lines.append("print repeats \(l.repeats.map(String.init) ?? "unlimited")")
+            lines.append("print output-limit \(l.outputLimit)")
+            fields += printFields(l)
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), fields: fields)
+    }
+
+    static func show(_ session: Session, only setting: String) -> CommandOutput {
+        let all = show(session, print: true, pagination: false)
+        let line = all.text.split(separator: "\n").first { $0.hasPrefix("print \(setting) ") }.map(String.init) ?? ""
+        let key = String(setting.map { $0 == "-" ? "_" : $0 })
+        return CommandOutput(text: line, fields: all.fields.filter { $0.0 == "print_" + key })
+    }
+
+    static func printFields(_ l: PrintLimits) -> [(String, JSONValue)] {
+        [("print_elements", l.elements.map { .int(Int64($0)) } ?? .null),
+         ("print_repeats", l.repeats.map { .int(Int64($0)) } ?? .null),
+         ("print_output_limit", .int(Int64(l.outputLimit)))]
     }
 
     static func onOff(_ word: String) -> Bool? {

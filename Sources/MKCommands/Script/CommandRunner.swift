@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MKFormat
+import MKValues
 
 /// Where command output goes by default: standard output, or a pager the
 /// REPL installs.
@@ -40,12 +41,26 @@ public final class CommandRunner {
         self.output = output
     }
 
+    /// Longest command line accepted: longer ones are refused before any
+    /// other work (expressions have their own, smaller limit).
+    public static let maxLineLength = 64 << 10
+    /// Splits tried as `COMMAND > FILE` readings of an expression command.
+    static let maxTriedSplits = 16
+
     /// Runs one line; returns false when it failed.
     @discardableResult
     public func run(_ line: String) -> Bool {
+        let length = line.utf8.count
+        if length > Self.maxLineLength {
+            failures += 1
+            let start = String(line.prefix(40))
+            report(CommandError.invalid("command line is \(length) bytes; the limit is \(Self.maxLineLength) (it starts \"\(start)…\")"),
+                   line: start, name: "")
+            return false
+        }
         let trimmed = line.trimmed()
         if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
-        let plumbed = plumbing(trimmed)
+        let (plumbed, hint) = plumbing(trimmed)
         let words = plumbed.command.split(separator: " ", maxSplits: 1).map(String.init)
         let name = words.first ?? ""
         let rest = words.count > 1 ? words[1].trimmed() : ""
@@ -67,25 +82,62 @@ public final class CommandRunner {
             default:
                 result = try session.execute(plumbed.command)
             }
+            // The sink opens only now: a command that failed writes no file.
             try emit(result, line: plumbed.command, name: session.spec(named: name)?.name ?? name, sink: plumbed.sink)
             return true
         } catch {
             failures += 1
-            report(error, line: plumbed.command, name: session.spec(named: name)?.name ?? name)
+            let failure: Error = hint.map { CommandError.invalid("\(error)\n\($0)") } ?? error
+            report(failure, line: plumbed.command, name: session.spec(named: name)?.name ?? name)
             return false
         }
     }
 
     /// How to read a line: a command that takes an expression keeps `|`
     /// and `>` as C operators when the whole argument evaluates; otherwise
-    /// the leftmost split whose command part is valid wins.
-    func plumbing(_ line: String) -> PlumbedLine {
-        let candidates = PlumbedLine.candidates(line)
-        guard let first = candidates.first else { return PlumbedLine(command: line, sink: .terminal) }
+    /// the leftmost split whose command part is valid wins. A `> NAME`
+    /// whose NAME reads as a C operand (`p a > b`) is not taken as a file
+    /// when the comparison fails: the line runs as the expression, and the
+    /// hint says how to name a file instead, so a typo never writes one.
+    func plumbing(_ line: String) -> (PlumbedLine, hint: String?) {
+        let bytes = Array(line.utf8)
+        let splits = PlumbedLine.splits(bytes)
+        guard let firstSplit = splits.first else { return (PlumbedLine(command: line, sink: .terminal), nil) }
+        let first = firstSplit.plumbed(bytes)
         let args = try? CommandArguments(line: line)
-        guard let name = args?.command, let spec = session.spec(named: name), spec.takesExpression else { return first }
-        if session.argumentEvaluates(line) { return PlumbedLine(command: line, sink: .terminal) }
-        return candidates.first { session.argumentEvaluates($0.command) } ?? first
+        guard let name = args?.command, let spec = session.spec(named: name), spec.takesExpression else { return (first, nil) }
+        // Text longer than the lexer takes cannot evaluate: not worth trying.
+        let evaluates = { (text: String) in
+            text.utf8.count <= Lexer.defaultMaxInputLength + 256 && self.session.argumentEvaluates(text)
+        }
+        if evaluates(line) { return (PlumbedLine(command: line, sink: .terminal), nil) }
+        var ambiguous: (path: String, append: Bool)?
+        for split in splits.prefix(Self.maxTriedSplits) {
+            let candidate = split.plumbed(bytes)
+            if case let .file(path, append) = candidate.sink, Self.readsAsOperand(path) {
+                if ambiguous == nil { ambiguous = (path, append) }
+                continue
+            }
+            if evaluates(candidate.command) { return (candidate, nil) }
+        }
+        if let (path, append) = ambiguous {
+            let op = append ? ">>" : ">"
+            let file = !path.contains(" ") && path.utf8.count <= 64 ? "; to write the output to a file, give a path: \(op) ./\(path)" : ""
+            return (PlumbedLine(command: line, sink: .terminal),
+                    "(\"\(op)\" was read as C's \(append ? "shift" : "comparison")\(file))")
+        }
+        return (first, nil)
+    }
+
+    /// A redirect target that could as well be the right side of `>`: a
+    /// name, number, `$N`, a sign or other C punctuation, and no `/` or `.`
+    /// as a path has (`p 1 >> -1` shifts; it does not append to a file "-1").
+    static func readsAsOperand(_ target: String) -> Bool {
+        guard !target.isEmpty else { return false }
+        return target.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "_$()[]*&!~<>+- ".utf8.contains(c)
+        }
     }
 
     /// Runs lines in order; stops at the first failure with `stopOnError`,

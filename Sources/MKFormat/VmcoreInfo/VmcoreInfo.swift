@@ -37,9 +37,43 @@ public struct VmcoreInfo: Sendable, Equatable {
     public var osRelease: String? { table["OSRELEASE"] }
     /// GNU build-id of the running kernel, lower-case hex.
     public var buildId: String? { table["BUILD-ID"]?.lowercased() }
-    public var pageSize: UInt64? { table["PAGESIZE"].flatMap { UInt64($0) } }
+    /// Page size in bytes: only a power of two Linux uses for pages
+    /// (`validPageSizes`); `pageSizeProblem` says why another value is not.
+    public var pageSize: UInt64? {
+        guard let text = table["PAGESIZE"], let v = UInt64(text), Self.validPageSizes.contains(v), v.nonzeroBitCount == 1 else { return nil }
+        return v
+    }
+    /// Page sizes of Linux's architectures: 1 KiB to 256 KiB.
+    public static let validPageSizes: ClosedRange<UInt64> = 1024...(256 << 10)
+
+    /// Why PAGESIZE cannot be used, quoting it; nil when absent or valid.
+    public var pageSizeProblem: String? {
+        guard let text = table["PAGESIZE"] else { return nil }
+        guard let v = UInt64(text) else { return "VMCOREINFO PAGESIZE=\"\(text)\" does not parse as a decimal number" }
+        if v.nonzeroBitCount != 1 { return "VMCOREINFO PAGESIZE=\(text) is not a power of two" }
+        if !Self.validPageSizes.contains(v) {
+            return "VMCOREINFO PAGESIZE=\(text) is outside the page sizes Linux uses (\(Self.validPageSizes.lowerBound) to \(Self.validPageSizes.upperBound))"
+        }
+        return nil
+    }
+
     /// KASLR slide of the kernel text (hex in the note).
     public var kernelOffset: UInt64? { table["KERNELOFFSET"].flatMap { UInt64($0, radix: 16) } }
+
+    /// Keys present whose values do not parse (or, for PAGESIZE, are not a
+    /// page size), each message quoting the value.
+    public var valueProblems: [String] {
+        var problems: [String] = []
+        func check(_ key: String, _ parses: (String) -> Bool, _ expected: String) {
+            if let v = table[key], !parses(v) { problems.append("VMCOREINFO \(key)=\"\(v)\" does not parse as \(expected)") }
+        }
+        check("KERNELOFFSET", { UInt64($0, radix: 16) != nil }, "a hex number")
+        check("NUMBER(phys_base)", { Int64($0) != nil }, "a decimal number")
+        check("SYMBOL(init_top_pgt)", { UInt64($0, radix: 16) != nil }, "a hex address")
+        check("CRASHTIME", { Int64($0) != nil }, "a decimal number")
+        if let p = pageSizeProblem { problems.append(p) }
+        return problems
+    }
     /// `NUMBER(phys_base)`: physical load address minus the link address; may be negative.
     public var physBase: Int64? { number("phys_base") }
     public var crashTime: Int64? { table["CRASHTIME"].flatMap { Int64($0) } }

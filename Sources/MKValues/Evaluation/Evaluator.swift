@@ -92,6 +92,9 @@ public final class Evaluator {
                 if !q.isEmpty { t = t.qualified(const: q.contains(.const), volatile: q.contains(.volatile)) }
             case let .array(n):
                 t = CType.array(of: t, count: n)
+                if t.sizeOverflows {
+                    throw EvaluationError("\(TypeFormatter.name(of: t)) is too large: its size in bytes does not fit 64 bits", at: name.range)
+                }
             }
         }
         return t
@@ -133,12 +136,10 @@ public final class Evaluator {
             return try cast(try evaluate(operand), to: try resolveType(typeName), node.range)
         case let .sizeofExpression(operand):
             let v = try evaluate(operand)
-            guard let size = v.type.byteSize else { throw EvaluationError("sizeof of incomplete type \(v.type)", at: node.range) }
-            return Value.integer(size, type: Self.unsignedLong)
+            return Value.integer(try sizeof(v.type, node.range), type: Self.unsignedLong)
         case let .sizeofType(typeName):
             let t = try resolveType(typeName)
-            guard let size = t.byteSize else { throw EvaluationError("sizeof of incomplete type \(t)", at: typeName.range) }
-            return Value.integer(size, type: Self.unsignedLong)
+            return Value.integer(try sizeof(t, typeName.range), type: Self.unsignedLong)
         case let .binary(op, lhs, rhs):
             if op == .logicalAnd || op == .logicalOr {
                 let l = try truth(try evaluate(lhs), lhs.range)
@@ -163,6 +164,12 @@ public final class Evaluator {
             let bits = try p.integerBits(memory)
             return Value.integer(bits &- off, type: CType.pointer(to: t))
         }
+    }
+
+    func sizeof(_ t: CType, _ range: SourceRange) throws -> UInt64 {
+        if let size = t.byteSize { return size }
+        if t.sizeOverflows { throw EvaluationError("sizeof: \(t) is too large: its size in bytes does not fit 64 bits", at: range) }
+        throw EvaluationError("sizeof of incomplete type \(t)", at: range)
     }
 
     func literalType(_ lit: IntegerLiteral) -> CType {
@@ -224,20 +231,11 @@ public final class Evaluator {
             let hint = close.isEmpty ? "" : "; did you mean " + close.map { "\"\($0)\"" }.joined(separator: ", ") + "?"
             throw EvaluationError("\(TypeFormatter.name(of: object.type)) has no member named \"\(name)\"" + hint, at: range)
         }
-        var v: Value
-        switch object.location {
-        case let .memory(address):
-            v = Value(type: m.type, address: address &+ offset)
-        case .computed:
-            let bytes = object.bytes
-            let size = Int(m.bitSize != nil ? ((m.bitOffset ?? 0) + (m.bitSize ?? 0) + 7) / 8 : (m.type.byteSize ?? 0))
-            let start = Int(offset)
-            guard start + size <= bytes.count else { throw EvaluationError("member \"\(name)\" lies outside the value", at: range) }
-            v = Value(type: m.type, bytes: Array(bytes[start..<(start + size)]))
+        do {
+            return try object.component(m, offset: offset)
+        } catch let e as ValueError {
+            throw EvaluationError("\(e)", at: range)
         }
-        v.bitOffset = m.bitOffset
-        v.bitSize = m.bitSize
-        return v
     }
 
     func subscriptValue(_ base: Value, _ index: Value, _ range: SourceRange) throws -> Value {
@@ -256,8 +254,13 @@ public final class Evaluator {
                 guard i >= 0, let count = r.count, UInt64(i) < count else {
                     throw EvaluationError("index \(i) is outside the array (\(r.count.map(String.init) ?? "?") elements)", at: range)
                 }
-                let s = Int(UInt64(i) * esize)
-                return Value(type: element, bytes: Array(base.bytes[s..<min(base.bytes.count, s + Int(esize))]))
+                // The element must lie inside the bytes the value holds.
+                let (start, o1) = UInt64(i).multipliedReportingOverflow(by: esize)
+                let (end, o2) = start.addingReportingOverflow(esize)
+                guard !o1, !o2, end <= UInt64(base.bytes.count) else {
+                    throw EvaluationError("element \(i) lies outside the array value's \(base.bytes.count) bytes", at: range)
+                }
+                return Value(type: element, bytes: Array(base.bytes[Int(start)..<Int(end)]))
             }
         }
         let p = try base.integerBits(memory)
@@ -354,13 +357,19 @@ public final class Evaluator {
             case .add, .subtract:
                 if l.type.isPointer && r.type.isPointer {
                     guard op == .subtract else { throw EvaluationError("cannot add two pointers", at: range) }
-                    let size = max(l.type.resolved.target?.byteSize ?? 1, 1)
-                    return Value.integer(UInt64(bitPattern: Int64(bitPattern: lb &- rb) / Int64(bitPattern: size)), type: Self.long)
+                    let size = try pointeeSize(l.type, range)
+                    guard size > 0 else { throw EvaluationError("cannot subtract pointers to \(l.type.resolved.target.map { "\($0)" } ?? "?"): its size is 0", at: range) }
+                    // The byte distance is signed; the element size is unsigned
+                    // and may exceed Int64.max, so divide exactly in 128 bits.
+                    let distance = Int128(Int64(bitPattern: lb &- rb))
+                    let quotient = Int64(distance / Int128(size))
+                    return Value.integer(UInt64(bitPattern: quotient), type: Self.long)
                 }
                 let (p, n) = l.type.isPointer ? (l, rb) : (r, lb)
                 guard op == .add || l.type.isPointer else { throw EvaluationError("cannot subtract a pointer from an integer", at: range) }
-                let scale = p.type.resolved.target?.resolved.kind == .void ? 1 : (p.type.resolved.target?.byteSize ?? 1)
+                let scale = try pointeeSize(p.type, range)
                 let pb = try p.integerBits(memory)
+                // Addresses wrap modulo 2^64, as gdb's and drgn's do.
                 let delta = n &* scale
                 return Value.integer(op == .add ? pb &+ delta : pb &- delta, type: p.type)
             case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual:
@@ -371,44 +380,79 @@ public final class Evaluator {
         }
         let (lb, lt) = try arithmetic(l, range)
         let (rb, rt) = try arithmetic(r, range)
+        if op == .shiftLeft || op == .shiftRight { return try shift(op, lb, lt, rb, rt, range) }
         let t = common(lt, rt)
-        let size = t.resolved.byteSize ?? 8
-        let signed = t.resolved.isSigned
-        let mask: UInt64 = size >= 8 ? .max : (1 << (size * 8)) - 1
-        func sx(_ v: UInt64) -> Int64 {
-            let m = v & mask
-            if signed && size < 8 && m & (1 << (size * 8 - 1)) != 0 { return Int64(bitPattern: m | ~mask) }
-            return Int64(bitPattern: m)
-        }
-        let a = lb & mask, b = rb & mask
+        let w = IntegerWidth(t)
+        let a = lb & w.mask, b = rb & w.mask
         let result: UInt64
+        // Unsigned arithmetic wraps, as C defines; signed +, - and * wrap in
+        // two's complement as gdb and drgn compute them.
         switch op {
         case .add: result = a &+ b
         case .subtract: result = a &- b
-        case .multiply: result = signed ? UInt64(bitPattern: sx(a) &* sx(b)) : a &* b
+        case .multiply: result = w.signed ? UInt64(bitPattern: w.extend(a) &* w.extend(b)) : a &* b
         case .divide, .remainder:
             guard b != 0 else { throw EvaluationError("division by zero", at: range) }
-            if signed {
-                let (x, y) = (sx(a), sx(b))
-                if x == Int64.min && y == -1 { result = op == .divide ? UInt64(bitPattern: x) : 0 }
-                else { result = UInt64(bitPattern: op == .divide ? x / y : x % y) }
+            if w.signed {
+                let (x, y) = (w.extend(a), w.extend(b))
+                if x == w.minimum && y == -1 {
+                    // The one signed quotient that does not fit its type.
+                    guard op == .remainder else {
+                        throw EvaluationError("\(x) / -1 overflows \(t): the quotient does not fit the type", at: range)
+                    }
+                    result = 0
+                } else {
+                    result = UInt64(bitPattern: op == .divide ? x / y : x % y)
+                }
             } else {
                 result = op == .divide ? a / b : a % b
             }
-        case .shiftLeft: result = b >= size * 8 ? 0 : a << b
-        case .shiftRight:
-            if b >= size * 8 { result = signed && sx(a) < 0 ? .max : 0 }
-            else { result = signed ? UInt64(bitPattern: sx(a) >> Int64(b)) : a >> b }
         case .bitwiseAnd: result = a & b
         case .bitwiseOr: result = a | b
         case .bitwiseXor: result = a ^ b
         case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual:
-            let outcome = signed ? compareSigned(op, sx(a), sx(b)) : compare(op, a, b, signed: false)
+            let outcome = w.signed ? compareSigned(op, w.extend(a), w.extend(b)) : compare(op, a, b, signed: false)
             return Value.integer(outcome ? 1 : 0, type: Self.int)
         case .logicalAnd, .logicalOr:
             return Value.integer((a != 0 && b != 0) || (op == .logicalOr && (a != 0 || b != 0)) ? 1 : 0, type: Self.int)
+        case .shiftLeft, .shiftRight:
+            return try shift(op, lb, lt, rb, rt, range)
         }
-        return Value.integer(result & mask, type: t)
+        return Value.integer(result & w.mask, type: t)
+    }
+
+    /// C's shifts: the result has the promoted left operand's type; a
+    /// negative count or one not below its width is undefined in C, so an error.
+    func shift(_ op: BinaryOperator, _ lb: UInt64, _ lt: CType, _ rb: UInt64, _ rt: CType, _ range: SourceRange) throws -> Value {
+        let w = IntegerWidth(lt)
+        let countWidth = IntegerWidth(rt)
+        let count = rb & countWidth.mask
+        if countWidth.signed && countWidth.extend(count) < 0 {
+            throw EvaluationError("shift count \(countWidth.extend(count)) is negative", at: range)
+        }
+        guard count < w.bits else {
+            throw EvaluationError("shift count \(count) is not below the width of \(lt) (\(w.bits) bits)", at: range)
+        }
+        let a = lb & w.mask
+        let result: UInt64
+        if op == .shiftLeft {
+            result = a << count
+        } else {
+            result = w.signed ? UInt64(bitPattern: w.extend(a) >> Int64(count)) : a >> count
+        }
+        return Value.integer(result & w.mask, type: lt)
+    }
+
+    /// The step of pointer arithmetic: the pointee's size (1 for void, as
+    /// GNU C has it); an error for an incomplete or oversized pointee.
+    func pointeeSize(_ pointer: CType, _ range: SourceRange) throws -> UInt64 {
+        guard let target = pointer.resolved.target else { return 1 }
+        if target.resolved.kind == .void || target.resolved.kind == .function { return 1 }
+        if let size = target.byteSize { return size }
+        if target.sizeOverflows {
+            throw EvaluationError("pointer arithmetic on \(pointer): \(target) is too large: its size in bytes does not fit 64 bits", at: range)
+        }
+        throw EvaluationError("pointer arithmetic on \(pointer): \(target) is incomplete (its size is unknown)", at: range)
     }
 
     func compare(_ op: BinaryOperator, _ a: UInt64, _ b: UInt64, signed: Bool) -> Bool {
@@ -444,12 +488,8 @@ public final class Evaluator {
             var bits = try rv.integerBits(memory)
             if target.kind == .bool { bits = bits != 0 ? 1 : 0 }
             // Truncate, then sign- or zero-extend by the target type.
-            let size = target.byteSize ?? 8
-            if size < 8 {
-                let mask: UInt64 = (1 << (size * 8)) - 1
-                bits &= mask
-                if target.isSigned && bits & (1 << (size * 8 - 1)) != 0 { bits |= ~mask }
-            }
+            let w = IntegerWidth(t)
+            bits = w.signed ? UInt64(bitPattern: w.extend(bits)) : bits & w.mask
             return Value.integer(bits, type: t)
         case .structure, .union, .array:
             // Reinterpret the object in place, as gdb does for lvalues.
@@ -474,7 +514,9 @@ public final class Evaluator {
                     throw EvaluationError("\(TypeFormatter.name(of: t)) has no member named \"\(name)\"", at: range)
                 }
                 if m.bitSize != nil { throw EvaluationError("\"\(name)\" is a bitfield; it has no byte offset", at: range) }
-                total &+= off
+                let (sum, o) = total.addingReportingOverflow(off)
+                if o { throw EvaluationError("the offset of \"\(name)\" does not fit 64 bits", at: range) }
+                total = sum
                 t = m.type
             case let .index(node):
                 let r = t.resolved
@@ -482,7 +524,12 @@ public final class Evaluator {
                     throw EvaluationError("\(t) is not an array", at: node.range)
                 }
                 let i = try signedInt(try evaluate(node), node.range)
-                total = total &+ UInt64(bitPattern: i &* Int64(bitPattern: es))
+                // offsetof is a size_t: the exact offset must be 0...2^64-1.
+                let exact = Int128(total) + Int128(i) * Int128(es)
+                guard exact >= 0, exact <= Int128(UInt64.max) else {
+                    throw EvaluationError("offset of element \(i) is \(exact < 0 ? "negative" : "beyond 2^64")", at: node.range)
+                }
+                total = UInt64(exact)
                 t = e
             }
         }

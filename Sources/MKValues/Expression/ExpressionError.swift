@@ -33,8 +33,33 @@ public struct ExpressionError: Error, Equatable, Hashable, Sendable, CustomStrin
     /// Tabs in the input are copied into the marker line so the caret lines
     /// up; a multi-byte character counts as one column on screen. A column
     /// past the end puts the caret just after the last character.
+    /// An input longer than `maxShown` bytes shows only a window around the
+    /// column, with `…` where it was cut.
     public static func render(input: String, column: Int, length: Int = 1) -> String {
-        let bytes = Array(input.utf8)
+        var bytes = Array(input.utf8)
+        var column = column
+        var cut = (front: false, back: false)
+        if bytes.count > maxShown {
+            let isContinuation = { (b: UInt8) in b & 0xC0 == 0x80 }
+            var from = max(0, min(column, bytes.count) - maxShown / 3)
+            while from < bytes.count && isContinuation(bytes[from]) { from += 1 }
+            var to = min(bytes.count, from + maxShown)
+            while to < bytes.count && to > from && isContinuation(bytes[to]) { to -= 1 }
+            cut = (from > 0, to < bytes.count)
+            column -= from
+            bytes = Array(bytes[from..<to])
+        }
+        let text = renderWindow(bytes, column: column, length: length)
+        guard cut.front || cut.back else { return text }
+        let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let shown = (cut.front ? "…" : "") + lines[0] + (cut.back ? "…" : "")
+        let marker = (cut.front ? " " : "") + (lines.count > 1 ? lines[1] : "")
+        return shown + "\n" + marker
+    }
+
+    public static let maxShown = 160
+
+    static func renderWindow(_ bytes: [UInt8], column: Int, length: Int) -> String {
         let start = max(0, min(column, bytes.count))
         let end = max(start + 1, min(start + min(max(length, 1), bytes.count), bytes.count))
         // Line breaks in the input would break the two-line layout.

@@ -42,6 +42,38 @@ public struct Value {
     }
 
     public var isBitfield: Bool { bitSize != nil }
+
+    /// A member at `offset` (the member's, or a path's through anonymous
+    /// members): an lvalue when this value is one, else a slice of its
+    /// bytes. A member of unknown size (a flexible array) gets no bytes.
+    public func component(_ m: CType.Member, offset: UInt64) throws -> Value {
+        var v: Value
+        switch location {
+        case let .memory(address):
+            v = Value(type: m.type, address: address &+ offset)
+        case .computed:
+            let span = m.byteSpan ?? 0
+            let (end, o) = offset.addingReportingOverflow(span)
+            guard !o, end <= UInt64(bytes.count) else {
+                throw ValueError.outside("member \"\(m.name ?? "<anonymous>")\" (bytes \(offset) to \(o ? "beyond 2^64" : String(end)))")
+            }
+            v = Value(type: m.type, bytes: Array(bytes[Int(offset)..<Int(end)]))
+        }
+        v.bitOffset = m.bitOffset
+        v.bitSize = m.bitSize
+        return v
+    }
+
+    /// Bytes a bitfield's bits touch; the extraction handles up to 64 bits
+    /// within 16 bytes, which every compiler's layout stays inside.
+    func bitfieldSpan(_ bitSize: UInt64) throws -> Int {
+        let offset = bitOffset ?? 0
+        let (end, o) = offset.addingReportingOverflow(bitSize)
+        guard bitSize >= 1, bitSize <= 64, !o, end <= 128 else {
+            throw ValueError.badBitfield(type.description, bitOffset: offset, bitSize: bitSize)
+        }
+        return Int((end + 7) / 8)
+    }
 }
 
 /// Memory a value can be read from.
@@ -59,13 +91,30 @@ public enum ValueError: Error, CustomStringConvertible, Equatable {
     case notAddressable(String)
     case tooLarge(String, UInt64)
     case incomplete(String)
+    case sizeOverflows(String)
+    case badBitfield(String, bitOffset: UInt64, bitSize: UInt64)
+    case outside(String)
 
     public var description: String {
         switch self {
         case let .notAddressable(what): return "\(what) has no address in memory"
         case let .tooLarge(what, size): return "\(what) is \(size) bytes, more than mkdbg reads at once (\(ValueLimits.maxRead))"
         case let .incomplete(what): return "type \(what) is incomplete: its size is unknown"
+        case let .sizeOverflows(what): return "type \(what) is too large: its size in bytes does not fit 64 bits"
+        case let .badBitfield(what, offset, size):
+            return "bitfield of type \(what) at bit \(offset) with \(size) bits: expected 1 to 64 bits within 16 bytes"
+        case let .outside(what): return "\(what) lies outside the value's bytes"
         }
+    }
+}
+
+extension CType.Member {
+    /// Bytes the member covers from its offset: its type's size, or for a
+    /// bitfield the bytes its bits touch. Nil when unknown or absurd.
+    public var byteSpan: UInt64? {
+        guard let bits = bitSize else { return type.byteSize }
+        let (end, o) = (bitOffset ?? 0).addingReportingOverflow(bits)
+        return o ? nil : end / 8 + (end % 8 == 0 ? 0 : 1)
     }
 }
 
@@ -73,11 +122,13 @@ extension Value {
     /// The value's bytes (its type's size), reading memory when needed.
     public func load(_ memory: ValueMemory) throws -> [UInt8] {
         guard case let .memory(address) = location else { return bytes }
-        if let bitSize, let bitOffset {
-            let span = Int((bitOffset + bitSize + 7) / 8)
-            return try memory.readVirtual(address, count: max(span, 1))
+        if let bitSize {
+            let span = try bitfieldSpan(bitSize)
+            return try memory.readVirtual(address, count: span)
         }
-        guard let size = type.byteSize else { throw ValueError.incomplete(type.description) }
+        guard let size = type.byteSize else {
+            throw type.sizeOverflows ? ValueError.sizeOverflows(type.description) : ValueError.incomplete(type.description)
+        }
         guard size <= UInt64(ValueLimits.maxRead) else { throw ValueError.tooLarge(type.description, size) }
         return try memory.readVirtual(address, count: Int(size))
     }
@@ -90,12 +141,13 @@ extension Value {
         for (i, b) in raw.prefix(8).enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
         let r = type.resolved
         let signed = r.isSigned
-        if let bitSize, let bitOffset {
-            var wide: UInt64 = 0
-            // Bitfields may straddle 8 bytes only in theory; the kernel's do not.
-            for (i, b) in raw.prefix(16).enumerated() where i < 8 { wide |= UInt64(b) << (8 * UInt64(i)) }
-            v = bitSize >= 64 ? wide >> bitOffset : (wide >> bitOffset) & ((1 << bitSize) - 1)
-            if signed && bitSize < 64 && v & (1 << (bitSize - 1)) != 0 { v |= ~((1 << bitSize) - 1) }
+        if let bitSize {
+            _ = try bitfieldSpan(bitSize)
+            var wide: UInt128 = 0
+            for (i, b) in raw.prefix(16).enumerated() { wide |= UInt128(b) << (8 * UInt128(i)) }
+            let mask: UInt64 = bitSize >= 64 ? .max : (1 << bitSize) - 1
+            v = UInt64(truncatingIfNeeded: wide >> (bitOffset ?? 0)) & mask
+            if signed && bitSize < 64 && v & (1 << (bitSize - 1)) != 0 { v |= ~mask }
             return v
         }
         let size = Int(min(r.byteSize ?? 8, 8))

@@ -2,25 +2,60 @@ import MKFormat
 import MKDebugInfo
 
 /// Prints values the way gdb's `print` does with `set print pretty on`:
-/// structs nested and indented, char arrays as strings with
-/// `<repeats N times>`, pointers with the symbol they point into.
+/// structs nested and indented, char arrays as strings, runs of equal
+/// elements as `<repeats N times>`, pointers with the symbol they point
+/// into. `limits` bounds each array and the whole text (`PrintLimits`).
 public struct ValueFormatter {
     /// gdb's `/FMT` letter: x d u o t c a s z, or nil for natural.
     public var format: Character?
-    public var repeatThreshold = 10
-    public var printElements = 200
+    public var limits = PrintLimits()
     public var maxDepth = 12
     let memory: ValueMemory
     let symbolize: (UInt64) -> String?
 
-    public init(memory: ValueMemory, format: Character? = nil, symbolize: @escaping (UInt64) -> String?) {
+    public init(memory: ValueMemory, format: Character? = nil, limits: PrintLimits = PrintLimits(),
+                symbolize: @escaping (UInt64) -> String?) {
         self.memory = memory
         self.format = format
+        self.limits = limits
         self.symbolize = symbolize
     }
 
-    /// The text after `$N = `.
+    /// What is left of one print's allowance: characters of text, and bytes
+    /// and comparisons spent looking for runs of equal elements.
+    final class Budget {
+        var characters: Int
+        var scanBytes = PrintLimits.repeatScanBytes
+        var comparisons = 1 << 20
+        var truncated = false
+
+        init(characters: Int) { self.characters = characters }
+
+        func charge(_ text: String) -> String {
+            characters -= text.utf8.count
+            return text
+        }
+
+        /// True (and marks the output truncated) once nothing is left.
+        func stop() -> Bool {
+            guard characters <= 0 else { return false }
+            truncated = true
+            return true
+        }
+    }
+
+    /// The text after `$N = `, with a note on its own line when it would be
+    /// longer than `limits.outputLimit`.
     public func top(_ value: Value) throws -> String {
+        let budget = Budget(characters: max(1, limits.outputLimit))
+        var text = try topText(value, budget)
+        if budget.truncated {
+            text += "\n<output truncated: the value's text is longer than \(limits.outputLimit) characters (set print output-limit)>"
+        }
+        return text
+    }
+
+    func topText(_ value: Value, _ budget: Budget) throws -> String {
         let r = value.type.resolved
         if format == nil {
             if r.kind == .pointer {
@@ -29,43 +64,43 @@ public struct ValueFormatter {
                 if target?.kind == .function {
                     return "(\(TypeFormatter.name(of: value.type))) " + pointerText(bits)
                 }
-                return "(\(TypeFormatter.name(of: value.type))) " + (try pointerWithString(bits, r))
+                return "(\(TypeFormatter.name(of: value.type))) " + (try pointerWithString(bits, r, budget))
             }
             if r.kind == .function, let a = value.address {
                 return "{\(TypeFormatter.name(of: value.type))} " + pointerText(a)
             }
         }
-        return try render(value, indent: 0, depth: 0)
+        return try render(value, indent: 0, depth: 0, budget)
     }
 
-    func render(_ value: Value, indent: Int, depth: Int) throws -> String {
+    func render(_ value: Value, indent: Int, depth: Int, _ budget: Budget) throws -> String {
         let r = value.type.resolved
         switch r.kind {
         case .structure, .union:
             // One read for the whole object: faster, and an unreadable
             // object fails as a whole instead of member by member.
             if case .memory = value.location, let size = value.type.byteSize, size <= UInt64(ValueLimits.maxRead) {
-                return try aggregate(Value(type: value.type, bytes: try value.load(memory)), r, indent: indent, depth: depth)
+                return try aggregate(Value(type: value.type, bytes: try value.load(memory)), r, indent: indent, depth: depth, budget)
             }
-            return try aggregate(value, r, indent: indent, depth: depth)
+            return try aggregate(value, r, indent: indent, depth: depth, budget)
         case .array:
-            return try array(value, r, indent: indent, depth: depth)
+            return try array(value, r, indent: indent, depth: depth, budget)
         case .function:
-            return value.address.map { "{\(TypeFormatter.name(of: value.type))} " + pointerText($0) } ?? "{\(TypeFormatter.name(of: value.type))}"
+            return budget.charge(value.address.map { "{\(TypeFormatter.name(of: value.type))} " + pointerText($0) } ?? "{\(TypeFormatter.name(of: value.type))}")
         case .void:
-            return "void"
+            return budget.charge("void")
         case .float:
             let raw = try value.load(memory)
-            return floatText(raw)
+            return budget.charge(floatText(raw))
         default:
-            return try scalar(value, r)
+            return budget.charge(try scalar(value, r, budget))
         }
     }
 
-    func scalar(_ value: Value, _ r: CType) throws -> String {
+    func scalar(_ value: Value, _ r: CType, _ budget: Budget) throws -> String {
         let bits = try value.integerBits(memory)
         // gdb formats a bitfield at its declared type's width (p/d of an unsigned :1 is 1).
-        let size = Int((r.byteSize ?? 8) * 8)
+        let size = Int(min(max(r.byteSize ?? 8, 1), 8) * 8)
         if let f = format { return formatted(bits, f, bits: size, signed: r.isSigned) }
         switch r.kind {
         case .bool:
@@ -75,7 +110,7 @@ public struct ValueFormatter {
         case .pointer:
             let target = r.target?.resolved
             if target?.kind == .function { return pointerText(bits) }
-            return try pointerWithString(bits, r)
+            return try pointerWithString(bits, r, budget)
         default:
             if isCharType(r) && value.bitSize == nil {
                 let signedValue = r.isSigned ? String(Int8(truncatingIfNeeded: bits)) : String(UInt8(truncatingIfNeeded: bits))
@@ -90,8 +125,9 @@ public struct ValueFormatter {
         return n.contains("char")
     }
 
-    public func formatted(_ v: UInt64, _ f: Character, bits: Int, signed: Bool) -> String {
-        let mask: UInt64 = bits >= 64 ? .max : (1 << UInt64(max(bits, 1))) - 1
+    public func formatted(_ v: UInt64, _ f: Character, bits requested: Int, signed: Bool) -> String {
+        let bits = min(max(requested, 1), 64)
+        let mask: UInt64 = bits >= 64 ? .max : (1 << UInt64(bits)) - 1
         let m = v & mask
         switch f {
         case "x": return "0x" + String(m, radix: 16)
@@ -133,21 +169,24 @@ public struct ValueFormatter {
     }
 
     /// `char *` pointers also show the string they point to, as gdb does.
-    func pointerWithString(_ v: UInt64, _ r: CType) throws -> String {
+    func pointerWithString(_ v: UInt64, _ r: CType, _ budget: Budget) throws -> String {
         var text = pointerText(v)
         if let target = r.target?.resolved, isCharType(target), v != 0 {
-            do { text += " " + (try readCString(v)) }
+            do { text += " " + (try readCString(v, budget)) }
             catch let e as Interrupted { throw e }
             catch { text += " <error: cannot access memory at address 0x\(String(v, radix: 16))>" }
         }
         return text
     }
 
-    func readCString(_ address: UInt64) throws -> String {
+    /// Up to `print elements` characters of a NUL-terminated string, and
+    /// never more than the output budget.
+    func readCString(_ address: UInt64, _ budget: Budget) throws -> String {
+        let limit = min(limits.elements ?? Int.max, max(budget.characters, 1))
         var bytes: [UInt8] = []
         var at = address
         var terminated = false
-        while bytes.count < printElements {
+        while bytes.count < limit {
             try Cancellation.check()
             let chunk = Int(64 - (at & 63))
             let got = try memory.readVirtual(at, count: chunk)
@@ -155,129 +194,133 @@ public struct ValueFormatter {
             bytes += got
             at &+= UInt64(chunk)
         }
-        if bytes.count > printElements { bytes = Array(bytes.prefix(printElements)); terminated = false }
+        if bytes.count > limit { bytes = Array(bytes.prefix(limit)); terminated = false }
+        if !terminated && limit < (limits.elements ?? Int.max) { budget.truncated = true }
         return quoted(bytes) + (terminated ? "" : "...")
     }
 
-    func aggregate(_ value: Value, _ r: CType, indent: Int, depth: Int) throws -> String {
-        if depth >= maxDepth { return "{...}" }
-        if r.members.isEmpty { return "{}" }
+    func aggregate(_ value: Value, _ r: CType, indent: Int, depth: Int, _ budget: Budget) throws -> String {
+        if depth >= maxDepth { return budget.charge("{...}") }
+        if r.members.isEmpty { return budget.charge("{}") }
         let pad = String(repeating: "  ", count: indent + 1)
         var parts: [String] = []
         for m in r.members {
-            let member = try memberValue(value, m)
+            if budget.stop() {
+                parts.append(pad + "...")
+                break
+            }
             let text: String
             do {
-                text = try render(member, indent: indent + 1, depth: depth + 1)
+                let member = try memberValue(value, m)
+                text = try render(member, indent: indent + 1, depth: depth + 1, budget)
             } catch let e as Interrupted {
                 throw e
             } catch {
-                text = "<error: \(error)>"
+                text = budget.charge("<error: \(error)>")
             }
-            if let name = m.name { parts.append(pad + name + " = " + text) } else { parts.append(pad + text) }
+            let line = m.name.map { pad + $0 + " = " + text } ?? pad + text
+            budget.characters -= pad.utf8.count + (m.name?.utf8.count ?? 0) + 5
+            parts.append(line)
         }
         return "{\n" + parts.joined(separator: ",\n") + "\n" + String(repeating: "  ", count: indent) + "}"
     }
 
     /// A member of a struct value, as an lvalue when the struct is one.
     public func memberValue(_ value: Value, _ m: CType.Member) throws -> Value {
-        var v: Value
-        switch value.location {
-        case let .memory(address):
-            v = Value(type: m.type, address: address &+ m.offset)
-        case .computed:
-            let size = Int(m.bitSize != nil ? ((m.bitOffset ?? 0) + (m.bitSize ?? 0) + 7) / 8 : (m.type.byteSize ?? 0))
-            let start = Int(m.offset)
-            let end = min(value.bytes.count, start + size)
-            v = Value(type: m.type, bytes: start < end ? Array(value.bytes[start..<end]) : [])
-        }
-        v.bitOffset = m.bitOffset
-        v.bitSize = m.bitSize
-        return v
+        try value.component(m, offset: m.offset)
     }
 
-    func array(_ value: Value, _ r: CType, indent: Int, depth: Int) throws -> String {
-        guard let element = r.target else { return "{}" }
-        let count = Int(min(r.count ?? 0, UInt64(Int32.max)))
+    func array(_ value: Value, _ r: CType, indent: Int, depth: Int, _ budget: Budget) throws -> String {
+        guard let element = r.target else { return budget.charge("{}") }
+        let count = r.count ?? 0
         let e = element.resolved
         if isCharType(e) && (format == nil || format == "s") {
-            let raw = try value.load(memory)
-            return charArray(raw)
-        }
-        guard let esize = element.byteSize, esize > 0 else { return "{}" }
-        let shown = min(count, printElements)
-        // Load once, then slice: one read for the whole shown part.
-        var elements: [String] = []
-        elements.reserveCapacity(shown)
-        if case let .memory(address) = value.location, e.kind != .structure, e.kind != .union, e.kind != .array {
-            let total = UInt64(shown) &* esize
-            guard total <= UInt64(ValueLimits.maxRead) else { throw ValueError.tooLarge(r.description, total) }
-            let raw = try memory.readVirtual(address, count: Int(total))
-            for i in 0..<shown {
-                try Cancellation.check()
-                let s = i * Int(esize)
-                let ev = Value(type: element, bytes: Array(raw[s..<(s + Int(esize))]))
-                elements.append(try render(ev, indent: indent + 1, depth: depth + 1))
+            // The whole array when it can be read at once, else its start.
+            let wanted = min(count, UInt64(ValueLimits.maxRead))
+            let raw: [UInt8]
+            switch value.location {
+            case .computed: raw = Array(value.bytes.prefix(Int(wanted)))
+            case let .memory(address):
+                guard r.count != nil else { throw ValueError.incomplete(value.type.description) }
+                raw = try memory.readVirtual(address, count: Int(wanted))
             }
-        } else {
-            for i in 0..<shown {
-                try Cancellation.check()
-                let ev: Value
-                switch value.location {
-                case let .memory(address): ev = Value(type: element, address: address &+ UInt64(i) &* esize)
-                case .computed:
-                    let s = i * Int(esize)
-                    ev = Value(type: element, bytes: s + Int(esize) <= value.bytes.count ? Array(value.bytes[s..<(s + Int(esize))]) : [])
-                }
-                elements.append(try render(ev, indent: indent + 1, depth: depth + 1))
-            }
+            return budget.charge(charArray(raw, complete: UInt64(raw.count) == count))
         }
-        // Collapse runs of equal elements, as gdb does.
+        guard let esize = element.byteSize, esize > 0, count > 0 else { return budget.charge("{}") }
+        var reader = ArrayElements(value: value, count: count, elementSize: esize, memory: memory)
+        let limit = limits.elements ?? Int.max
+        budget.characters -= 2
         var parts: [String] = []
-        var i = 0
-        while i < elements.count {
-            var j = i + 1
-            while j < elements.count && elements[j] == elements[i] { j += 1 }
-            let run = j - i
-            if run >= repeatThreshold {
-                parts.append("\(elements[i]) <repeats \(run) times>")
-            } else {
-                for _ in 0..<run { parts.append(elements[i]) }
+        var i: UInt64 = 0
+        var shown = 0
+        while i < count && shown < limit {
+            try Cancellation.check()
+            if budget.stop() { break }
+            let bytes = try reader.bytes(i, budget)
+            // Runs of equal elements, compared by their bytes as gdb does.
+            var run: UInt64 = 1
+            if limits.repeats != nil, let bytes {
+                while i + run < count, budget.comparisons > 0, let next = try reader.bytes(i + run, budget), next == bytes {
+                    budget.comparisons -= 1
+                    run += 1
+                }
             }
-            i = j
+            let ev: Value
+            if let bytes {
+                ev = Value(type: element, bytes: Array(bytes))
+            } else if case let .memory(address) = value.location {
+                ev = Value(type: element, address: address &+ i &* esize)
+            } else {
+                ev = Value(type: element, bytes: [])
+            }
+            let text = try render(ev, indent: indent + 1, depth: depth + 1, budget)
+            budget.characters -= 2
+            if let threshold = limits.repeats, run > UInt64(threshold) {
+                parts.append(budget.charge("\(text) <repeats \(run) times>"))
+                shown = shown > limit - threshold ? limit : shown + threshold
+                i += run
+            } else {
+                parts.append(text)
+                shown += 1
+                i += 1
+            }
         }
-        var text = "{" + parts.joined(separator: ", ")
-        if count > shown { text += "..." }
-        return text + "}"
+        return "{" + parts.joined(separator: ", ") + (i < count ? "..." : "") + "}"
     }
 
-    /// A char array: the trailing NUL dropped, runs of 10 or more equal
-    /// characters as `'c' <repeats N times>`, the rest in quotes.
-    func charArray(_ raw: [UInt8]) -> String {
+    /// A char array as gdb prints it: the final NUL of a complete array
+    /// dropped, runs longer than `print repeats` as `'c' <repeats N times>`,
+    /// the rest in quotes; `print elements` characters at most, a run
+    /// counting in full, then `...`.
+    func charArray(_ raw: [UInt8], complete: Bool) -> String {
         var bytes = raw
         // gdb's print null-stop is off: it shows the whole array but treats a
         // final NUL as the terminator; trailing NULs beyond it still show.
-        if bytes.last == 0 { bytes.removeLast() }
-        if bytes.isEmpty { return "\"\"" }
-        var limitHit = false
-        if bytes.count > printElements { bytes = Array(bytes.prefix(printElements)); limitHit = true }
+        if complete && bytes.last == 0 { bytes.removeLast() }
+        if bytes.isEmpty { return complete ? "\"\"" : "\"\"..." }
+        let limit = limits.elements ?? Int.max
         var segments: [String] = []
         var pending: [UInt8] = []
+        var shown = 0
         var i = 0
-        while i < bytes.count {
+        while i < bytes.count && shown < limit {
             var j = i + 1
             while j < bytes.count && bytes[j] == bytes[i] { j += 1 }
             let run = j - i
-            if run > repeatThreshold - 1 && run >= repeatThreshold {
+            if let threshold = limits.repeats, run > threshold {
                 if !pending.isEmpty { segments.append(quoted(pending)); pending = [] }
                 segments.append("\(charLiteral(bytes[i])) <repeats \(run) times>")
+                shown += run
+                i = j
             } else {
-                pending += bytes[i..<j]
+                let take = min(run, limit - shown)
+                pending += bytes[i..<(i + take)]
+                shown += take
+                i += take
             }
-            i = j
         }
         if !pending.isEmpty { segments.append(quoted(pending)) }
-        return segments.joined(separator: ", ") + (limitHit ? "..." : "")
+        return segments.joined(separator: ", ") + (i < bytes.count || !complete ? "..." : "")
     }
 
     func quoted(_ bytes: [UInt8]) -> String {
