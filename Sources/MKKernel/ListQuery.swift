@@ -38,9 +38,10 @@ public struct ListResult {
 }
 
 extension Kernel {
-    public func walk(_ q: ListQuery) -> ListResult {
+    /// The walk, within `budget` (the query's own `limit` bounds it too).
+    public func walk(_ q: ListQuery, budget: WalkBudget = WalkBudget()) -> ListResult {
         var result = ListResult()
-        let walker = ListWalker(memory: memory, limit: max(1, q.limit))
+        let walker = ListWalker(memory: memory, limit: max(1, q.limit), budget: budget)
         let r: ListWalker.Result
         switch q.kind {
         case .list:
@@ -53,7 +54,7 @@ extension Kernel {
         if !q.startIsHead { nodes.insert(q.start, at: 0) }
         if nodes.count > q.limit { nodes = Array(nodes.prefix(q.limit)) }
         result.entries = nodes.map { $0 &- q.linkOffset }
-        result.warnings = r.warnings
+        result.warnings = r.warnings.filter { _ in budget.keepWarning("list") }
         result.complete = r.complete
         return result
     }

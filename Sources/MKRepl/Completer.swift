@@ -80,7 +80,7 @@ public struct Completer {
         case "help":
             return args.isEmpty && startsArgument ? words(commandNames(), word, appendSpace: true) : .nothing
         case "set":
-            if args.isEmpty && startsArgument { return words(["pagination"], word, appendSpace: true) }
+            if args.isEmpty && startsArgument { return words(["pagination", "walk-limit"], word, appendSpace: true) }
             if args == ["pagination"] && startsArgument { return words(["on", "off"], word, appendSpace: true) }
             return .nothing
         case "info":
