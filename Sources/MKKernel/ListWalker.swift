@@ -28,6 +28,9 @@ public struct ListWalker {
     public var limit: Int
     public let budget: WalkBudget
     public let visits: WalkVisits
+    /// Check each node's way back (`prev`, `pprev`): off for chains of a
+    /// bare `next` pointer, which have none.
+    public var checksBackLinks = true
 
     public init(memory: KernelMemory, limit: Int = ListWalker.defaultLimit, budget: WalkBudget = WalkBudget(),
                 visits: WalkVisits = WalkVisits()) {
@@ -139,11 +142,13 @@ public struct ListWalker {
                             "joins at \(hex(next)) a chain already walked, without coming back to its \(isRing ? "head" : "end")")
             }
             // The link back: prev (pprev for an hlist node) of the node reached must be the node it was reached from.
-            let back: UInt64
-            do {
-                back = try memory.readVirtualU64(next &+ backOffset)
-            } catch {
-                return stop(.unreadable, at: current, "cannot read the link back of \(hex(next)): \(error)")
+            var back = current
+            if checksBackLinks {
+                do {
+                    back = try memory.readVirtualU64(next &+ backOffset)
+                } catch {
+                    return stop(.unreadable, at: current, "cannot read the link back of \(hex(next)): \(error)")
+                }
             }
             if back != current {
                 let name = isRing ? (backOffset == 8 ? "prev" : "next") : "pprev"

@@ -22,8 +22,8 @@ enum ListCommand {
                not given and LINK is a list_head or hlist_node), printing each MEMBER;
                -s STRUCT (with -o) prints whole entries; -s STRUCT.M1,M2 with -o prints M1, M2
         Entries print as their addresses (container_of the linkage). The walk is bounded (set
-        walk-limit) and stops with a warning naming the address at a loop, a bad pointer, or a
-        link whose prev does not lead back.
+        walk-limit) and stops with a warning naming the address at a loop, a bad pointer, or
+        (when the linkage is typed as a list_head or hlist) a link whose prev does not lead back.
         """,
         examples: ["list -H init_task.tasks -s task_struct.tasks,pid,comm",
                    "list -H modules -s module.list,name",
@@ -112,6 +112,8 @@ enum ListCommand {
 
         var query = ListQuery(kind: kind, start: start, startIsHead: startIsHead, linkOffset: linkOffset)
         query.reverse = opts.flags.contains("r")
+        // Only a typed list_head or hlist linkage is known to have a way back to check.
+        query.checksBackLinks = linkageHead || linkKind != nil
         let budget = session.walkBudget()
         let result = kernel.walk(query, budget: budget)
 
