@@ -26,6 +26,11 @@ public final class Session {
     public var pagination = true
     /// `set print elements|repeats|output-limit`: bounds of printed values.
     public var printLimits = PrintLimits()
+    /// `set walk-limit N`: the links one command may follow in its kernel list walks.
+    public var walkLimit = WalkBudget.defaultLimit
+
+    /// A fresh walk budget for one command: every walker the command runs spends from it.
+    public func walkBudget() -> WalkBudget { WalkBudget(limit: walkLimit) }
 
     /// What the REPL's prompt names: the image's file name, or nil without
     /// a target. (Instance names and a live mark will join it here.)

@@ -20,6 +20,9 @@ public struct ListQuery {
     /// Follow `prev` instead of `next` (lists only).
     public var reverse = false
     public var limit = ListWalker.defaultLimit
+    /// The links are `list_head`s or `hlist_node`s, whose `prev`/`pprev`
+    /// the walk checks; false for a chain of bare `next` pointers.
+    public var checksBackLinks = true
 
     public init(kind: Kind = .list, start: UInt64, startIsHead: Bool, linkOffset: UInt64 = 0) {
         self.kind = kind
@@ -38,9 +41,11 @@ public struct ListResult {
 }
 
 extension Kernel {
-    public func walk(_ q: ListQuery) -> ListResult {
+    /// The walk, within `budget` (the query's own `limit` bounds it too).
+    public func walk(_ q: ListQuery, budget: WalkBudget = WalkBudget()) -> ListResult {
         var result = ListResult()
-        let walker = ListWalker(memory: memory, limit: max(1, q.limit))
+        var walker = ListWalker(memory: memory, limit: max(1, q.limit), budget: budget)
+        walker.checksBackLinks = q.checksBackLinks
         let r: ListWalker.Result
         switch q.kind {
         case .list:
@@ -53,7 +58,7 @@ extension Kernel {
         if !q.startIsHead { nodes.insert(q.start, at: 0) }
         if nodes.count > q.limit { nodes = Array(nodes.prefix(q.limit)) }
         result.entries = nodes.map { $0 &- q.linkOffset }
-        result.warnings = r.warnings
+        result.warnings = r.warnings.filter { _ in budget.keepWarning("list") }
         result.complete = r.complete
         return result
     }

@@ -32,8 +32,9 @@ enum ModuleMemoryLayout {
 }
 
 extension Kernel {
-    /// The modules on the `modules` list, in list order (most recently loaded first).
-    public func modules() throws -> ModuleList {
+    /// The modules on the `modules` list, in list order (most recently
+    /// loaded first), walked within `budget`.
+    public func modules(budget: WalkBudget = WalkBudget()) throws -> ModuleList {
         let t = try type("struct module")
         let listField = try field("list", in: t)
         let name = try field("name", in: t)
@@ -48,15 +49,16 @@ extension Kernel {
 
         var result = ModuleList()
         let head = try address(of: "modules")
-        let walk = ListWalker(memory: self.memory).walk(head: head)
-        result.warnings += walk.warnings
+        func warn(_ kind: String, _ w: @autoclosure () -> WalkWarning) { if budget.keepWarning(kind) { result.warnings.append(w()) } }
+        let walk = ListWalker(memory: self.memory, budget: budget).walk(head: head)
+        walk.warnings.forEach { warn("modules list", WalkWarning(address: $0.address, message: "modules list: \($0.message)")) }
         for node in walk.nodes {
             let address = node &- UInt64(listField.offset)
             let bytes: ObjectBytes
             do {
                 bytes = try readObject(at: address, covering: fields)
             } catch {
-                result.warnings.append(WalkWarning(address: address, message: "cannot read the struct module: \(error)"))
+                warn("unreadable module", WalkWarning(address: address, message: "cannot read the struct module: \(error)"))
                 continue
             }
             var m = ModuleInfo(address: address, name: bytes.string(name) ?? "", base: 0, size: 0)

@@ -35,7 +35,9 @@ public enum Printk {
     /// Data rings up to this size are read in one piece.
     static let wholeDataRingLimit = 64 << 20
 
-    public static func read(_ kernel: Kernel) throws -> PrintkLog {
+    /// Reads the log; each descriptor visited spends one step of `budget`,
+    /// and warnings beyond the budget's are counted, not kept.
+    public static func read(_ kernel: Kernel, budget: WalkBudget = WalkBudget()) throws -> PrintkLog {
         guard kernel.has(variable: "prb") else {
             if kernel.has(variable: "log_first_idx") {
                 throw KernelError.unsupported("unsupported kernel log format: this kernel (before 5.10) keeps its log in "
@@ -59,7 +61,7 @@ public enum Printk {
             throw KernelError.unsupported("printk ring buffer at \(hex(prbAddress)): text_data_ring.size_bits is \(sizeBits); "
                                           + "expected 3 to \(maxSizeBits)")
         }
-        var walk = Walk(kernel: kernel, layout: layout,
+        var walk = Walk(kernel: kernel, layout: layout, budget: budget,
                         count: 1 << Int(countBits), sizeBits: Int(sizeBits),
                         descs: try prb.path("desc_ring.descs").unsigned(),
                         infos: try prb.path("desc_ring.infos").unsigned(),
@@ -74,6 +76,7 @@ public enum Printk {
     struct Walk {
         let layout: PrintkLayout
         let memory: KernelMemory
+        let budget: WalkBudget
         let count: Int
         let dataSize: Int
         let sizeBits: Int
@@ -90,8 +93,10 @@ public enum Printk {
         /// unreadable), not yet reported: one warning covers it.
         var run: (reason: String, index: Int, address: UInt64, firstId: UInt64, lastId: UInt64, count: Int)?
 
-        init(kernel: Kernel, layout: PrintkLayout, count: Int, sizeBits: Int, descs: UInt64, infos: UInt64, data: UInt64) {
+        init(kernel: Kernel, layout: PrintkLayout, budget: WalkBudget, count: Int, sizeBits: Int, descs: UInt64, infos: UInt64,
+             data: UInt64) {
             self.layout = layout
+            self.budget = budget
             memory = kernel.memory
             self.count = count
             self.sizeBits = sizeBits
@@ -104,12 +109,17 @@ public enum Printk {
             idMask = (1 << UInt64(valueBits - 2)) - 1
         }
 
+        /// Keeps a warning while the budget keeps warnings of its kind.
+        mutating func keep(_ w: PrintkWarning, descriptor: Bool = false) {
+            if budget.keepWarning(descriptor ? "printk descriptor" : "printk ring") { log.warnings.append(w) }
+        }
+
         mutating func run(headId rawHead: UInt64, tailId rawTail: UInt64, headLpos: UInt64, tailLpos: UInt64) throws -> PrintkLog {
             let head = rawHead & idMask
             var tail = rawTail & idMask
             var n = Int(clamping: ((head &- tail) & idMask) &+ 1)
             if n > count {
-                log.warnings.append(PrintkWarning(message: "tail_id \(hex(rawTail)) and head_id \(hex(rawHead)) span \(n) ids, "
+                keep(PrintkWarning(message: "tail_id \(hex(rawTail)) and head_id \(hex(rawHead)) span \(n) ids, "
                                                   + "more than the \(count) descriptors; reading the last \(count)"))
                 tail = (head &- UInt64(count) &+ 1) & idMask
                 n = count
@@ -121,19 +131,25 @@ public enum Printk {
                 liveText = (tailLpos & valueMask, span)
             } else {
                 liveText = nil
-                log.warnings.append(PrintkWarning(message: "text_data_ring tail_lpos \(hex(tailLpos)) and head_lpos \(hex(headLpos)) "
+                keep(PrintkWarning(message: "text_data_ring tail_lpos \(hex(tailLpos)) and head_lpos \(hex(headLpos)) "
                                                   + "are more than the ring's \(dataSize) bytes apart; not checking blocks against them"))
             }
             if dataSize <= wholeDataRingLimit {
                 do {
                     dataBytes = try memory.readVirtual(dataAddress, count: dataSize)
                 } catch {
-                    log.warnings.append(PrintkWarning(address: dataAddress, message: "cannot read the text data ring whole (\(error)); "
+                    keep(PrintkWarning(address: dataAddress, message: "cannot read the text data ring whole (\(error)); "
                                                       + "reading block by block"))
                 }
             }
             for k in 0..<n {
                 if k & 4095 == 0 { try Cancellation.check() }
+                guard budget.take() else {
+                    flushRun()
+                    keep(PrintkWarning(message: "descriptor ring: " + budget.spentMessage(entries: k, reserve: 0)
+                                       + "; \(n - k) more descriptors not read"))
+                    break
+                }
                 record(id: (tail &+ UInt64(k)) & idMask, isTail: k == 0, liveText: liveText)
             }
             flushRun()
@@ -157,7 +173,7 @@ public enum Printk {
                 ? "is \(r.reason), not holding id \(hex(r.firstId)); skipped"
                 : "and the \(r.count - 1) descriptors after it are \(r.reason), not holding ids "
                     + "\(hex(r.firstId)) to \(hex(r.lastId)); skipped"
-            log.warnings.append(PrintkWarning(descriptorIndex: r.index, address: r.address, message: message))
+            keep(PrintkWarning(descriptorIndex: r.index, address: r.address, message: message), descriptor: true)
         }
 
         func stateName(_ s: UInt64) -> String {
@@ -174,7 +190,7 @@ public enum Printk {
             let index = Int(id & UInt64(count - 1))
             let descAddress = descs.address(of: index)
             func warn(_ message: String) {
-                log.warnings.append(PrintkWarning(descriptorIndex: index, address: descAddress, message: message))
+                keep(PrintkWarning(descriptorIndex: index, address: descAddress, message: message), descriptor: true)
             }
             let l = layout
             let desc: (state: UInt64, begin: UInt64, next: UInt64)
@@ -334,5 +350,5 @@ public enum Printk {
 
 extension Kernel {
     /// The kernel log (`dmesg`): see `Printk`.
-    public func printkLog() throws -> PrintkLog { try Printk.read(self) }
+    public func printkLog(budget: WalkBudget = WalkBudget()) throws -> PrintkLog { try Printk.read(self, budget: budget) }
 }

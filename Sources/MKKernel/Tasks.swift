@@ -54,10 +54,7 @@ public struct TaskLayout {
     public let cpu: Field?
 
     /// The members read per task, in one read spanning them all.
-    public var perTask: [Field] {
-        [pid, tgid, comm, state, exitState, realParent, groupLeader, tasks] +
-            [threadGroup, threadNode, signal, cpu].compactMap { $0 }
-    }
+    public let perTask: [Field]
 
     public init(_ kernel: Kernel) throws {
         let t = try kernel.type("struct task_struct")
@@ -79,6 +76,8 @@ public struct TaskLayout {
             signalThreadHead = nil
         }
         cpu = kernel.optionalField("thread_info.cpu", in: t) ?? kernel.optionalField("cpu", in: t)
+        perTask = [pid, tgid, comm, state, exitState, realParent, groupLeader, tasks] +
+            [threadGroup, threadNode, signal, cpu].compactMap { $0 }
     }
 }
 
@@ -89,14 +88,28 @@ extension Kernel {
     /// (its `thread_group` ring, or `signal->thread_head` on kernels without
     /// one). Sorted by PID (idle tasks by CPU).
     ///
-    /// Every walk is bounded and cycle-checked. A broken link ends the
+    /// Every walk spends from `budget` and shares one visit set: a chain
+    /// that several lists lead into is walked once. A broken link ends the
     /// forward walk with a warning naming it; the walk then goes backwards
-    /// (`prev`) from the head to recover the tasks behind the break.
-    public func tasks(threads: Bool = true) throws -> TaskList {
+    /// (`prev`) from the head to recover the tasks behind the break, which
+    /// is why the forward walk and each thread list may spend only half of
+    /// what is left of the budget. What is kept per task is its `TaskInfo`.
+    public func tasks(threads: Bool = true, budget: WalkBudget = WalkBudget()) throws -> TaskList {
         let layout = try TaskLayout(self)
         var list = TaskList()
+        var otherWarnings: [WalkWarning] = []
+        func warn(_ kind: String, _ w: @autoclosure () -> WalkWarning) {
+            if budget.keepWarning(kind) { otherWarnings.append(w()) }
+        }
+        /// A link warning, the list's name, the offset of its links in task_struct, and the task whose list it is.
+        var linkWarnings: [(warning: WalkWarning, list: String, offset: Int, owner: UInt64?)] = []
+        func warnLink(_ kind: String, _ w: WalkWarning, _ listName: @autoclosure () -> String, _ offset: Int) {
+            if budget.keepWarning(kind) { linkWarnings.append((w, listName(), offset, nil)) }
+        }
         var seen = Set<UInt64>()
         var raw: [(info: TaskInfo, parent: UInt64)] = []
+        /// A leader and the two words its threads are found from.
+        var leaders: [(task: UInt64, threadGroupNext: UInt64?, signal: UInt64?)] = []
 
         func add(_ address: UInt64, idleCPU: Int? = nil) -> ObjectBytes? {
             guard seen.insert(address).inserted else { return nil }
@@ -104,12 +117,12 @@ extension Kernel {
             do {
                 bytes = try readObject(at: address, covering: layout.perTask)
             } catch {
-                list.warnings.append(WalkWarning(address: address, message: "cannot read the task_struct: \(error)"))
+                warn("unreadable task_struct", WalkWarning(address: address, message: "cannot read the task_struct: \(error)"))
                 return nil
             }
             let pid = Int(bytes.signed(layout.pid) ?? -1)
             if pid < 0 || pid > 1 << 22 {
-                list.warnings.append(WalkWarning(address: address, message: "task_struct has an implausible pid \(pid)"))
+                warn("implausible pid", WalkWarning(address: address, message: "task_struct has an implausible pid \(pid)"))
             }
             let state = bytes.unsigned(layout.state) ?? 0
             let exit = bytes.unsigned(layout.exitState) ?? 0
@@ -125,48 +138,59 @@ extension Kernel {
 
         // Idle tasks, one per possible CPU.
         let initTask = try address(of: "init_task")
-        for (cpu, task) in idleTasks(warnings: &list.warnings, initTask: initTask) {
+        var idleWarnings: [WalkWarning] = []
+        for (cpu, task) in idleTasks(warnings: &idleWarnings, initTask: initTask, budget: budget) {
             _ = add(task, idleCPU: cpu)
         }
+        for w in idleWarnings { warn("idle task", w) }
 
         // Thread-group leaders on init_task.tasks.
-        let walker = ListWalker(memory: memory)
+        let walker = ListWalker(memory: memory, budget: budget, visits: WalkVisits())
         let head = initTask &+ UInt64(layout.tasks.offset)
-        var leaders: [(UInt64, ObjectBytes)] = []
-        let forward = walker.walk(head: head)
-        var linkWarnings: [(WalkWarning, String, Int)] = forward.warnings.map { ($0, "init_task.tasks", layout.tasks.offset) }
+        // Only thread-group leaders are on the task list, and a leader is its own group_leader.
+        let isLeader = { (node: UInt64) -> String? in
+            self.groupLeaderMismatch(task: node &- UInt64(layout.tasks.offset), leader: nil, layout: layout)
+        }
+        let forward = walker.walk(head: head, reserve: budget.remaining / 2, validate: isLeader)
+        for w in forward.warnings { warnLink("init_task.tasks", w, "init_task.tasks", layout.tasks.offset) }
         var nodes = forward.nodes
         if !forward.complete {
-            // Recover what lies behind the break by walking backwards.
-            let known = Set(nodes)
-            let backward = walker.walk(head: head, nextOffset: 8)
-            let recovered = backward.nodes.prefix { !known.contains($0) }
-            if !recovered.isEmpty {
-                list.warnings.append(WalkWarning(address: head, message: "walked init_task.tasks backwards from the head to recover \(recovered.count) more task\(recovered.count == 1 ? "" : "s")"))
+            // Recover what lies behind the break by walking backwards, up to the first node already walked.
+            let backward = walker.walk(head: head, nextOffset: 8, validate: isLeader)
+            if !backward.nodes.isEmpty {
+                warn("recovery", WalkWarning(address: head, message: "walked init_task.tasks backwards from the head to recover \(backward.nodes.count) more task\(backward.nodes.count == 1 ? "" : "s")"))
             }
-            if backward.nodes.count == recovered.count, !backward.complete {
-                linkWarnings += backward.warnings.map { ($0, "init_task.tasks (backwards)", layout.tasks.offset) }
+            if case .joined = backward.end {} else if !backward.complete {
+                for w in backward.warnings { warnLink("init_task.tasks", w, "init_task.tasks (backwards)", layout.tasks.offset) }
             }
-            nodes += recovered.reversed()
+            nodes += backward.nodes.reversed()
         }
         for node in nodes {
             let task = node &- UInt64(layout.tasks.offset)
-            if let bytes = add(task) { leaders.append((task, bytes)) }
+            if let bytes = add(task) {
+                leaders.append((task, layout.threadGroup.flatMap { bytes.unsigned($0) }, layout.signal.flatMap { bytes.unsigned($0) }))
+            }
         }
+        nodes = []
 
         // Other threads of each leader.
         if threads {
-            for (leader, bytes) in leaders {
-                var threadWarnings: [WalkWarning] = []
-                defer {
-                    let ring = layout.threadGroup.map { ($0.offset, "thread_group") } ?? (layout.threadNode?.offset ?? 0, "signal->thread_head")
-                    linkWarnings += threadWarnings.map { ($0, "the \(ring.1) list of task_struct \(hex(leader))", ring.0) }
-                }
-                for t in otherThreads(of: leader, bytes: bytes, layout: layout, walker: walker, warnings: &threadWarnings) {
-                    _ = add(t)
+            let ring = layout.threadGroup.map { ($0.offset, "thread_group") } ?? (layout.threadNode?.offset ?? 0, "signal->thread_head")
+            var unwalked = 0
+            for leader in leaders {
+                let (found, walk) = otherThreads(of: leader, layout: layout, walker: walker)
+                for t in found { _ = add(t) }
+                if let walk, walk.end == .budget, walk.nodes.isEmpty {
+                    unwalked += 1
+                } else if let walk, !walk.complete, budget.keepWarning("thread list") {
+                    for w in walk.warnings { linkWarnings.append((w, "the \(ring.1) list of task_struct \(hex(leader.task))", ring.0, leader.task)) }
                 }
             }
+            if unwalked > 0 {
+                warn("walk budget", WalkWarning(address: head, message: "the \(ring.1) lists of \(unwalked) thread-group leader\(unwalked == 1 ? "" : "s") were not walked: the walk budget of \(budget.limit) links per command is spent (set \(WalkBudget.setting) N raises it)"))
+            }
         }
+        leaders = []
 
         // PPID: the real parent's tgid (from the tasks read, else from memory).
         var tgidOf: [UInt64: Int] = [:]
@@ -175,6 +199,7 @@ extension Kernel {
         if let cpus = try? cpus(.possible) {
             for cpu in cpus { if let t = try? currentTask(cpu: cpu) { active.insert(t) } }
         }
+        list.tasks.reserveCapacity(raw.count)
         for (info, parent) in raw {
             var t = info
             if let tg = tgidOf[parent] {
@@ -186,15 +211,21 @@ extension Kernel {
             t.isActive = active.contains(t.address)
             list.tasks.append(t)
         }
+        raw = []
+        tgidOf = [:]
         // Name the task whose link is broken, when it is one we read.
-        var byAddress: [UInt64: TaskInfo] = [:]
-        for t in list.tasks { byAddress[t.address] = t }
+        var byAddress: [UInt64: Int] = [:]
+        if !linkWarnings.isEmpty {
+            for (i, t) in list.tasks.enumerated() { byAddress[t.address] = i }
+        }
         var linkMessages: [WalkWarning] = []
-        for (w, listName, offset) in linkWarnings {
-            let where_ = byAddress[w.address &- UInt64(offset)].map { " at task_struct \(hex($0.address)) (PID \($0.pid), \($0.comm))" } ?? ""
+        for (w, listName, offset, owner) in linkWarnings {
+            let where_ = byAddress[w.address &- UInt64(offset)].map { list.tasks[$0] }.map {
+                ($0.address == owner ? "" : " at task_struct \(hex($0.address))") + " (PID \($0.pid), \($0.comm))"
+            } ?? ""
             linkMessages.append(WalkWarning(address: w.address, message: "\(listName)\(where_): \(w.message)"))
         }
-        list.warnings = linkMessages + list.warnings
+        list.warnings = linkMessages + otherWarnings
         list.tasks.sort { a, b in
             if a.pid != b.pid { return a.pid < b.pid }
             return (a.cpu ?? 0) < (b.cpu ?? 0)
@@ -204,7 +235,7 @@ extension Kernel {
 
     /// (CPU, idle task) for each possible CPU: the runqueue's `idle`, else
     /// per-CPU `idle_threads`; CPU 0's is `init_task` whatever they say.
-    func idleTasks(warnings: inout [WalkWarning], initTask: UInt64) -> [(Int, UInt64)] {
+    func idleTasks(warnings: inout [WalkWarning], initTask: UInt64, budget: WalkBudget) -> [(Int, UInt64)] {
         var result: [(Int, UInt64)] = [(0, initTask)]
         let cpuList: [Int]
         do {
@@ -215,6 +246,10 @@ extension Kernel {
         }
         let offsets = try? perCPUOffsets()
         for cpu in cpuList where cpu != 0 {
+            guard budget.take() else {
+                warnings.append(WalkWarning(address: 0, message: "idle tasks: " + budget.spentMessage(entries: result.count, reserve: 0)))
+                break
+            }
             var task: UInt64 = 0
             if let rq = try? perCPU("runqueues", cpu: cpu, offsets: offsets), let t = try? rq["idle"].unsigned() {
                 task = t
@@ -234,26 +269,47 @@ extension Kernel {
         return result
     }
 
-    /// The threads of a group other than its leader.
-    func otherThreads(of leader: UInt64, bytes: ObjectBytes, layout: TaskLayout, walker: ListWalker,
-                      warnings: inout [WalkWarning]) -> [UInt64] {
+    /// The threads of a group other than its leader, from the leader's
+    /// `thread_group.next` or `signal` (read with the leader). Each list may
+    /// spend half of what is left of the budget.
+    func otherThreads(of leader: (task: UInt64, threadGroupNext: UInt64?, signal: UInt64?), layout: TaskLayout,
+                      walker: ListWalker) -> (threads: [UInt64], walk: ListWalker.Result?) {
         if let ring = layout.threadGroup {
             // A ring through every thread's thread_group, no separate head.
-            let node = leader &+ UInt64(ring.offset)
-            if bytes.unsigned(ring) == node { return [] }
-            let r = walker.walk(head: node)
-            warnings += r.warnings
-            return r.nodes.map { $0 &- UInt64(ring.offset) }
+            let node = leader.task &+ UInt64(ring.offset)
+            if leader.threadGroupNext == node { return ([], nil) }
+            let r = walker.walk(head: node, reserve: walker.budget.remaining / 2) {
+                self.groupLeaderMismatch(task: $0 &- UInt64(ring.offset), leader: leader.task, layout: layout)
+            }
+            return (r.nodes.map { $0 &- UInt64(ring.offset) }, r)
         }
-        guard let signal = layout.signal, let head = layout.signalThreadHead, let link = layout.threadNode,
-              let s = bytes.unsigned(signal), s != 0 else { return [] }
-        let r = walker.walk(head: s &+ UInt64(head.offset))
-        warnings += r.warnings
-        return r.nodes.map { $0 &- UInt64(link.offset) }.filter { $0 != leader }
+        guard let head = layout.signalThreadHead, let link = layout.threadNode,
+              let s = leader.signal, s != 0 else { return ([], nil) }
+        let r = walker.walk(head: s &+ UInt64(head.offset), reserve: walker.budget.remaining / 2) {
+            self.groupLeaderMismatch(task: $0 &- UInt64(link.offset), leader: leader.task, layout: layout)
+        }
+        return (r.nodes.map { $0 &- UInt64(link.offset) }.filter { $0 != leader.task }, r)
+    }
+
+    /// Why the task_struct at `task` is not a thread of `leader`'s group (of
+    /// its own group, a leader, when `leader` is nil): its `group_leader`
+    /// says otherwise, or cannot be read; nil when it is.
+    func groupLeaderMismatch(task: UInt64, leader: UInt64?, layout: TaskLayout) -> String? {
+        let want = leader ?? task
+        let got: UInt64
+        do {
+            got = try memory.readVirtualU64(task &+ UInt64(layout.groupLeader.offset))
+        } catch {
+            return "(task_struct \(hex(task))) has an unreadable group_leader: \(error)"
+        }
+        if got == want { return nil }
+        return leader == nil
+            ? "(task_struct \(hex(task))) has group_leader \(hex(got)), not itself: not a thread-group leader"
+            : "(task_struct \(hex(task))) has group_leader \(hex(got)), not \(hex(want)): not a thread of that group"
     }
 
     /// The task with thread id `pid` (an idle task for 0: CPU 0's).
-    public func task(pid: Int) throws -> TaskInfo? {
-        try tasks().tasks.first { $0.pid == pid }
+    public func task(pid: Int, budget: WalkBudget = WalkBudget()) throws -> TaskInfo? {
+        try tasks(budget: budget).tasks.first { $0.pid == pid }
     }
 }

@@ -80,7 +80,7 @@ public struct Completer {
         case "help":
             return args.isEmpty && startsArgument ? words(commandNames(), word, appendSpace: true) : .nothing
         case "set":
-            if args.isEmpty && startsArgument { return words(["pagination", "print"], word, appendSpace: true) }
+            if args.isEmpty && startsArgument { return words(["pagination", "print", "walk-limit"], word, appendSpace: true) }
             if args == ["pagination"] && startsArgument { return words(["on", "off"], word, appendSpace: true) }
             if args == ["print"] && startsArgument { return words(["elements", "repeats", "output-limit"], word, appendSpace: true) }
             return .nothing

@@ -369,30 +369,10 @@ import MKDebugInfo
         let victim = try #require(tasks.first { $0.pid == victimPid })
         let link = try #require(UInt64(victim.task.dropFirst(2), radix: 16)) + offset
 
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mkdbg-damaged-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let copy = dir + "/vmcore.elf"
-        let cp = Process()
-        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
-        cp.arguments = ["--reflink=auto", "--sparse=always", fx.elf, copy]
-        try cp.run()
-        cp.waitUntilExit()
-        #expect(cp.terminationStatus == 0)
-
-        // Virtual -> physical by mkdbg's own translation, physical -> file offset by the PT_LOADs.
-        let t = try fx.target()
-        let physical = try t.memory.translate(link).physical
-        let core = try #require(t.image as? ElfCore)
-        let load = try #require(core.programHeaders.first {
-            $0.type == ProgramHeader.ptLoad && physical >= $0.physicalAddress && physical - $0.physicalAddress + 8 <= $0.fileSize
-        })
-        let fileOffset = load.offset + (physical - load.physicalAddress)
-        let handle = try #require(FileHandle(forUpdatingAtPath: copy))
-        try handle.seek(toOffset: fileOffset)
-        var value = link.littleEndian
-        handle.write(Data(bytes: &value, count: 8))
-        try handle.close()
+        let damaged = try DamagedDump(fx, name: "damaged")
+        defer { damaged.remove() }
+        let copy = damaged.path
+        try damaged.write(link, atVirtual: link)
 
         let o = try Self.json(copy, ["ps", "list -H init_task.tasks"])
         #expect(o[0]["ok"] as? Bool == true)

@@ -16,6 +16,7 @@ enum BacktraceCommand {
         let kernel = try session.kernel()
         let tracer = try Backtracer(kernel: kernel)
         tracer.moduleDebugFiles = session.moduleDebugFiles
+        tracer.budget = session.walkBudget()
         let words = args.words
         if words == ["-a"] {
             return all(tracer)

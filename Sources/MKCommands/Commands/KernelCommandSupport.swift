@@ -7,7 +7,9 @@ import MKKernel
 /// `per_cpu`, `mod`, `sys`): warnings, gdb-style value printing, options.
 enum KernelCommandSupport {
     /// Text lines `COMMAND: warning: …` for the end of an output, and the JSON array.
-    static func warnings(_ command: String, _ list: [String]) -> (text: String, json: JSONValue) {
+    /// With `budget`, one line more per kind of warning the command's walks dropped.
+    static func warnings(_ command: String, _ list: [String], budget: WalkBudget? = nil) -> (text: String, json: JSONValue) {
+        let list = list + (budget?.droppedSummaries ?? [])
         let text = list.map { "\(command): warning: \($0)" }.joined(separator: "\n")
         return (text, .array(list.map { .string($0) }))
     }

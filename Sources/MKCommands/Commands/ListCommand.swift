@@ -21,8 +21,9 @@ enum ListCommand {
           -s   STRUCT.LINK,MEMBER,...: entries are STRUCTs linked by their LINK member (when -o is
                not given and LINK is a list_head or hlist_node), printing each MEMBER;
                -s STRUCT (with -o) prints whole entries; -s STRUCT.M1,M2 with -o prints M1, M2
-        Entries print as their addresses (container_of the linkage). The walk is bounded and
-        stops at a loop or a bad pointer with a warning naming the address.
+        Entries print as their addresses (container_of the linkage). The walk is bounded (set
+        walk-limit) and stops with a warning naming the address at a loop, a bad pointer, or
+        (when the linkage is typed as a list_head or hlist) a link whose prev does not lead back.
         """,
         examples: ["list -H init_task.tasks -s task_struct.tasks,pid,comm",
                    "list -H modules -s module.list,name",
@@ -111,7 +112,10 @@ enum ListCommand {
 
         var query = ListQuery(kind: kind, start: start, startIsHead: startIsHead, linkOffset: linkOffset)
         query.reverse = opts.flags.contains("r")
-        let result = kernel.walk(query)
+        // Only a typed list_head or hlist linkage is known to have a way back to check.
+        query.checksBackLinks = linkageHead || linkKind != nil
+        let budget = session.walkBudget()
+        let result = kernel.walk(query, budget: budget)
 
         let formatter = try KernelCommandSupport.formatter(session)
         var lines: [String] = []
@@ -134,7 +138,7 @@ enum ListCommand {
             }
             entries.append(.object(entry))
         }
-        let w = KernelCommandSupport.warnings("list", result.warnings.map(\.description))
+        let w = KernelCommandSupport.warnings("list", result.warnings.map { "\(headText): \($0)" }, budget: budget)
         return CommandOutput(text: KernelCommandSupport.join(lines.joined(separator: "\n"), w.text), fields: [
             ("kind", .string(kind.rawValue)), ("head", jsonAddress(start)), ("head_is_entry", .bool(!startIsHead)),
             ("link_offset", .uint(linkOffset)), ("count", .int(Int64(result.entries.count))),

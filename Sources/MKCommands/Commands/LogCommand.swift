@@ -26,12 +26,14 @@ enum LogCommand {
     ) { args, session in
         let options = try LogOptions(args.words)
         let kernel = try session.kernel()
-        let log: PrintkLog
+        var log: PrintkLog
+        let budget = session.walkBudget()
         do {
-            log = try kernel.printkLog()
+            log = try kernel.printkLog(budget: budget)
         } catch let e as KernelError {
             throw CommandError.invalid("log: \(e)")
         }
+        log.warnings += budget.droppedSummaries.map { PrintkWarning(message: $0) }
         let entries = DmesgFormatter.entries(log.records, mergeContinuations: options.mergeContinuations)
         let shown = options.last.map { Array(entries.suffix($0)) } ?? entries
         var lines: [String] = []

@@ -24,8 +24,9 @@ enum ModCommand {
             throw CommandError.usage(command: "mod", message: "unexpected \(opts.rest.joined(separator: " "))", usage: usage)
         }
         let kernel = try session.kernel()
-        let list = try kernel.modules()
-        let w = KernelCommandSupport.warnings("mod", list.warnings.map(\.description))
+        let budget = session.walkBudget()
+        let list = try kernel.modules(budget: budget)
+        let w = KernelCommandSupport.warnings("mod", list.warnings.map(\.description), budget: budget)
 
         if let name = opts.values["s"] {
             guard let m = list.modules.first(where: { $0.name == name || $0.name == name.replacingDashes }) else {

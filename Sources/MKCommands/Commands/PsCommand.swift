@@ -11,6 +11,8 @@ enum PsCommand {
 
         Lists every task (every thread) as crash's ps and drgn's for_each_task do, plus each CPU's
         idle task (PID 0, swapper/N). '>' marks the task running on a CPU when the image was taken.
+        The walks are bounded by the walk budget (set walk-limit): a damaged or hostile task list
+        ends in warnings naming the task and link, and the tasks found are still listed.
           -G   thread-group leaders (processes) only
           -t   group threads under their leader, with a TGID column
         Arguments filter: a decimal PID, a task_struct address (0x...), or a command name
@@ -25,7 +27,8 @@ enum PsCommand {
             throw CommandError.usage(command: "ps", message: "-G and -t do not go together", usage: usage)
         }
         let kernel = try session.kernel()
-        let list = try kernel.tasks(threads: !opts.flags.contains("G"))
+        let budget = session.walkBudget()
+        let list = try kernel.tasks(threads: !opts.flags.contains("G"), budget: budget)
         var tasks = list.tasks
         if !opts.rest.isEmpty {
             tasks = tasks.filter { t in opts.rest.contains { matches(t, $0) } }
@@ -34,7 +37,7 @@ enum PsCommand {
         let showTgid = opts.flags.contains("t")
         var lines = [header(showTgid)]
         for t in tasks { lines.append(row(t, showTgid: showTgid)) }
-        let warnings = KernelCommandSupport.warnings("ps", list.warnings.map(\.description))
+        let warnings = KernelCommandSupport.warnings("ps", list.warnings.map(\.description), budget: budget)
         if tasks.isEmpty && !opts.rest.isEmpty {
             throw CommandError.invalid(KernelCommandSupport.join("ps: no task matches \(opts.rest.joined(separator: " "))", warnings.text))
         }

@@ -1,10 +1,12 @@
 import MKFormat
+import MKKernel
 import MKValues
 
 /// `set`: session settings: `pagination` (whether the REPL pages long
-/// output) and gdb's print limits (`print elements`, `print repeats`) plus
+/// output), gdb's print limits (`print elements`, `print repeats`) plus
 /// mkdbg's `print output-limit`, which bound what `print` and the
-/// commands printing values show.
+/// commands printing values show, and `walk-limit` (the links one command
+/// may follow walking kernel lists).
 enum SetCommand {
     // Lines after the first line up under "usage: ".
     static let usage = """
@@ -12,15 +14,17 @@ enum SetCommand {
                set print elements N|unlimited   (elements per array or string; default 200)
                set print repeats N|unlimited    (runs longer than N print as <repeats M times>; default 10)
                set print output-limit N         (characters of one printed value; default 1048576)
+               set walk-limit N                 (links one command may follow in all its kernel list walks
+                                                 together: ps, bt, task, list, mod, log; default \(WalkBudget.defaultLimit))
                set [print]                      (show the settings)
         """
 
     static let spec = CommandSpec(
         name: "set", group: "support",
-        summary: "change a session setting (pagination, print elements/repeats/output-limit)",
+        summary: "change a session setting (pagination, print elements/repeats/output-limit, walk-limit)",
         usage: usage,
         examples: ["set pagination off", "set print elements 50", "set print repeats unlimited",
-                   "set print output-limit 100000", "set"]
+                   "set print output-limit 100000", "set walk-limit 2000000", "set"]
     ) { args, session in
         let words = args.words
         guard let name = words.first else { return show(session, print: true, pagination: true) }
@@ -40,6 +44,12 @@ enum SetCommand {
                 throw CommandError.usage(command: "set", message: "expected one setting and one value", usage: usage)
             }
             return try setPrint(words[1], words.count == 3 ? words[2] : nil, session)
+        case WalkBudget.setting:
+            guard words.count == 2, let n = Int(words[1]), n >= 1, n <= 1 << 40 else {
+                throw CommandError.usage(command: "set", message: "walk-limit expects a number of links from 1 to \(1 << 40)", usage: usage)
+            }
+            session.walkLimit = n
+            return CommandOutput(text: "", fields: [("walk_limit", .int(Int64(n)))])
         default:
             throw CommandError.usage(command: "set", message: "unknown setting \"\(name)\"", usage: usage)
         }
@@ -84,6 +94,8 @@ enum SetCommand {
         if pagination {
             lines.append("pagination \(session.pagination ? "on" : "off")")
             fields.append(("pagination", .bool(session.pagination)))
+            lines.append("walk-limit \(session.walkLimit)")
+            fields.append(("walk_limit", .int(Int64(session.walkLimit))))
         }
         if print {
             let l = session.printLimits

@@ -26,8 +26,9 @@ enum TaskCommand {
         let address: UInt64
         var warnings: [String] = []
         if let pid = Int(first), !first.hasPrefix("0x") {
-            let list = try kernel.tasks()
-            warnings = list.warnings.map(\.description)
+            let budget = session.walkBudget()
+            let list = try kernel.tasks(budget: budget)
+            warnings = list.warnings.map(\.description) + budget.droppedSummaries
             guard let t = list.tasks.first(where: { $0.pid == pid }) else {
                 var message = "task: no task with PID \(pid)"
                 if !warnings.isEmpty { message += " (the task list is incomplete: \(warnings.joined(separator: "; ")))" }

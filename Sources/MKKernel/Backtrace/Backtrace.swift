@@ -86,14 +86,17 @@ public final class Backtracer {
 
     // MARK: tasks
 
+    /// What the task lookups may spend walking lists (the command's budget).
+    public var budget = WalkBudget()
+
     /// Every task, as `ps` lists them (the kernel's bounded, recovering task walk).
     public func allTasks() throws -> [UInt64] {
-        try kernel.tasks().tasks.map(\.address)
+        try kernel.tasks(budget: budget).tasks.map(\.address)
     }
 
     public func task(pid: Int64) throws -> UInt64 {
         if pid == 0 { return try kernel.address(of: "init_task") }
-        guard let t = try kernel.tasks().tasks.first(where: { Int64($0.pid) == pid }) else {
+        guard let t = try kernel.tasks(budget: budget).tasks.first(where: { Int64($0.pid) == pid }) else {
             throw BacktraceError.noSuchPID(pid)
         }
         return t.address
