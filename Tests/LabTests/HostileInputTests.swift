@@ -3,58 +3,10 @@ import Testing
 import MKFormat
 import MKMemory
 
-/// How a bounded run of mkdbg ended.
-struct BoundedRun {
-    var exited: Bool
-    var status: Int32
-    var out: String
-    var err: String
-    var timedOut: Bool
-}
-
-/// Runs the built mkdbg in `directory`, killing it after `timeout` seconds:
-/// a hang fails the test instead of stalling the suite. A death by signal
-/// (a trap) shows as `exited == false`.
+/// Runs the built mkdbg, killed after `timeout` seconds: a hang fails the
+/// test instead of stalling the suite.
 func runBounded(_ arguments: [String], in directory: String? = nil, timeout: TimeInterval = 120) throws -> BoundedRun {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var candidate = exe.appendingPathComponent("mkdbg").path
-    if !FileManager.default.isExecutableFile(atPath: candidate) {
-        candidate = exe.deletingLastPathComponent().appendingPathComponent("mkdbg").path
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: candidate)
-    p.arguments = arguments
-    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let outFile = NSTemporaryDirectory() + "mkdbg-bounded-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: outFile + ".out", contents: nil)
-    FileManager.default.createFile(atPath: outFile + ".err", contents: nil)
-    defer {
-        try? FileManager.default.removeItem(atPath: outFile + ".out")
-        try? FileManager.default.removeItem(atPath: outFile + ".err")
-    }
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile + ".out"))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile + ".err"))
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    var timedOut = false
-    while p.isRunning {
-        if Date() > deadline {
-            timedOut = true
-            p.terminate()
-            break
-        }
-        Thread.sleep(forTimeInterval: 0.05)
-    }
-    p.waitUntilExit()
-    try out.close()
-    try err.close()
-    let o = FileManager.default.contents(atPath: outFile + ".out") ?? Data()
-    let e = FileManager.default.contents(atPath: outFile + ".err") ?? Data()
-    return BoundedRun(exited: p.terminationReason == .exit, status: p.terminationStatus,
-                      out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self), timedOut: timedOut)
+    try BoundedRun.mkdbg(arguments, deadline: timeout, in: directory)
 }
 
 /// Issue #16: inputs found by fuzzing that trapped, hung or wrote files.
@@ -62,7 +14,7 @@ func runBounded(_ arguments: [String], in directory: String? = nil, timeout: Tim
 @Suite(.serialized) struct HostileInputTests {
     func check(_ r: BoundedRun, _ what: String) {
         #expect(!r.timedOut, "\(what): still running at the timeout")
-        #expect(r.exited, "\(what): killed by signal \(r.status); stderr: \(r.err.suffix(500))")
+        #expect(r.exited, "\(what): ended by signal \((r.status ?? 0) - 128); stderr: \(r.err.suffix(500))")
     }
 
     @Test func pointerDifferenceOfHugeElements() throws {
