@@ -58,7 +58,7 @@ import MKFormat
         blob = Self.setting(blob, 24, 0)
         expectError(blob, .unsupported, offset: 20, "expected device tree version 17 or later, found 9")
         // The checked-in crash input, as served in kernfs.
-        expectError(Array(try Data(contentsOf: fuzzFixture("dtb-version9-lastcomp0.dtb"))),
+        expectError(Array(try Data(contentsOf: fuzzFixture("dtb/version9-lastcomp0.dtb"))),
                     .unsupported, offset: 20, "version 17 or later, found 9")
     }
 

@@ -8,7 +8,7 @@ import Foundation
     @Test func version9DeviceTreeIsAnErrorNotACrash() throws {
         let k = try FakeKernfs.standard()
         let hostile = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/dtb-version9-lastcomp0.dtb"))
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/dtb/version9-lastcomp0.dtb"))
         try hostile.write(to: URL(fileURLWithPath: k.mount + "/device_tree"))
         try hostile.write(to: URL(fileURLWithPath: k.mount + "/instances/web/device_tree"))
         for command in ["dt", "dt web", "resources", "instances"] {
