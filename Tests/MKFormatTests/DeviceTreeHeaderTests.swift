@@ -39,6 +39,7 @@ import MKFormat
             #expect(e.kind == kind, "\(e)", sourceLocation: sourceLocation)
             #expect(e.offset == offset, "\(e)", sourceLocation: sourceLocation)
             #expect(e.description.hasPrefix("pool/device_tree: at offset \(hex(offset)): "), "\(e)", sourceLocation: sourceLocation)
+            #expect(e.message.hasPrefix("not a valid device tree blob: expected"), "\(e)", sourceLocation: sourceLocation)
             #expect(e.message.contains(words), "\(e)", sourceLocation: sourceLocation)
         } catch {
             Issue.record("unexpected \(error)", sourceLocation: sourceLocation)

@@ -25,9 +25,9 @@ import Foundation
             #expect(p.terminationReason == .exit, "\(command): killed by signal \(p.terminationStatus)")
             switch command {
             case "dt":
-                #expect(text.contains("multikernel/device_tree: at offset 0x14: expected device tree version 17 or later, found 9"), "\(text)")
+                #expect(text.contains("multikernel/device_tree: at offset 0x14: not a valid device tree blob: expected device tree version 17 or later, found 9"), "\(text)")
             case "dt web":
-                #expect(text.contains("instances/web/device_tree: at offset 0x14: expected device tree version 17 or later"), "\(text)")
+                #expect(text.contains("instances/web/device_tree: at offset 0x14: not a valid device tree blob: expected device tree version 17 or later"), "\(text)")
             case "instances":
                 // db's tree is intact; the table still lists it.
                 #expect(text.contains("db"), "\(text)")

@@ -17,15 +17,20 @@ struct FdtHeader {
     var stringsSize: Int
     var structSize: Int
 
+    /// Every header error says what the existing libfdt errors say first.
+    static func invalid(_ kind: FormatError.Kind, file: String, offset: UInt64, _ message: String) -> FormatError {
+        FormatError(kind, file: file, offset: offset, "not a valid device tree blob: " + message)
+    }
+
     init(_ blob: [UInt8], source: String) throws {
         let r = ByteReader(blob, file: source, littleEndian: false)
         guard blob.count >= Self.size else {
-            throw FormatError(.truncated, file: source, offset: 0,
+            throw Self.invalid(.truncated, file: source, offset: 0,
                               "expected a device tree header (\(Self.size) bytes) but the file has \(blob.count)")
         }
         let magic = try r.u32(0, "the FDT magic")
         guard magic == Self.magic else {
-            throw FormatError(.badMagic, file: source, offset: 0,
+            throw Self.invalid(.badMagic, file: source, offset: 0,
                               "expected the device tree magic \(hex(Self.magic)), found \(hex(magic))")
         }
         func field(_ at: Int, _ name: String) throws -> Int { Int(try r.u32(at, name)) }
@@ -39,18 +44,18 @@ struct FdtHeader {
         structSize = try field(36, "size_dt_struct")
 
         func bad(_ at: UInt64, _ message: String) -> FormatError {
-            FormatError(.corrupt, file: source, offset: at, message)
+            Self.invalid(.corrupt, file: source, offset: at, message)
         }
         guard version >= Self.version else {
-            throw FormatError(.unsupported, file: source, offset: 20,
+            throw Self.invalid(.unsupported, file: source, offset: 20,
                               "expected device tree version \(Self.version) or later, found \(version)")
         }
         guard lastCompatibleVersion <= Self.version, lastCompatibleVersion <= version else {
-            throw FormatError(.unsupported, file: source, offset: 24,
+            throw Self.invalid(.unsupported, file: source, offset: 24,
                               "expected last_comp_version at most \(min(version, Self.version)), found \(lastCompatibleVersion)")
         }
         guard totalSize >= Self.size, totalSize <= blob.count else {
-            throw FormatError(totalSize > blob.count ? .truncated : .corrupt, file: source, offset: 4,
+            throw Self.invalid(totalSize > blob.count ? .truncated : .corrupt, file: source, offset: 4,
                               "expected totalsize between \(Self.size) and the blob's \(blob.count) bytes, found \(totalSize)")
         }
         // Each block lies after the header and inside totalsize (Int is 64-bit: no u32 sum overflows).
