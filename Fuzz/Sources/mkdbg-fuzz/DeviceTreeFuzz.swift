@@ -11,7 +11,9 @@ struct DeviceTreeFuzz: FuzzTarget {
     let root: String
 
     init() {
-        root = "/dev/shm/mkdbg-fuzz-kernfs-\(getpid())"
+        // scripts/fuzz names a scratch directory and removes it afterwards.
+        let scratch = getenv("MKDBG_FUZZ_SCRATCH").map { String(cString: $0) } ?? "/tmp"
+        root = scratch + "/mkdbg-fuzz-kernfs-\(getpid())"
         for dir in ["", "/sys", "/sys/fs", "/sys/fs/multikernel", "/sys/fs/multikernel/instances",
                     "/sys/fs/multikernel/instances/web", "/proc"] {
             mkdir(root + dir, 0o755)
