@@ -33,6 +33,19 @@ import MKFormat
         #expect(info.missingRequiredKeys == ["SYMBOL(init_top_pgt)"])
         #expect(info.symbol("nope") == nil)
     }
+
+    /// Found by the image fuzzer: trimming a line's NUL padding was
+    /// quadratic (200,000 NULs took minutes); it must be linear.
+    @Test func longNulPaddingIsLinear() {
+        let padding = String(repeating: "\0", count: 100_000)
+        let start = ContinuousClock.now
+        let info = VmcoreInfo(text: "PAGESIZE=4096" + padding + " \r" + padding + "\n" + padding + "OSRELEASE=6.1.0é" + padding)
+        let elapsed = ContinuousClock.now - start
+        #expect(info.pageSize == 4096)
+        #expect(info.osRelease == "6.1.0é")
+        #expect(info.malformedLines.isEmpty)
+        #expect(elapsed < .seconds(2), "took \(elapsed)")
+    }
 }
 
 /// Values that are there but unusable are named as such, quoting them.

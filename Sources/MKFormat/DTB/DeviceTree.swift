@@ -81,9 +81,10 @@ public struct DeviceTree: Equatable {
         a.root == b.root && a.reserved.map { [$0.address, $0.size] } == b.reserved.map { [$0.address, $0.size] }
     }
 
-    /// Parses a DTB; a malformed blob is a `FormatError` naming `source`
-    /// and libfdt's reason.
+    /// Parses a DTB; a malformed blob is a `FormatError` naming `source`,
+    /// the header field's offset or libfdt's reason.
     public init(blob: [UInt8], source: String) throws {
+        _ = try FdtHeader(blob, source: source)
         if let problem = LibFdt.check(blob) {
             throw FormatError(.corrupt, file: source, offset: 0, "not a valid device tree blob: \(problem)")
         }

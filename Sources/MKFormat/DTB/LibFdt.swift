@@ -5,6 +5,8 @@ import CFdt
 enum LibFdt {
     /// Validates a blob completely (header, structure, strings) before any
     /// other libfdt call touches it; returns libfdt's message on failure.
+    /// The header must already have passed `FdtHeader`: libfdt 1.6.1 trusts
+    /// fields it does not check.
     static func check(_ blob: [UInt8]) -> String? {
         blob.withUnsafeBytes { buf -> String? in
             guard let base = buf.baseAddress, buf.count >= 40 else { return "shorter than an FDT header (40 bytes)" }

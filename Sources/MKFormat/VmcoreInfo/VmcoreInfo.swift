@@ -92,10 +92,18 @@ public struct VmcoreInfo: Sendable, Equatable {
 }
 
 extension Substring {
+    /// Linear in the line's length: `dropLast()` counts the whole substring
+    /// each time, which made a note padded with many NULs take minutes.
     fileprivate func trimmingNul() -> Substring {
-        var s = self
-        while let last = s.last, last == "\0" || last == "\r" || last == " " { s = s.dropLast() }
-        while let first = s.first, first == "\0" { s = s.dropFirst() }
-        return s
+        var end = endIndex
+        while end > startIndex {
+            let before = index(before: end)
+            let c = self[before]
+            guard c == "\0" || c == "\r" || c == " " else { break }
+            end = before
+        }
+        var start = startIndex
+        while start < end, self[start] == "\0" { start = index(after: start) }
+        return self[start..<end]
     }
 }
