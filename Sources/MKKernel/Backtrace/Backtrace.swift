@@ -56,9 +56,9 @@ public enum BacktraceError: Error, CustomStringConvertible {
 }
 
 /// Backtraces of a kernel's tasks: which registers to start from (the
-/// CPU's `NT_PRSTATUS` note for a task running at dump time, the
-/// `inactive_task_frame` its `thread.sp` points to for a sleeping one),
-/// the walk (`StackUnwinder`) and the names of the frames.
+/// CPU's `NT_PRSTATUS` note for a task running at dump time, what the
+/// last context switch saved for a sleeping one, both by the
+/// architecture's table), the walk (`StackUnwinder`) and the names of the frames.
 public final class Backtracer {
     let kernel: Kernel
     let code: KernelCode
