@@ -21,10 +21,10 @@ public struct PtRegsLayout: Sendable {
         }
         mode = try kernel.offset(of: arch.modeRegister.ptRegsMember, in: t)
         guard size > 0, size <= 4096 else { throw KernelError.unsupported("struct pt_regs has an odd size \(size)") }
-        for (regno, off) in offsets where off + 8 > size {
+        for (regno, off) in offsets where off >= size || size - off < 8 {
             throw KernelError.unsupported("struct pt_regs keeps DWARF register \(regno) at \(off), past its \(size) bytes")
         }
-        guard mode + 8 <= size else { throw KernelError.unsupported("struct pt_regs's mode register at \(mode) is past its \(size) bytes") }
+        guard mode < size, size - mode >= 8 else { throw KernelError.unsupported("struct pt_regs's mode register at \(mode) is past its \(size) bytes") }
     }
 
     /// The whole saved register set at `address`.
