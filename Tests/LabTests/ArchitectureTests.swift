@@ -113,4 +113,23 @@ import MKCommands
         let threadSP = try task["thread"]["sp"].unsigned()
         #expect(regs.sp == threadSP + 7 * 8, "inactive_task_frame is 6 words and the return address")
     }
+
+    /// Each frame carries the registers the unwinder recovered: the
+    /// panicking CPU's first frame all of its note's, a frame a call
+    /// returned to only what the ABI keeps (no rax, say) plus pc and sp.
+    @Test func framesCarryTheirRegisters() throws {
+        let kernel = try Self.kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let bt = try tracer.backtrace(task: try tracer.defaultTask().task)
+        #expect(bt.active && bt.frames.count > 4, "\(bt.notes)")
+        for f in bt.frames {
+            #expect(f.registers.pc == f.pc && f.registers.sp == f.sp, "frame \(f.index)")
+        }
+        let first = try #require(bt.frames.first)
+        #expect(first.method == "start")
+        #expect((0..<17).allSatisfy { first.registers[$0] != nil })
+        let called = bt.frames.filter { $0.method == "orc" && !$0.isInline }
+        #expect(!called.isEmpty)
+        #expect(called.allSatisfy { $0.registers[X86_64Architecture.rax] == nil && $0.registers[X86_64Architecture.rdi] == nil })
+    }
 }

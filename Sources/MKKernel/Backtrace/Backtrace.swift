@@ -24,6 +24,10 @@ public struct BacktraceFrame: Equatable, Sendable {
     public var reliable: Bool
     /// How the frame was found: start, orc, dwarf-cfi, pt_regs, frame-pointer.
     public var method: String
+    /// The registers the unwinder knows in this frame (nil ones are not
+    /// saved), by the architecture's DWARF numbers; inline frames share
+    /// their real frame's.
+    public var registers: RegisterSet
 }
 
 /// A task's kernel stack, walked.
@@ -215,7 +219,8 @@ public final class Backtracer {
         if names { return (symbolize(walk.frames), walk.notes, walk.complete) }
         let frames = walk.frames.enumerated().map { i, p in
             BacktraceFrame(index: i, pc: p.regs.pc ?? 0, sp: p.regs.sp ?? 0, function: nil, symbol: nil, offset: nil,
-                           file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue)
+                           file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue,
+                           registers: p.regs)
         }
         return (frames, walk.notes, walk.complete)
     }
@@ -260,7 +265,7 @@ public final class Backtracer {
             func add(_ function: String?, symbol: String?, offset: UInt64?, file: String?, line: Int?, module: String?, inline: Bool) {
                 frames.append(BacktraceFrame(index: frames.count, pc: pc, sp: sp, function: function, symbol: symbol,
                                              offset: offset, file: file, line: line, module: module, isInline: inline,
-                                             reliable: p.reliable, method: p.method.rawValue))
+                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs))
             }
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)
