@@ -51,10 +51,13 @@ public final class DebugInfo {
     }
 
     /// Scans every compile unit, split across the machine's cores; each
-    /// worker opens its own libdw handle (libdw handles are not thread-safe).
-    static func build(vmlinux: Vmlinux, dwarf: DwarfFile) throws -> NameIndexBuilder {
+    /// worker opens its own libdw handle (libdw handles are not
+    /// thread-safe). A worker whose handle does not open leaves its units
+    /// to be scanned afterwards on `dwarf`, so the index is always whole.
+    static func build(vmlinux: Vmlinux, dwarf: DwarfFile, workers requested: Int? = nil,
+                      openWorkerDwarf: (Vmlinux) -> DwarfFile? = DebugInfo.openDwarf) throws -> NameIndexBuilder {
         let units = dwarf.unitOffsets()
-        let workers = max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let workers = requested ?? max(1, min(4, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         if workers == 1 || units.count < 64 {
             var index = NameIndexBuilder.scan(dwarf, units: units[...])
             index.finish()
@@ -73,21 +76,28 @@ public final class DebugInfo {
         let lock = NSLockish()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let slice = units[bounds[w]..<bounds[w + 1]]
-            let part: NameIndexBuilder
+            let part: NameIndexBuilder?
             if w == 0 {
                 part = NameIndexBuilder.scan(dwarf, units: slice)
-            } else if let elf = try? LibElfFile(path: vmlinux.path), let d = try? DwarfFile(elf: elf) {
+            } else if let d = openWorkerDwarf(vmlinux) {
                 part = NameIndexBuilder.scan(d, units: slice)
             } else {
-                part = NameIndexBuilder()
+                part = nil
             }
             lock.withLock { parts[w] = part }
         }
         // Merge in unit order so "first definition" means the same as a serial scan.
-        var index = parts[0] ?? NameIndexBuilder()
-        for p in parts.dropFirst() { if let p { index.merge(p) } }
+        func part(_ w: Int) -> NameIndexBuilder { parts[w] ?? NameIndexBuilder.scan(dwarf, units: units[bounds[w]..<bounds[w + 1]]) }
+        var index = part(0)
+        for w in 1..<workers { index.merge(part(w)) }
         index.finish()
         return index
+    }
+
+    /// A worker's own libdw handle on the vmlinux; nil when it cannot be opened.
+    static func openDwarf(_ vmlinux: Vmlinux) -> DwarfFile? {
+        guard let elf = try? LibElfFile(path: vmlinux.path) else { return nil }
+        return try? DwarfFile(elf: elf)
     }
 }
 

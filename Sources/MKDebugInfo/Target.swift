@@ -57,10 +57,11 @@ public final class Target {
         self.vmlinux = vmlinux
         self.symbolProblem = problem
 
-        let kaslr = memory.layout?.kaslrOffset ?? 0
+        let kaslr = memory.addressLayout?.kaslrOffset ?? 0
         let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
         self.symbols = table
-        try memory.setPageOffsetBase(fromVariableAt: info?.symbol("page_offset_base") ?? table?.lookup("page_offset_base")?.address)
+        let directMapBase = memory.addressLayout?.directMapBaseVariable
+        try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })
     }
 
     private var loadedDebugInfo: DebugInfo?

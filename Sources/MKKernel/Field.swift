@@ -2,21 +2,22 @@ import MKFormat
 import MKDebugInfo
 
 /// A member of a kernel struct located once from DWARF (`"thread_info.cpu"`
-/// in `struct task_struct`): its offset, type and width. Helpers that walk
+/// in `struct task_struct`): its `MemberLayout` and type. Helpers that walk
 /// thousands of objects read each object's bytes once and pick members out
 /// of them with `Field`s, instead of evaluating member by member.
 public struct Field {
-    public let path: String
-    /// Byte offset from the start of the containing struct.
-    public let offset: Int
+    public let layout: MemberLayout
     public let type: CType
-    /// Width in bytes (of the storage unit, for bitfields).
-    public let size: Int
-    public let isSigned: Bool
-    public let bitOffset: UInt64?
-    public let bitSize: UInt64?
 
-    public var end: Int { offset + size }
+    public var path: String { layout.path }
+    /// Byte offset from the start of the containing struct.
+    public var offset: Int { layout.offset }
+    /// Width in bytes (of the storage unit, for bitfields).
+    public var size: Int { layout.size }
+    public var isSigned: Bool { layout.isSigned }
+    public var bitOffset: UInt64? { layout.bitOffset.map { UInt64($0) } }
+    public var bitSize: UInt64? { layout.bitSize.map { UInt64($0) } }
+    public var end: Int { layout.end }
 }
 
 extension Kernel {
@@ -27,8 +28,7 @@ extension Kernel {
         guard let size = t.byteSize, size <= 1 << 20, total < 1 << 20 else {
             throw KernelError.unsupported("\(TypeFormatter.name(of: type)).\(path) has no known size")
         }
-        return Field(path: path, offset: Int(total), type: t, size: Int(size), isSigned: t.resolved.isSigned,
-                     bitOffset: last?.bitOffset, bitSize: last?.bitSize)
+        return Field(layout: MemberLayout(path: path, offset: total, type: t, member: last), type: t)
     }
 
     /// `field`, or nil when this kernel's type has no such member.
@@ -57,19 +57,7 @@ public struct ObjectBytes {
     /// extracted for bitfields; nil when the field is outside the bytes read.
     public func bits(_ f: Field) -> UInt64? {
         guard contains(f) else { return nil }
-        let at = f.offset - start
-        var v: UInt64 = 0
-        let n = min(f.size, 8)
-        for i in stride(from: n - 1, through: 0, by: -1) { v = (v << 8) | UInt64(bytes[at + i]) }
-        if let bo = f.bitOffset, let bs = f.bitSize, bs < 64 {
-            v = (v >> bo) & ((1 << bs) - 1)
-            if f.isSigned && v & (1 << (bs - 1)) != 0 { v |= ~((1 << bs) - 1) }
-            return v
-        }
-        if f.isSigned && n < 8 && n > 0 && v & (1 << (UInt64(n) * 8 - 1)) != 0 {
-            v |= ~((1 << (UInt64(n) * 8)) - 1)
-        }
-        return v
+        return bytes.withUnsafeBytes { f.layout.value(in: $0, base: -start) }
     }
 
     public func unsigned(_ f: Field) -> UInt64? { bits(f) }
@@ -78,9 +66,7 @@ public struct ObjectBytes {
     /// A char array field up to its first NUL.
     public func string(_ f: Field) -> String? {
         guard contains(f) else { return nil }
-        let at = f.offset - start
-        let slice = bytes[at..<(at + f.size)]
-        return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
+        return bytes.withUnsafeBytes { f.layout.string(in: $0, base: -start) }
     }
 }
 

@@ -52,18 +52,11 @@ public final class Kernel {
     /// Follows a dotted member path through a type (anonymous members
     /// included): its byte offset, its type, and the last member.
     func memberPath(_ path: String, in type: CType) throws -> (offset: UInt64, type: CType, member: CType.Member?) {
-        var t = type
-        var total: UInt64 = 0
-        var last: CType.Member?
-        for part in path.split(separator: ".") {
-            guard let (m, off) = t.member(named: String(part)) else {
-                throw KernelError.missingMember(TypeFormatter.name(of: t), String(part))
-            }
-            total &+= off
-            t = m.type
-            last = m
+        do {
+            return try type.memberPath(path)
+        } catch let MemberPathError.missingMember(t, m) {
+            throw KernelError.missingMember(t, m)
         }
-        return (total, t, last)
     }
 
     public func readU64(_ address: UInt64) throws -> UInt64 { try memory.readVirtualU64(address) }

@@ -65,8 +65,8 @@ extension Kernel {
             switch memory {
             case let .memArray(mem, element, base, size, text, core):
                 func at(_ kind: Int, _ f: Field) -> Field {
-                    Field(path: f.path, offset: mem.offset + kind * Int(element) + f.offset, type: f.type, size: f.size,
-                          isSigned: f.isSigned, bitOffset: nil, bitSize: nil)
+                    Field(layout: MemberLayout(path: f.path, offset: mem.offset + kind * Int(element) + f.offset, size: f.size,
+                                               isSigned: f.isSigned), type: f.type)
                 }
                 m.base = bytes.unsigned(at(text, base)) ?? 0
                 m.textSize = bytes.unsigned(at(text, size))

@@ -7,34 +7,7 @@ import MKDebugInfo
 /// printk_info_flags` values.
 struct PrintkLayout {
     /// A field inside a fixed-size element, bitfields included.
-    struct Field {
-        var offset: Int
-        var size: Int
-        var bitOffset: Int?
-        var bitSize: Int?
-
-        /// The field's value in `bytes[base...]` (little-endian); 0 when out of range.
-        func load(_ bytes: UnsafeRawBufferPointer, base: Int) -> UInt64 {
-            let span = bitSize.map { ((bitOffset ?? 0) + $0 + 7) / 8 } ?? size
-            let start = base + offset
-            guard span > 0, span <= 8, start >= 0, start + span <= bytes.count else { return 0 }
-            var v: UInt64 = 0
-            for i in stride(from: span - 1, through: 0, by: -1) { v = (v << 8) | UInt64(bytes[start + i]) }
-            if let bits = bitSize {
-                v >>= UInt64(bitOffset ?? 0)
-                if bits < 64 { v &= (1 << UInt64(bits)) - 1 }
-            }
-            return v
-        }
-
-        /// A char array field as text, up to its first NUL.
-        func string(_ bytes: UnsafeRawBufferPointer, base: Int) -> String {
-            let start = base + offset
-            guard start >= 0, start + size <= bytes.count else { return "" }
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)])
-            return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
+    typealias Field = MemberLayout
 
     // struct prb_desc
     var descSize: Int
@@ -112,20 +85,23 @@ struct PrintkLayout {
 
     /// A member path's place in `t`: byte offset, size, and bit position for bitfields.
     static func field(_ t: CType, _ path: String) throws -> Field {
-        var type = t
-        var offset: UInt64 = 0
-        var last: CType.Member?
-        for part in path.split(separator: ".") {
-            guard let (m, off) = type.member(named: String(part)) else {
-                throw KernelError.missingMember(TypeFormatter.name(of: type), String(part))
-            }
-            offset &+= off
-            type = m.type
-            last = m
+        let (offset, type, member): (UInt64, CType, CType.Member?)
+        do {
+            (offset, type, member) = try t.memberPath(path)
+        } catch let MemberPathError.missingMember(t, m) {
+            throw KernelError.missingMember(t, m)
         }
-        guard let m = last, let size = m.type.byteSize, size > 0, size <= 1 << 12 else {
+        guard member != nil, let size = type.byteSize, size > 0, size <= 1 << 12, offset < 1 << 20 else {
             throw KernelError.unsupported("\(TypeFormatter.name(of: t)).\(path) has no usable size")
         }
-        return Field(offset: Int(offset), size: Int(size), bitOffset: m.bitOffset.map(Int.init), bitSize: m.bitSize.map(Int.init))
+        return Field(path: path, offset: offset, type: type, member: member)
     }
+}
+
+extension MemberLayout {
+    /// The field's bits in `bytes[base...]`; 0 when out of range.
+    func load(_ bytes: UnsafeRawBufferPointer, base: Int) -> UInt64 { bits(in: bytes, base: base) ?? 0 }
+
+    /// A char array field as text, up to its first NUL; empty when out of range.
+    func string(_ bytes: UnsafeRawBufferPointer, base: Int) -> String { string(in: bytes, base: base) ?? "" }
 }

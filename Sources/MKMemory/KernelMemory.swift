@@ -4,7 +4,10 @@ import MKFormat
 /// virtual reads through the text map, the direct map or the page tables.
 public final class KernelMemory {
     public let image: CoreImage
-    public private(set) var layout: X86_64Layout?
+    /// The architecture's address layout, from VMCOREINFO (nil without it).
+    public private(set) var addressLayout: (any KernelAddressLayout)?
+    /// The layout when the kernel is x86-64 (for its own facts: paging levels, `phys_base`).
+    public var layout: X86_64Layout? { addressLayout as? X86_64Layout }
     private let cache = PageCache()
     /// Reads bigger than this skip the page cache.
     static let cachedReadLimit = 256
@@ -12,9 +15,9 @@ public final class KernelMemory {
     public init(image: CoreImage) throws {
         self.image = image
         if let info = image.vmcoreInfo {
-            var layout = try X86_64Layout(vmcoreInfo: info, imagePath: image.path)
+            var layout = try KernelAddressLayouts.make(machine: image.elfMachine, vmcoreInfo: info, imagePath: image.path)
             if let last = image.physicalRanges.last { layout.physicalLimit = last.end }
-            self.layout = layout
+            self.addressLayout = layout
         }
     }
 
@@ -25,21 +28,18 @@ public final class KernelMemory {
         set { cache.enabled = newValue; cache.clear() }
     }
 
-    public func requireLayout() throws -> X86_64Layout {
-        guard let layout else { throw LayoutError.noVmcoreInfo(image: image.path) }
-        return layout
+    public func requireLayout() throws -> any KernelAddressLayout {
+        guard let addressLayout else { throw LayoutError.noVmcoreInfo(image: image.path) }
+        return addressLayout
     }
 
-    /// Learns the direct map's base from the `page_offset_base` variable (at
-    /// its run-time address), or falls back to the default for the paging mode.
+    /// Learns the direct map's base from the layout's variable
+    /// (`page_offset_base`, at its run-time address), or falls back to the
+    /// layout's default.
     public func setPageOffsetBase(fromVariableAt address: UInt64?) throws {
-        guard var layout = try? requireLayout() else { return }
-        if let address, let value = try? readVirtualU64(address), value != 0 {
-            layout.pageOffsetBase = value
-        } else {
-            layout.pageOffsetBase = layout.levels == 5 ? X86_64Layout.defaultPageOffset5 : X86_64Layout.defaultPageOffset4
-        }
-        self.layout = layout
+        guard var layout = addressLayout else { return }
+        layout.setDirectMapBase(address.flatMap { try? readVirtualU64($0) })
+        self.addressLayout = layout
     }
 
     // MARK: physical
@@ -90,7 +90,7 @@ public final class KernelMemory {
     /// Translates through the page tables only, whatever range `va` is in.
     public func walk(_ va: UInt64) throws -> Translation {
         let layout = try requireLayout()
-        let walker = PageTableWalker(root: layout.topLevelTable, levels: layout.levels) { [self] entryAddress in
+        let walker = layout.makePageTableWalker { [self] entryAddress in
             var entry: UInt64 = 0
             try withUnsafeMutableBytes(of: &entry) { try readPhysical(entryAddress, into: $0) }
             return UInt64(littleEndian: entry)

@@ -4,7 +4,7 @@ import MKFormat
 /// the kernel text, the direct map's base and the top-level page table.
 /// Everything comes from VMCOREINFO plus, where it is silent, values read
 /// from memory through the kernel text map.
-public struct X86_64Layout: Sendable, Equatable {
+public struct X86_64Layout: KernelAddressLayout, Equatable {
     /// Link-time virtual address of the kernel text map.
     public static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
     /// Size of the kernel text map (KERNEL_IMAGE_SIZE with KASLR).
@@ -29,6 +29,22 @@ public struct X86_64Layout: Sendable, Equatable {
         self.topLevelTable = topLevelTable
         self.levels = levels
         self.pageOffsetBase = pageOffsetBase
+    }
+
+    public var architecture: String { "x86-64" }
+    public var directMapBaseVariable: String? { "page_offset_base" }
+
+    /// `page_offset_base`'s value; the paging mode's default when it is unknown or 0.
+    public mutating func setDirectMapBase(_ value: UInt64?) {
+        if let value, value != 0 {
+            pageOffsetBase = value
+        } else {
+            pageOffsetBase = levels == 5 ? Self.defaultPageOffset5 : Self.defaultPageOffset4
+        }
+    }
+
+    public func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker {
+        X86_64PageTableWalker(root: topLevelTable, levels: levels, readEntry: readEntry)
     }
 
     /// Size of the direct map window: 64 TiB with 4 levels, 32 PiB with 5.

@@ -1,3 +1,5 @@
+import MKDebugInfo
+
 /// A C struct carried in a ring slot's buffer (`struct mk_message`, a
 /// payload struct, `struct mktty_message`, `struct virtio_vsock_hdr`):
 /// where each field is and how to show it. Built from the kernel's DWARF or
@@ -12,10 +14,10 @@ public struct MessageStruct: Equatable {
         case bytes
     }
 
+    /// A field: where it is (`MemberLayout`, the field's name as its
+    /// path) and how to show it.
     public struct Field: Equatable {
-        public var name: String
-        public var offset: Int
-        public var size: Int
+        public var layout: MemberLayout
         public var kind: Kind
         /// Names for the value: `"subtypes"` (the layout's message subtypes)
         /// or the name of one of the layout's `enums`.
@@ -24,15 +26,16 @@ public struct MessageStruct: Equatable {
         public var hex: Bool
 
         public init(name: String, offset: Int, size: Int, kind: Kind, names: String? = nil, hex: Bool = false) {
-            self.name = name
-            self.offset = offset
-            self.size = size
+            self.layout = MemberLayout(path: name, offset: offset, size: size, isSigned: kind == .signed)
             self.kind = kind
             self.names = names
             self.hex = hex
         }
 
-        public var end: Int { offset + size }
+        public var name: String { layout.path }
+        public var offset: Int { layout.offset }
+        public var size: Int { layout.size }
+        public var end: Int { layout.end }
     }
 
     public var name: String

@@ -1,3 +1,5 @@
+import MKDebugInfo
+
 /// Where everything is in an inbox ring (`struct mk_shared_data`) of one
 /// kernel era, and the tables that name what its slots carry: slot types,
 /// message subtypes with their payload structs, and small enums. Comes
@@ -5,29 +7,7 @@
 /// file in `symbols/layouts/` (`RingLayoutFile`).
 public struct RingLayout {
     /// An integer in the ring or in a slot.
-    public struct Spot: Equatable {
-        public var offset: Int
-        public var size: Int
-        public var signed: Bool
-
-        public init(offset: Int, size: Int, signed: Bool = false) {
-            self.offset = offset
-            self.size = size
-            self.signed = signed
-        }
-
-        public var end: Int { offset + size }
-
-        /// The value in `bytes` at `base + offset` (sign-extended when signed).
-        func read(_ bytes: [UInt8], base: Int) -> Int64? {
-            let start = base + offset
-            guard start >= 0, start + size <= bytes.count, [1, 2, 4, 8].contains(size) else { return nil }
-            let u = littleEndian(bytes[start..<(start + size)])
-            if !signed { return Int64(bitPattern: u) }
-            let shift = UInt64(64 - size * 8)
-            return Int64(bitPattern: u << shift) >> Int64(shift)
-        }
-    }
+    public typealias Spot = MemberLayout
 
     /// How a slot type's buffer is decoded.
     public enum Decoding: String, Equatable {
@@ -152,5 +132,20 @@ public struct RingLayout {
             }
         }
         return p
+    }
+}
+
+extension MemberLayout {
+    /// A ring or slot integer (the ring's fields go by their offsets alone).
+    public init(offset: Int, size: Int, signed: Bool = false) {
+        self.init(path: "", offset: offset, size: size, isSigned: signed)
+    }
+
+    public var signed: Bool { isSigned }
+
+    /// The value in `bytes` at `base + offset` (sign-extended when signed).
+    func read(_ bytes: [UInt8], base: Int) -> Int64? {
+        guard [1, 2, 4, 8].contains(size) else { return nil }
+        return bytes.withUnsafeBytes { value(in: $0, base: base) }.map { Int64(bitPattern: $0) }
     }
 }

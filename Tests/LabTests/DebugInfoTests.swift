@@ -126,6 +126,28 @@ import MKFormat
         }
     }
 
+    /// A worker whose libdw handle does not open leaves nothing out: its
+    /// units are scanned on the main handle, and the index is the one a
+    /// serial scan builds.
+    @Test func failedIndexWorkersLoseNoNames() throws {
+        let fx = try LabFixture.load("running")
+        let v = try Vmlinux(path: fx.vmlinux)
+        let dwarf = try DwarfFile(elf: v.file)
+        let serial = try DebugInfo.build(vmlinux: v, dwarf: dwarf, workers: 1)
+        final class Calls: @unchecked Sendable { var count = 0 }
+        let calls = Calls()
+        let lock = NSLockish()
+        let failing = try DebugInfo.build(vmlinux: v, dwarf: dwarf, workers: 3) { _ in
+            lock.withLock { calls.count += 1 }
+            return nil
+        }
+        #expect(calls.count == 2, "workers 1 and 2 open their own handles")
+        #expect(serial.table.count > 10_000)
+        #expect(failing.table.count == serial.table.count)
+        #expect(failing.table == serial.table)
+        #expect(failing.lookup("task_struct", .structure) != nil)
+    }
+
     @Test func missingDebugInfoIsAClearError() throws {
         let fx = try LabFixture.load("running")
         let dir = NSTemporaryDirectory() + "mkdbg-nodwarf-\(getpid())"

@@ -28,7 +28,7 @@ final class WordMemory {
 
     @Test func fourKilobytePage() throws {
         let m = tree()
-        let w = PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
+        let w = X86_64PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
         let t = try w.translate(0xffff_c900_0000_1234)
         #expect(t.physical == 0x0abc_d234)
         #expect(t.pageSize == 4096)
@@ -37,7 +37,7 @@ final class WordMemory {
 
     @Test func hugePages() throws {
         let m = tree()
-        let w = PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
+        let w = X86_64PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
         let two = try w.translate(0xffff_c900_0020_0000 + 0x12345)
         #expect(two.physical == 0x4020_0000 + 0x12345)
         #expect(two.pageSize == 2 << 20)
@@ -48,7 +48,7 @@ final class WordMemory {
 
     @Test func notPresentAndNonCanonical() throws {
         let m = tree()
-        let w = PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
+        let w = X86_64PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
         do { _ = try w.translate(0xffff_c900_0000_3000); Issue.record("expected an error") } catch let e as MemoryError {
             #expect(e.description.contains("pte entry"))
             #expect(e.description.contains("0xffffc90000003000"))
@@ -64,7 +64,7 @@ final class WordMemory {
         m.set(0x3000 + ((va >> 30) & 0x1ff) * 8, 0x4000 | 1)
         m.set(0x4000 + ((va >> 21) & 0x1ff) * 8, 0x5000 | 1)
         m.set(0x5000 + ((va >> 12) & 0x1ff) * 8, 0x77000 | 1)
-        let w = PageTableWalker(root: 0x1000, levels: 5, readEntry: m.read)
+        let w = X86_64PageTableWalker(root: 0x1000, levels: 5, readEntry: m.read)
         let t = try w.translate(va + 0x10)
         #expect(t.physical == 0x77010)
         #expect(t.steps.count == 5)

@@ -27,8 +27,8 @@ public enum DwarfCFIRule: Equatable, Sendable {
 /// expression, usually `DW_OP_bregN off`) and the register rules asked for.
 public struct DwarfCFIRow: Equatable, Sendable {
     public var cfa: [DwarfOp]
-    /// By DWARF register number (x86-64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi,
-    /// 5 rdi, 6 rbp, 7 rsp, 8–15 r8–r15, 16 the return address).
+    /// By DWARF register number, in the architecture's numbering
+    /// (`Architecture.registers`).
     public var registers: [Int: DwarfCFIRule] = [:]
 
     public init(cfa: [DwarfOp]) { self.cfa = cfa }
@@ -36,8 +36,8 @@ public struct DwarfCFIRow: Equatable, Sendable {
 
 extension DebugInfo {
     /// The vmlinux's `.debug_frame` row for a link-time code address, with
-    /// the rules of DWARF registers 0–16. Nil when no FDE covers it.
-    public func callFrameRow(linkAddress: UInt64) -> DwarfCFIRow? {
-        dwarf.callFrameRow(at: linkAddress, registers: Array(0...16))
+    /// the rules of the DWARF registers asked for. Nil when no FDE covers it.
+    public func callFrameRow(linkAddress: UInt64, registers: [Int]) -> DwarfCFIRow? {
+        dwarf.callFrameRow(at: linkAddress, registers: registers)
     }
 }

@@ -51,11 +51,9 @@ public struct OrcEntry: Equatable, Sendable {
 /// plus an `end` bit; from 6.4 a 3-bit `type` (0 undefined,
 /// 1 end_of_stack, 2 call, 3 regs, 4 regs_partial) plus a `signal` bit.
 public struct OrcFormat: Equatable, Sendable {
-    public struct Field: Equatable, Sendable {
-        /// Bit position from the entry's first byte (little-endian) and width.
-        public var bit: Int
-        public var width: Int
-    }
+    /// A field of the entry, kept in one canonical form (first byte, bit
+    /// offset in it, width) whether DWARF or the built-in layout gave it.
+    public typealias Field = MemberLayout
 
     public var entrySize: Int
     public var spOffset: Field
@@ -70,11 +68,17 @@ public struct OrcFormat: Equatable, Sendable {
     /// Where the layout came from (for notes).
     public var source: String
 
+    /// The field `name` at bit `bit` (from the entry's first byte) of `width` bits.
+    public static func field(_ name: String, bit: Int, width: Int, signed: Bool = false) -> Field {
+        Field(path: name, offset: bit / 8, size: (bit % 8 + width + 7) / 8, bitOffset: bit % 8, bitSize: width, isSigned: signed)
+    }
+
     /// Linux 6.1's layout (packed, 6 bytes), for a kernel without the type in its DWARF.
     public static let linux61 = OrcFormat(
-        entrySize: 6, spOffset: Field(bit: 0, width: 16), bpOffset: Field(bit: 16, width: 16),
-        spReg: Field(bit: 32, width: 4), bpReg: Field(bit: 36, width: 4), type: Field(bit: 40, width: 2),
-        end: Field(bit: 42, width: 1), signal: nil, source: "built-in 6.1 layout")
+        entrySize: 6, spOffset: field("sp_offset", bit: 0, width: 16, signed: true),
+        bpOffset: field("bp_offset", bit: 16, width: 16, signed: true),
+        spReg: field("sp_reg", bit: 32, width: 4), bpReg: field("bp_reg", bit: 36, width: 4), type: field("type", bit: 40, width: 2),
+        end: field("end", bit: 42, width: 1), signal: nil, source: "built-in 6.1 layout")
 
     public init(entrySize: Int, spOffset: Field, bpOffset: Field, spReg: Field, bpReg: Field, type: Field,
                 end: Field?, signal: Field?, source: String) {
@@ -94,19 +98,16 @@ public struct OrcFormat: Equatable, Sendable {
     public init?(type t: CType) {
         let r = t.resolved
         guard r.kind == .structure, let size = r.byteSize, size > 0, size <= 8 else { return nil }
-        func field(_ name: String) -> Field? {
-            guard let (m, off) = r.member(named: name) else { return nil }
-            if let bits = m.bitSize {
-                return Field(bit: Int(off) * 8 + Int(m.bitOffset ?? 0), width: Int(bits))
-            }
-            guard let bytes = m.type.byteSize else { return nil }
-            return Field(bit: Int(off) * 8, width: Int(bytes) * 8)
+        func field(_ name: String, signed: Bool = false) -> Field? {
+            guard let (offset, type, member) = try? r.memberPath(name), offset < 8, let bytes = type.byteSize, bytes <= 8 else { return nil }
+            let m = MemberLayout(path: name, offset: offset, type: type, member: member)
+            return Self.field(name, bit: m.firstBit, width: m.bitWidth, signed: signed)
         }
-        guard let sp = field("sp_offset"), let bp = field("bp_offset"), let spReg = field("sp_reg"),
+        guard let sp = field("sp_offset", signed: true), let bp = field("bp_offset", signed: true), let spReg = field("sp_reg"),
               let bpReg = field("bp_reg"), let type = field("type") else { return nil }
         let end = field("end"), signal = field("signal")
         guard end != nil || signal != nil else { return nil }
-        for f in [sp, bp, spReg, bpReg, type, end, signal].compactMap({ $0 }) where f.bit + f.width > Int(size) * 8 || f.width > 16 {
+        for f in [sp, bp, spReg, bpReg, type, end, signal].compactMap({ $0 }) where f.firstBit < 0 || f.bitWidth <= 0 || f.firstBit + f.bitWidth > Int(size) * 8 || f.bitWidth > 16 {
             return nil
         }
         self.init(entrySize: Int(size), spOffset: sp, bpOffset: bp, spReg: spReg, bpReg: bpReg, type: type,
@@ -117,11 +118,11 @@ public struct OrcFormat: Equatable, Sendable {
     public func decode(_ bytes: UnsafeRawBufferPointer) -> OrcEntry {
         var word: UInt64 = 0
         for i in 0..<min(entrySize, 8, bytes.count) { word |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        func get(_ f: Field) -> UInt64 { (word >> UInt64(f.bit)) & ((1 << UInt64(f.width)) - 1) }
+        func get(_ f: Field) -> UInt64 { (word >> UInt64(f.firstBit)) & ((1 << UInt64(f.bitWidth)) - 1) }
         func signed16(_ f: Field) -> Int16 {
             let v = get(f)
-            if f.width >= 16 { return Int16(truncatingIfNeeded: v) }
-            let sign: UInt64 = 1 << UInt64(f.width - 1)
+            if f.bitWidth >= 16 { return Int16(truncatingIfNeeded: v) }
+            let sign: UInt64 = 1 << UInt64(f.bitWidth - 1)
             return Int16(truncatingIfNeeded: Int64(bitPattern: (v ^ sign) &- sign))
         }
         let rawType = get(type)

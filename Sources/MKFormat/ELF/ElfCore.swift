@@ -28,6 +28,7 @@ public final class ElfCore: CoreImage {
     private var problems: [String] = []
 
     public var formatName: String { style == .kcore ? "ELF kcore" : "ELF vmcore" }
+    public var elfMachine: UInt16? { header.machine }
 
     public convenience init(path: String) throws {
         try self.init(source: FileSource(path: path))

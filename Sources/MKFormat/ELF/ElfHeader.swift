@@ -3,6 +3,7 @@ public struct ElfHeader: Sendable {
     public static let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
     public static let etCore: UInt16 = 4
     public static let emX86_64: UInt16 = 62
+    public static let emAarch64: UInt16 = 183
     static let size = 64
     static let phdrSize = 56
 

@@ -56,6 +56,9 @@ public protocol CoreImage: AnyObject {
     var virtualRanges: [VirtualRange] { get }
     /// Segment list, holes and inconsistencies for `info image`.
     func report() -> ImageReport
+    /// The ELF machine (`e_machine`) the dumped kernel ran on, when the
+    /// image says; nil when it does not (then x86-64 is assumed).
+    var elfMachine: UInt16? { get }
 
     /// Reads `buffer.count` bytes of physical memory at `address`.
     func readPhysical(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws
@@ -65,6 +68,7 @@ public protocol CoreImage: AnyObject {
 
 extension CoreImage {
     public var virtualRanges: [VirtualRange] { [] }
+    public var elfMachine: UInt16? { nil }
 
     public func readVirtualDirect(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         throw MemoryError.virtualNotMapped(address: address, reason: "\(formatName) maps no virtual addresses")
@@ -82,8 +86,13 @@ extension CoreImage {
         return VmcoreInfo(text: String(decoding: note.descriptor, as: UTF8.self))
     }
 
-    /// The `NT_PRSTATUS` notes, one per CPU that saved registers.
+    /// The `NT_PRSTATUS` notes, one per CPU that saved registers, read
+    /// with the layout of the image's machine.
     public var prStatus: [PrStatus] {
-        notes.filter { $0.name == "CORE" && $0.type == ElfNote.ntPrStatus }.compactMap { PrStatus(note: $0) }
+        prStatus(layout: PrStatusLayout.forMachine(elfMachine) ?? .x86_64)
+    }
+
+    public func prStatus(layout: PrStatusLayout) -> [PrStatus] {
+        notes.filter { $0.name == "CORE" && $0.type == ElfNote.ntPrStatus }.compactMap { PrStatus(note: $0, layout: layout) }
     }
 }

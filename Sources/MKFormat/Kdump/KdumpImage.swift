@@ -72,6 +72,14 @@ public final class KdumpImage: CoreImage {
     public let dumpedPages: UInt64
 
     public var formatName: String { flattened == nil ? "kdump-compressed" : "kdump-compressed (flattened)" }
+    /// From `utsname.machine` (QEMU and makedumpfile fill it); nil when it names no known machine.
+    public var elfMachine: UInt16? {
+        switch header.machine {
+        case "x86_64": return ElfHeader.emX86_64
+        case "aarch64", "arm64": return ElfHeader.emAarch64
+        default: return nil
+        }
+    }
 
     private let source: KdumpByteSource
     private let blockSize: Int

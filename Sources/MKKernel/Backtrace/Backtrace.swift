@@ -24,6 +24,10 @@ public struct BacktraceFrame: Equatable, Sendable {
     public var reliable: Bool
     /// How the frame was found: start, orc, dwarf-cfi, pt_regs, frame-pointer.
     public var method: String
+    /// The registers the unwinder knows in this frame (nil ones are not
+    /// saved), by the architecture's DWARF numbers; inline frames share
+    /// their real frame's.
+    public var registers: RegisterSet
 }
 
 /// A task's kernel stack, walked.
@@ -56,19 +60,22 @@ public enum BacktraceError: Error, CustomStringConvertible {
 }
 
 /// Backtraces of a kernel's tasks: which registers to start from (the
-/// CPU's `NT_PRSTATUS` note for a task running at dump time, the
-/// `inactive_task_frame` its `thread.sp` points to for a sleeping one),
-/// the walk (`StackUnwinder`) and the names of the frames.
+/// CPU's `NT_PRSTATUS` note for a task running at dump time, what the
+/// last context switch saved for a sleeping one, both by the
+/// architecture's table), the walk (`StackUnwinder`) and the names of the frames.
 public final class Backtracer {
     let kernel: Kernel
     let code: KernelCode
     let unwinder: StackUnwinder
     let taskType: CType
+    /// The architecture's table: registers, start registers, unwinding rules.
+    public let architecture: any Architecture
 
     public init(kernel: Kernel) throws {
         self.kernel = kernel
         self.code = KernelCode(kernel: kernel)
-        self.unwinder = StackUnwinder(kernel: kernel, code: code)
+        self.architecture = try kernel.architecture()
+        self.unwinder = StackUnwinder(kernel: kernel, code: code, architecture: architecture)
         self.taskType = try kernel.type("struct task_struct")
     }
 
@@ -105,7 +112,9 @@ public final class Backtracer {
     // MARK: CPUs
 
     /// Number of CPUs the dump has registers for.
-    public var cpuCount: Int { kernel.target.image.prStatus.count }
+    public var cpuCount: Int { prStatusNotes.count }
+
+    private var prStatusNotes: [PrStatus] { kernel.target.image.prStatus(layout: architecture.prStatusLayout) }
 
     /// The task running on `cpu` (the kernel helper `ps` uses too).
     public func currentTask(cpu: Int) throws -> UInt64 {
@@ -117,19 +126,19 @@ public final class Backtracer {
     /// `pr_pid` = CPU index + 1; the kernel's kdump writes them in CPU order
     /// with `pr_pid` = the PID of the task that was running.
     public func cpuRegisters() -> [Int: (registers: RegisterSet, how: String)] {
-        let notes = kernel.target.image.prStatus
+        let notes = prStatusNotes
         var result: [Int: (RegisterSet, String)] = [:]
         let qemuNumbering = notes.enumerated().allSatisfy { Int($0.element.pid) == $0.offset + 1 }
         for (i, note) in notes.enumerated() {
             if qemuNumbering {
-                result[i] = (RegisterSet(prStatus: note), "NT_PRSTATUS note \(i) (pr_pid \(note.pid) = CPU + 1)")
+                result[i] = (architecture.registers(from: note), "NT_PRSTATUS note \(i) (pr_pid \(note.pid) = CPU + 1)")
             } else {
                 var how = "NT_PRSTATUS note \(i) (in CPU order)"
                 if let cur = try? currentTask(cpu: i), let pid = try? kernel.object(taskType, at: cur)["pid"].signed(),
                    pid != Int64(note.pid) {
                     how += "; its pr_pid \(note.pid) is not the PID \(pid) of CPU \(i)'s current task"
                 }
-                result[i] = (RegisterSet(prStatus: note), how)
+                result[i] = (architecture.registers(from: note), how)
             }
         }
         return result
@@ -195,28 +204,10 @@ public final class Backtracer {
                          frames: frames, notes: notes + walk.notes)
     }
 
-    /// A sleeping task's registers: `thread.sp` points at the
-    /// `struct inactive_task_frame` that `__switch_to_asm` pushed; its
-    /// `ret_addr` returns into `__schedule`.
+    /// A sleeping task's registers, as its architecture finds them.
     func switchFrame(of t: KObject) throws -> (RegisterSet, Bool) {
-        let sp = try t["thread"]["sp"].unsigned()
-        guard sp >= StackUnwinder.kernelHalf, sp & 7 == 0 else {
-            throw KernelError.unsupported("thread.sp \(hex(sp)) is not a kernel stack address")
-        }
-        let frameType = try kernel.type("struct inactive_task_frame")
-        let f = kernel.object(frameType, at: sp)
-        var regs = RegisterSet()
-        regs.pc = try f["ret_addr"].unsigned()
-        regs.bp = try f["bp"].unsigned()
-        for (name, regno) in [("bx", RegisterSet.rbx), ("r12", RegisterSet.r12), ("r13", RegisterSet.r13),
-                              ("r14", RegisterSet.r14), ("r15", RegisterSet.r15)] {
-            regs[regno] = try? f[name].unsigned()
-        }
-        // The stack pointer after __switch_to_asm returns: past the frame and its return address.
-        let retOffset = try kernel.offset(of: "ret_addr", in: frameType)
-        regs.sp = sp &+ retOffset &+ 8
-        regs.cs = 0x10
-        return (regs, true)
+        let (regs, isReturn) = try architecture.sleepingTaskRegisters(t, kernel: kernel)
+        return (regs, isReturn)
     }
 
     /// A walk from arbitrary registers (for checking the unwinder on
@@ -228,7 +219,8 @@ public final class Backtracer {
         if names { return (symbolize(walk.frames), walk.notes, walk.complete) }
         let frames = walk.frames.enumerated().map { i, p in
             BacktraceFrame(index: i, pc: p.regs.pc ?? 0, sp: p.regs.sp ?? 0, function: nil, symbol: nil, offset: nil,
-                           file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue)
+                           file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue,
+                           registers: p.regs)
         }
         return (frames, walk.notes, walk.complete)
     }
@@ -273,7 +265,7 @@ public final class Backtracer {
             func add(_ function: String?, symbol: String?, offset: UInt64?, file: String?, line: Int?, module: String?, inline: Bool) {
                 frames.append(BacktraceFrame(index: frames.count, pc: pc, sp: sp, function: function, symbol: symbol,
                                              offset: offset, file: file, line: line, module: module, isInline: inline,
-                                             reliable: p.reliable, method: p.method.rawValue))
+                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs))
             }
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)

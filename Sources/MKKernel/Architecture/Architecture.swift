@@ -1,0 +1,110 @@
+import MKFormat
+import MKMemory
+import MKDebugInfo
+
+/// One register of an architecture: its gdb name, DWARF number, and where
+/// `NT_PRSTATUS` and `struct pt_regs` keep it.
+public struct RegisterInfo: Equatable, Sendable {
+    public var name: String
+    public var dwarfNumber: Int
+    /// Its name in the core's `pr_reg` (`PrStatusLayout.registerNames`).
+    public var prStatusName: String?
+    /// The `struct pt_regs` member holding it.
+    public var ptRegsMember: String?
+    /// Kept across calls by the ABI (so an unwound caller still has it).
+    public var calleeSaved: Bool
+
+    public init(name: String, dwarfNumber: Int, prStatusName: String?, ptRegsMember: String?, calleeSaved: Bool) {
+        self.name = name
+        self.dwarfNumber = dwarfNumber
+        self.prStatusName = prStatusName
+        self.ptRegsMember = ptRegsMember
+        self.calleeSaved = calleeSaved
+    }
+}
+
+/// A frame record the frame-pointer chain links (x86-64 `push rbp; mov
+/// rsp, rbp`; arm64 `stp x29, x30`): offsets from the frame pointer.
+public struct FrameRecord: Equatable, Sendable {
+    public var savedFramePointer: UInt64
+    public var returnAddress: UInt64
+    /// The caller's stack pointer is the frame pointer plus this.
+    public var callerStackPointer: UInt64
+}
+
+/// Everything mkdbg knows about one architecture, in one table (as drgn's
+/// `arch_info`): its registers, how cores and `struct pt_regs` keep them,
+/// ORC's register numbers, the kernel's address layout and page tables,
+/// and where a sleeping task's registers are. The unwinder and the
+/// backtracer ask this table; `Architectures.forMachine` picks it by the
+/// image's ELF machine.
+public protocol Architecture: Sendable {
+    /// `x86-64`.
+    var name: String { get }
+    var elfMachine: UInt16 { get }
+    /// The general registers, by DWARF number, in gdb's order.
+    var registers: [RegisterInfo] { get }
+    var registerFile: RegisterFile { get }
+    var prStatusLayout: PrStatusLayout { get }
+    /// The register that holds the privilege state (`RegisterSet.mode`):
+    /// its `pr_reg` name and `pt_regs` member.
+    var modeRegister: (prStatusName: String, ptRegsMember: String) { get }
+    /// ORC register number → DWARF number for the plain (not indirect)
+    /// base registers; nil when the kernel has no ORC for this architecture.
+    var orcRegisterMap: [UInt8: Int]? { get }
+    var frameRecord: FrameRecord { get }
+
+    /// Whether `address` is in the kernel's half of the address space.
+    func isKernelAddress(_ address: UInt64) -> Bool
+    /// Whether the registers were saved in user mode.
+    func isUserMode(_ regs: RegisterSet) -> Bool
+    /// The kernel's address layout from VMCOREINFO.
+    func makeAddressLayout(vmcoreInfo: VmcoreInfo, imagePath: String) throws -> any KernelAddressLayout
+    /// A sleeping task's registers, from what its last context switch
+    /// saved; and whether the pc is a return address.
+    func sleepingTaskRegisters(_ task: KObject, kernel: Kernel) throws -> (RegisterSet, pcIsReturnAddress: Bool)
+}
+
+extension Architecture {
+    public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }
+
+    /// DWARF numbers of the callee-saved registers.
+    public var calleeSaved: Set<Int> { Set(registers.filter(\.calleeSaved).map(\.dwarfNumber)) }
+
+    /// The registers of an `NT_PRSTATUS` note read with `prStatusLayout`.
+    public func registers(from prStatus: PrStatus) -> RegisterSet {
+        var regs = RegisterSet(file: registerFile)
+        for r in registers {
+            if let n = r.prStatusName { regs[r.dwarfNumber] = prStatus.registers[n] }
+        }
+        regs.mode = prStatus.registers[modeRegister.prStatusName]
+        return regs
+    }
+
+    /// Where this kernel's `struct pt_regs` keeps each register (from DWARF).
+    public func ptRegsLayout(kernel: Kernel) throws -> PtRegsLayout {
+        try PtRegsLayout(kernel: kernel, architecture: self)
+    }
+}
+
+/// The architectures mkdbg has a table for.
+public enum Architectures {
+    public static let all: [any Architecture] = [X86_64Architecture()]
+
+    /// The table for an ELF machine; nil means the image did not say (x86-64).
+    public static func forMachine(_ machine: UInt16?) throws -> any Architecture {
+        guard let machine else { return X86_64Architecture() }
+        guard let arch = all.first(where: { $0.elfMachine == machine }) else {
+            let known = all.map { "\($0.name) (\($0.elfMachine))" }.joined(separator: ", ")
+            throw KernelError.unsupported("ELF machine \(machine) has no architecture table; known: \(known)")
+        }
+        return arch
+    }
+}
+
+extension Kernel {
+    /// The architecture table of the dumped kernel, by the image's ELF machine.
+    public func architecture() throws -> any Architecture {
+        try Architectures.forMachine(target.image.elfMachine)
+    }
+}

@@ -1,0 +1,35 @@
+import MKFormat
+
+/// Follows the chain of frame records the frame pointer links (the
+/// architecture's `FrameRecord`): a guess, since nothing says the
+/// register holds a frame pointer at this pc.
+struct FramePointerUnwinder: UnwindStrategy {
+    let context: UnwindContext
+    var method: UnwindMethod { .framePointer }
+
+    init(_ context: UnwindContext) { self.context = context }
+
+    func step(_ frame: PhysicalFrame) -> UnwindStep {
+        let record = context.arch.frameRecord
+        let code = context.code
+        guard let bp = frame.regs.bp, let sp = frame.regs.sp else { return .failed("no frame pointer to follow") }
+        guard bp >= sp, bp - sp < 1 << 16, bp & 7 == 0 else {
+            return .failed("the frame pointer \(hex(bp)) does not point into this stack")
+        }
+        do {
+            let savedBP = try context.kernel.readU64(bp &+ record.savedFramePointer)
+            let ra = try context.kernel.readU64(bp &+ record.returnAddress)
+            guard code.isVmlinux(ra &- 1) || code.module(containing: ra &- 1) != nil else {
+                return .failed("the frame pointer chain leads to \(hex(ra)), which is not kernel code")
+            }
+            var regs = frame.regs
+            regs.keepOnly(context.arch.calleeSaved)
+            regs.pc = ra
+            regs.sp = bp &+ record.callerStackPointer
+            regs.bp = savedBP
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer)
+        } catch {
+            return .failed("cannot follow the frame pointer: \(error)")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import MKFormat
+import MKMemory
+import MKDebugInfo
+
+/// Unwinds by the kernel's ORC tables: the vmlinux's (link-time
+/// addresses) and each module's (run-time addresses, read from memory).
+/// ORC's base registers reach the architecture's through its
+/// `orcRegisterMap`; an architecture without one has no ORC.
+final class OrcUnwinder: UnwindStrategy {
+    let context: UnwindContext
+    var method: UnwindMethod { .orc }
+    private let registerMap: [UInt8: Int]?
+    private lazy var ptRegs: Result<PtRegsLayout, Error> = Result { try context.arch.ptRegsLayout(kernel: context.kernel) }
+
+    init(_ context: UnwindContext) {
+        self.context = context
+        registerMap = context.arch.orcRegisterMap
+    }
+
+    func step(_ frame: PhysicalFrame) -> UnwindStep {
+        guard let registerMap else { return .noInfo("the kernel has no ORC for \(context.arch.name)") }
+        guard let pc = frame.regs.pc, let lookup = context.lookupAddress(frame) else { return .noInfo("no pc") }
+        let code = context.code
+        let table: OrcTable
+        let key: UInt64
+        if code.isVmlinux(lookup) {
+            switch code.vmlinuxOrc {
+            case let .success(t): table = t
+            case let .failure(e): return .noInfo("\(e)")
+            }
+            key = lookup &- code.kaslr
+        } else if let m = code.module(containing: lookup) {
+            switch m.orc {
+            case let .success(t): table = t
+            case let .failure(e): return .noInfo("\(e)")
+            }
+            key = lookup
+        } else {
+            return .failed("\(hex(pc)) is not in the kernel's or a loaded module's code")
+        }
+        guard table.covers(key), let (_, e) = table.lookup(key) else { return .noInfo("no ORC entry for \(hex(pc))") }
+        switch e.kind {
+        case .endOfStack: return .end
+        case .undefined: return .noInfo("ORC has no rule for \(hex(pc))")
+        case .call, .regs, .regsPartial: break
+        }
+        do {
+            return try apply(e, to: frame.regs, pc: pc, registerMap: registerMap)
+        } catch {
+            return .failed("cannot read the stack for the ORC rule at \(hex(pc)): \(error)")
+        }
+    }
+
+    private func apply(_ e: OrcEntry, to start: RegisterSet, pc: UInt64, registerMap: [UInt8: Int]) throws -> UnwindStep {
+        let kernel = context.kernel
+        var regs = start
+        let off = UInt64(bitPattern: Int64(e.spOffset))
+        let needsBP = "ORC needs the frame pointer, which is unknown here"
+        var switched = false
+        let cfa: UInt64
+        switch OrcEntry.Register(rawValue: e.spReg) {
+        case .spIndirect?:
+            // The stack pointer of the stack switched from is saved at the top of this one.
+            guard let sp = regs.sp else { return .failed("ORC needs sp") }
+            cfa = try kernel.readU64(sp) &+ off
+            switched = true
+        case .bpIndirect?:
+            guard let bp = regs.bp else { return .failed(needsBP) }
+            cfa = try kernel.readU64(bp &+ off)
+            switched = true
+        default:
+            guard let regno = registerMap[e.spReg] else {
+                return .failed("ORC entry for \(hex(pc)) uses an unknown base register \(e.spReg)")
+            }
+            guard let v = regs[regno] else {
+                if regno == regs.file.sp { return .failed("ORC needs sp") }
+                if regno == regs.file.fp { return .failed(needsBP) }
+                return .failed("ORC needs a register (ORC number \(e.spReg)) that is unknown here")
+            }
+            cfa = v &+ off
+        }
+        switch e.kind {
+        case .call:
+            let ra = try kernel.readU64(cfa &- 8)
+            let oldBP = regs.bp
+            regs.keepOnly(context.arch.calleeSaved)
+            regs.sp = cfa
+            regs.pc = ra
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc)
+        case .regs:
+            guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
+            let saved = try layout.read(at: cfa, memory: kernel.memory)
+            return .caller(saved, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+        case .regsPartial:
+            guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
+            let hw = try layout.readHardwareFrame(at: cfa, memory: kernel.memory)
+            let oldBP = regs.bp
+            regs.pc = hw.pc
+            regs.sp = hw.sp
+            regs.mode = hw.mode
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
+            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+        default:
+            return .noInfo("ORC has no rule for \(hex(pc))")
+        }
+    }
+
+    private var ptRegsProblem: String {
+        if case let .failure(e) = ptRegs { return "cannot read struct pt_regs: \(e)" }
+        return "cannot read struct pt_regs"
+    }
+
+    /// The caller's frame pointer by the entry's bp rule.
+    private func restoredBP(_ e: OrcEntry, cfa: UInt64, bp: UInt64?) throws -> UInt64? {
+        let off = UInt64(bitPattern: Int64(e.bpOffset))
+        switch OrcEntry.Register(rawValue: e.bpReg) {
+        case .undefined?: return bp
+        case .prevSP?: return try context.kernel.readU64(cfa &+ off)
+        case .bp?:
+            guard let bp else { return nil }
+            return try context.kernel.readU64(bp &+ off)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import MKFormat
+
+/// Where an architecture's kernel put itself in memory: the KASLR slide,
+/// the linear maps (kernel text, direct map) and the page tables behind
+/// everything else. One implementation per architecture (`X86_64Layout`),
+/// chosen by the image's ELF machine (`forMachine`).
+public protocol KernelAddressLayout: Sendable {
+    /// The architecture's name, as the arch table spells it (`x86-64`).
+    var architecture: String { get }
+    var kaslrOffset: UInt64 { get }
+    /// End of physical memory the direct map can reach (the image's top).
+    var physicalLimit: UInt64 { get set }
+    /// The kernel variable holding the direct map's base, read at start-up.
+    var directMapBaseVariable: String? { get }
+    /// Learns the direct map's base (the variable's value, or nil for the default).
+    mutating func setDirectMapBase(_ value: UInt64?)
+    /// Physical address behind a kernel-text virtual address, if it is one.
+    func textToPhysical(_ va: UInt64) -> UInt64?
+    /// Physical address behind a direct-map virtual address, if it is one.
+    func directToPhysical(_ va: UInt64) -> UInt64?
+    /// The kernel's page-table walk, reading 8-byte entries with `readEntry`.
+    func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
+}
+
+extension LayoutError {
+    static func unsupportedMachine(_ machine: UInt16, image: String) -> LayoutError {
+        .inconsistent("ELF machine \(machine) has no address layout; only x86-64 (62) kernels can be translated", image: image)
+    }
+}
+
+/// The address layouts mkdbg knows, by ELF machine.
+public enum KernelAddressLayouts {
+    /// The layout of a kernel of `machine` (nil: x86-64) from VMCOREINFO.
+    public static func make(machine: UInt16?, vmcoreInfo: VmcoreInfo, imagePath: String) throws -> any KernelAddressLayout {
+        switch machine {
+        case nil, ElfHeader.emX86_64?: return try X86_64Layout(vmcoreInfo: vmcoreInfo, imagePath: imagePath)
+        case let m?: throw LayoutError.unsupportedMachine(m, image: imagePath)
+        }
+    }
+}
