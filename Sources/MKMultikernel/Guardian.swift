@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// A small process that outlives mkdbg: mkdbg tells it, over a pipe, which
 /// freeze files it holds; when the pipe closes with files still held (mkdbg
@@ -25,10 +26,10 @@ final class Guardian {
     /// pipe's read end as its standard input.
     static func spawn(executable: String) throws -> Guardian {
         // A guardian that died must not take mkdbg with it on the next write.
-        signal(SIGPIPE, SIG_IGN)
+        Signals.ignore(SIGPIPE)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
-            throw MultikernelError.writeFailed("guardian pipe", reason: String(cString: strerror(errno)))
+            throw MultikernelError.writeFailed("guardian pipe", reason: Errno.currentReason)
         }
         // Neither end leaks into other children (shell commands, pagers).
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -51,16 +52,14 @@ final class Guardian {
         close(fds[0])
         guard rc == 0 else {
             close(fds[1])
-            throw MultikernelError.writeFailed("guardian process", reason: String(cString: strerror(rc)))
+            throw MultikernelError.writeFailed("guardian process", reason: Errno.text(rc))
         }
         return Guardian(fd: fds[1], pid: pid)
     }
 
     /// The guardian's main loop (`mkdbg --guardian`).
     public static func serve() -> Never {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
+        for sig in [SIGINT, SIGHUP, SIGPIPE] { Signals.ignore(sig) }
         var held: [String] = []
         var pending: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
