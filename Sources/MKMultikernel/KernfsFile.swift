@@ -35,16 +35,7 @@ enum KernfsFile {
     }
 
     static func list(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { ptr in
-                ptr.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        FileSystem.entries(dir).map(\.name).sorted()
     }
 
     /// `"<phys-hex> <size-hex>\n"`, as vmcoreinfo and ipi_buffer print.

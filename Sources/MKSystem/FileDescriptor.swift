@@ -127,4 +127,21 @@ public enum FileSystem {
 
     public static func remove(_ path: String) { unlink(path) }
 
+    public static func isReadable(_ path: String) -> Bool { access(path, R_OK) == 0 }
+
+    /// A directory's entries (not `.` and `..`), in the order the directory
+    /// gives them, with whether each is a directory by its `d_type` (no
+    /// `stat`); empty when it cannot be read.
+    public static func entries(_ dir: String) -> [(name: String, isDirectory: Bool)] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var result: [(name: String, isDirectory: Bool)] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { ptr in
+                ptr.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: e.pointee.d_name)) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { result.append((name, e.pointee.d_type == UInt8(DT_DIR))) }
+        }
+        return result
+    }
 }

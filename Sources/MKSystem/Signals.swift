@@ -16,6 +16,10 @@ import Glibc
 /// - SIGTERM, SIGHUP and, unless someone already handles it, SIGINT: once
 ///   `installTerminationWrites` ran, each writes the termination table's
 ///   files (the freeze guard's thaws), then dies of the signal as before.
+///
+/// readline is the one exception: while it reads a line it installs its
+/// SIGWINCH handler (`rl_catch_sigwinch`); `rl_catch_signals = 0` keeps it
+/// off all the others (see MKRepl's `LineEditor`).
 public enum Signals {
     // MARK: ignoring
 
