@@ -138,3 +138,30 @@ func contents(_ path: String) throws -> [UInt8] {
         #expect(try contents(c) == Array("0".utf8))
     }
 }
+
+@Suite(.serialized) struct SignalsTests {
+    @Test func interruptSetsTheFlagUntilRestored() {
+        Signals.interruptFlag.pointee = 0
+        var before = sigaction()
+        sigaction(SIGINT, nil, &before)
+        let handler = Signals.catchInterrupts()
+        raise(SIGINT)
+        #expect(Signals.interruptFlag.pointee == 1)
+        handler.restore()
+        Signals.interruptFlag.pointee = 0
+        var now = sigaction()
+        sigaction(SIGINT, nil, &now)
+        let address = { (a: sigaction) in a.__sigaction_handler.sa_handler.map { unsafeBitCast($0, to: Int.self) } ?? 0 }
+        #expect(address(now) == address(before), "SIGINT's previous disposition is back")
+    }
+
+    @Test func brokenPipeFailsTheWriteInsteadOfKilling() throws {
+        let saved = Signals.catchBrokenPipe()
+        defer { saved.restore() }
+        let ends = try FileDescriptor.pipe()
+        try ends.read.close()
+        #expect(throws: Errno(EPIPE, call: "write", path: "pipe")) {
+            try [UInt8]("x".utf8).withUnsafeBytes { try ends.write.writeAll($0) }
+        }
+    }
+}
