@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers depend downward only:
-// C interop -> MKFormat -> MKMemory -> MKDebugInfo -> MKCommands -> MKRepl -> mkdbg
+// C interop -> MKSystem -> MKFormat -> MKMemory -> MKDebugInfo -> MKValues -> MKKernel
+//   -> MKMultikernel -> MKCommands -> MKRepl -> mkdbg
 let package = Package(
     name: "mkdbg",
     platforms: [.macOS(.v13)],
@@ -22,29 +23,36 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
-        // Formats: ELF cores, VMCOREINFO, kdump-compressed dumps.
-        .target(name: "MKFormat", dependencies: ["CZlib", "CLzo", "CSnappy", "CZstd", "CFdt"]),
+        // System: file descriptors, errno, atomic files, the mutex, signals, text helpers.
+        // Raw C system calls go through it.
+        .target(name: "MKSystem"),
+        // Formats: ELF cores, VMCOREINFO, kdump-compressed dumps, device trees.
+        .target(name: "MKFormat", dependencies: ["MKSystem", "CZlib", "CLzo", "CSnappy", "CZstd", "CFdt"]),
         // Address spaces: physical reads, x86-64 translation, page cache.
         .target(name: "MKMemory", dependencies: ["MKFormat"]),
         // Debug info: ELF symbol tables, build-ids, the symbol store.
-        .target(name: "MKDebugInfo", dependencies: ["MKFormat", "MKMemory", "CElf"]),
+        .target(name: "MKDebugInfo", dependencies: ["MKSystem", "MKFormat", "MKMemory", "CElf"]),
         // Values: the C expression language (lexer, parser, AST), typed values.
         // (Expression/ uses only the standard library; Value/ needs debug info.)
         .target(name: "MKValues", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
-        // Commands over a target (image + symbols).
         // Kernel knowledge: tasks, printk, lists, per-CPU data, modules, backtraces.
         .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
         // Multikernel: kernfs, instances, resources, freeze and thaw.
-        .target(name: "MKMultikernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
-        .target(name: "MKCommands", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel"]),
+        .target(name: "MKMultikernel", dependencies: ["MKSystem", "MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
+        // Commands over a target (image + symbols).
+        .target(name: "MKCommands", dependencies: ["MKSystem", "MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel"]),
         // The interactive REPL: readline, history, completion, pager, Ctrl-C.
-        .target(name: "MKRepl", dependencies: ["MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),
+        .target(name: "MKRepl", dependencies: ["MKSystem", "MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),
         .executableTarget(name: "mkdbg", dependencies: [
+            "MKSystem",
+            "MKDebugInfo",
+            "MKMultikernel",
             "MKCommands",
             "MKRepl",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "MKSystemTests", dependencies: ["MKSystem"]),
         .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
         .testTarget(name: "MKMultikernelTests", dependencies: ["MKMultikernel", "MKFormat", "mkdbg"]),

@@ -1,8 +1,9 @@
 import MKFormat
 import MKDebugInfo
 
-/// Address arguments until the C expression language arrives: a number
-/// (hex with 0x, or decimal), a symbol, or either followed by +/- numbers.
+/// Address arguments where the C expression language cannot apply
+/// (physical addresses, targets without DWARF): a number (hex with 0x, or
+/// decimal), a symbol, or either followed by +/- numbers.
 enum AddressExpression {
     static func parseNumber(_ text: String) -> UInt64? {
         let t = text.lowercased()

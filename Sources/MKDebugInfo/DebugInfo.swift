@@ -1,5 +1,6 @@
 import Dispatch
 import MKFormat
+import MKSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,7 +74,7 @@ public final class DebugInfo {
         }
         bounds.append(units.count)
         var parts = [NameIndexBuilder?](repeating: nil, count: workers)
-        let lock = NSLockish()
+        let lock = Mutex()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let slice = units[bounds[w]..<bounds[w + 1]]
             let part: NameIndexBuilder?
@@ -101,17 +102,6 @@ public final class DebugInfo {
     }
 }
 
-/// A pthread mutex, enough for joining worker results.
-final class NSLockish {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func withLock<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return body()
-    }
-}
 
 
 extension String {

@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -91,33 +92,24 @@ public enum IndexFile {
         return try validate(try source.read(at: 0, count: Int(source.size)), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
     }
 
-    /// Writes bytes to `path` atomically: a temporary file, fsync, rename.
+    /// Writes bytes to `path` atomically (`AtomicFile`), making its directories.
     static func writeAtomically(_ bytes: [UInt8], path: String) throws {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         for i in parts.indices where i > parts.startIndex {
-            mkdir(parts[...i].joined(separator: "/"), 0o755)
+            try? FileSystem.makeDirectory(parts[...i].joined(separator: "/"), permissions: 0o755)
         }
-        let tmp = path + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw DebugInfoError.cannotOpen(path: tmp, reason: String(cString: strerror(errno)))
+        let file: AtomicFile
+        do {
+            file = try AtomicFile(path: path, permissions: 0o644)
+        } catch let e as Errno {
+            throw DebugInfoError.cannotOpen(path: e.path ?? path, reason: e.reason)
         }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { buf -> Bool in
-            while written < buf.count {
-                guard let base = buf.baseAddress else { return false }
-                let n = Glibc.write(fd, base + written, buf.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return true
-        }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard ok, synced, rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw DebugInfoError.cannotOpen(path: path, reason: "cannot write index: \(reason)")
+        do {
+            try bytes.withUnsafeBytes { try file.append($0) }
+            try file.commit()
+        } catch let e as Errno {
+            file.discard()
+            throw DebugInfoError.cannotOpen(path: path, reason: "cannot write index: \(e.reason)")
         }
     }
 

@@ -2,39 +2,38 @@ import CElf
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 // Every raw libelf/libdwelf call of the project goes through this file.
 
 /// An ELF file opened read-only through libelf (mmap-backed).
 final class LibElfFile {
     let path: String
-    private let fd: Int32
+    private let file: FileDescriptor
     let elf: OpaquePointer
 
     init(path: String) throws {
         self.path = path
         _ = elf_version(UInt32(EV_CURRENT))
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw DebugInfoError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor(open: path, O_RDONLY)
+        } catch let e as Errno {
+            throw DebugInfoError.cannotOpen(path: path, reason: e.reason)
         }
-        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
-            close(fd)
+        guard let elf = elf_begin(file.rawValue, ELF_C_READ_MMAP, nil) else {
             throw DebugInfoError.cannotOpen(path: path, reason: Self.lastError())
         }
         guard elf_kind(elf) == ELF_K_ELF else {
             elf_end(elf)
-            close(fd)
             throw DebugInfoError.notElf(path: path)
         }
-        self.fd = fd
+        self.file = file
         self.elf = elf
     }
 
-    deinit {
-        elf_end(elf)
-        close(fd)
-    }
+    // The descriptor closes after this, when `file` goes.
+    deinit { elf_end(elf) }
 
     static func lastError() -> String {
         guard let msg = elf_errmsg(-1) else { return "unknown libelf error" }

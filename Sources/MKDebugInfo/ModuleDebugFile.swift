@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// A kernel module's debug file (`NAME.ko` with DWARF, an ELF relocatable
 /// object), found in the symbol store by build-id or by name and release.
@@ -74,7 +75,7 @@ extension SymbolStore {
     /// the roots for the error message.
     public func findModule(name: String, release: String?, buildId: String?) -> (file: ModuleDebugFile?, rejected: [String]) {
         var rejected: [String] = []
-        for path in moduleCandidates(name: name, release: release, buildId: buildId) where access(path, R_OK) == 0 {
+        for path in moduleCandidates(name: name, release: release, buildId: buildId) where FileSystem.isReadable(path) {
             do {
                 let f = try ModuleDebugFile(path: path)
                 if let want = buildId, let have = f.buildId, want != have {
@@ -90,19 +91,14 @@ extension SymbolStore {
     }
 
     static func findFiles(under dir: String, named names: Set<String>, depth: Int) -> [String] {
-        guard depth > 0, let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
+        guard depth > 0 else { return [] }
         var found: [String] = []
         var subdirs: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
-            let path = dir + "/" + name
-            if names.contains(name) {
+        for entry in FileSystem.entries(dir) {
+            let path = dir + "/" + entry.name
+            if names.contains(entry.name) {
                 found.append(path)
-            } else if entry.pointee.d_type == UInt8(DT_DIR) {
+            } else if entry.isDirectory {
                 subdirs.append(path)
             }
         }

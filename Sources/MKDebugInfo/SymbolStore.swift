@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// Finds a kernel's vmlinux by build-id and release. Store layout (see
 /// symbols/README.md): `.build-id/ab/cdef….debug` and
@@ -72,7 +73,7 @@ public struct SymbolStore {
     /// The first candidate that exists and matches the build-id (when known).
     public func find(buildId: String?, release: String?) throws -> Vmlinux {
         let paths = candidates(buildId: buildId, release: release)
-        for path in paths where access(path, R_OK) == 0 {
+        for path in paths where FileSystem.isReadable(path) {
             guard let v = try? Vmlinux(path: path) else { continue }
             if let id = buildId, let mine = v.buildId, !mine.hasPrefix(id) && !id.hasPrefix(mine) { continue }
             return v

@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 /// C spellings of types, as gdb's `whatis` and `ptype` print them.
 public enum TypeFormatter {
     /// The type's name in C: `struct task_struct *`, `char [16]`, `int (*)(void)`.
@@ -106,7 +107,7 @@ public enum TypeFormatter {
         var steps = 0
         while steps < 64 {
             steps += 1
-            if t.kind == .pointer, let target = t.target { suffix = " *" + suffix.trimmingLeadingSpace(); t = resolveTop(target); continue }
+            if t.kind == .pointer, let target = t.target { suffix = " *" + suffix.trimmingLeadingSpaces(); t = resolveTop(target); continue }
             if t.kind == .array, let e = t.target { suffix += " [" + (t.count.map { String($0) } ?? "") + "]"; t = resolveTop(e); continue }
             break
         }
@@ -165,7 +166,7 @@ public enum TypeFormatter {
             if (r.kind == .structure || r.kind == .union) && m.type.kind != .pointer && !r.members.isEmpty {
                 let head = m.type.kind == .typedef ? declaration(m.type, "").replacingFirst("", "") : baseName(r)
                 let opener = (m.type.kind == .typedef ? baseName(r) : head).replacingFirst("{...}", "")
-                lines.append(prefix + pad0 + opener.trimmingTrailingSpace() + " {")
+                lines.append(prefix + pad0 + opener.trimmingTrailingSpaces() + " {")
                 body(r, base: off, indent: indent + 1, lines: &lines)
                 lines.append("")
                 lines.append(String(repeating: " ", count: 29) + pad0 + "  /* total size (bytes): \(pad(String(r.byteSize ?? 0), 4)) */")
@@ -185,12 +186,6 @@ public enum TypeFormatter {
 }
 
 extension String {
-    func trimmingLeadingSpace() -> String { String(drop { $0 == " " }) }
-    func trimmingTrailingSpace() -> String {
-        var s = Substring(self)
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
     func replacingFirst(_ a: String, _ b: String) -> String {
         guard !a.isEmpty, let r = firstRange(of: a) else { return self }
         return String(self[..<r.lowerBound]) + b + String(self[r.upperBound...])

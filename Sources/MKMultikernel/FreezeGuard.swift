@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,7 @@ public final class FreezeGuard {
         try startGuardian()
         guardian?.send("hold \(instance.freezePath)")
         held.append(instance.freezePath)
-        SignalThaw.update(held)
+        Signals.setTerminationWrites(held, byte: UInt8(ascii: "0"))
         do {
             try KernfsFile.write(instance.freezePath, "1")
         } catch {
@@ -74,13 +75,13 @@ public final class FreezeGuard {
         for path in held { try? KernfsFile.write(path, "0") }
         for path in held { guardian?.send("release \(path)") }
         held.removeAll()
-        SignalThaw.update(held)
+        Signals.setTerminationWrites(held, byte: UInt8(ascii: "0"))
     }
 
     private func release(_ instance: Instance) {
         held.removeAll { $0 == instance.freezePath }
         guardian?.send("release \(instance.freezePath)")
-        SignalThaw.update(held)
+        Signals.setTerminationWrites(held, byte: UInt8(ascii: "0"))
     }
 
     private func wait(_ instance: Instance, frozen: Bool) -> Bool {
@@ -95,71 +96,6 @@ public final class FreezeGuard {
     private func startGuardian() throws {
         if guardian != nil { return }
         guardian = try Guardian.spawn(executable: guardianExecutable)
-        SignalThaw.install()
-    }
-
-}
-
-/// Thaws from a signal handler: only async-signal-safe calls on paths
-/// kept as C strings ahead of time.
-enum SignalThaw {
-    static let capacity = 64
-    nonisolated(unsafe) static var paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
-        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
-        p.initialize(repeating: nil, count: capacity)
-        return p
-    }()
-    nonisolated(unsafe) static var count: Int32 = 0
-    nonisolated(unsafe) static var installed = false
-
-    static func update(_ held: [String]) {
-        // Publish an empty list first, so a signal never sees a half-built one.
-        count = 0
-        for i in 0..<capacity {
-            if let p = paths[i] { free(p) }
-            paths[i] = nil
-        }
-        for (i, path) in held.prefix(capacity).enumerated() { paths[i] = strdup(path) }
-        count = Int32(min(held.count, capacity))
-    }
-
-    static func install() {
-        if installed { return }
-        installed = true
-        // A parent may have started us with these blocked (test runners,
-        // some supervisors); a freeze holder must hear them.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in [SIGTERM, SIGHUP, SIGINT] { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        for sig in [SIGTERM, SIGHUP, SIGINT] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in
-                SignalThaw.thawFromHandler()
-                signal(sig, SIG_DFL)
-                raise(sig)
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            // Keep SIGINT for the REPL's own handler when one is installed.
-            if sig == SIGINT {
-                var old = sigaction()
-                sigaction(SIGINT, nil, &old)
-                if old.__sigaction_handler.sa_handler != nil && unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) != 0 { continue }
-            }
-            sigaction(sig, &action, nil)
-        }
-    }
-
-    static func thawFromHandler() {
-        let n = Int(count)
-        for i in 0..<n {
-            guard let p = paths[i] else { continue }
-            let fd = open(p, O_WRONLY)
-            if fd >= 0 {
-                _ = write(fd, "0", 1)
-                close(fd)
-            }
-        }
+        Signals.installTerminationWrites()
     }
 }

@@ -1,73 +1,59 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// A small process that outlives mkdbg: mkdbg tells it, over a pipe, which
 /// freeze files it holds; when the pipe closes with files still held (mkdbg
 /// was killed, even by SIGKILL), the guardian thaws them.
 final class Guardian {
-    let fd: Int32
+    let pipe: FileDescriptor
     let pid: pid_t
 
-    init(fd: Int32, pid: pid_t) {
-        self.fd = fd
+    init(pipe: FileDescriptor, pid: pid_t) {
+        self.pipe = pipe
         self.pid = pid
     }
 
-    deinit { close(fd) }
-
     func send(_ line: String) {
         let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        // A guardian that is gone cannot be told; its absence is not mkdbg's error.
+        try? bytes.withUnsafeBytes { try pipe.writeAll($0) }
     }
 
     /// Starts `EXECUTABLE --guardian` (mkdbg itself) in its own session with the
     /// pipe's read end as its standard input.
     static func spawn(executable: String) throws -> Guardian {
         // A guardian that died must not take mkdbg with it on the next write.
-        signal(SIGPIPE, SIG_IGN)
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            throw MultikernelError.writeFailed("guardian pipe", reason: String(cString: strerror(errno)))
+        Signals.ignore(SIGPIPE)
+        let ends: (read: FileDescriptor, write: FileDescriptor)
+        do {
+            ends = try FileDescriptor.pipe()
+        } catch let e as Errno {
+            throw MultikernelError.writeFailed("guardian pipe", reason: e.reason)
         }
-        // Neither end leaks into other children (shell commands, pagers).
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // glibc's POSIX_SPAWN_SETSID (0x80): its own session, so a terminal
-        // hang-up or Ctrl-C aimed at mkdbg does not reach the guardian.
-        posix_spawnattr_setflags(&attr, Int16(0x80))
-        let exe = executable
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("mkdbg-guardian"), strdup("--guardian"), nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, &actions, &attr, &argv, environ)
-        close(fds[0])
-        guard rc == 0 else {
-            close(fds[1])
-            throw MultikernelError.writeFailed("guardian process", reason: String(cString: strerror(rc)))
+        let pid: pid_t
+        do {
+            // Its own session: a terminal hang-up or Ctrl-C aimed at mkdbg
+            // does not reach the guardian.
+            pid = try ChildProcess.spawn(executable, arguments: ["mkdbg-guardian", "--guardian"],
+                                         standardInput: ends.read, newSession: true)
+        } catch let e as Errno {
+            throw MultikernelError.writeFailed("guardian process", reason: e.reason)
         }
-        return Guardian(fd: fds[1], pid: pid)
+        try? ends.read.close()
+        return Guardian(pipe: ends.write, pid: pid)
     }
 
     /// The guardian's main loop (`mkdbg --guardian`).
     public static func serve() -> Never {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
+        for sig in [SIGINT, SIGHUP, SIGPIPE] { Signals.ignore(sig) }
+        let input = FileDescriptor(owning: 0, path: "standard input")
         var held: [String] = []
         var pending: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buf.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            guard let n = try? buf.withUnsafeMutableBytes({ try input.read(into: $0) }), n > 0 else { break }
             pending += buf[0..<n]
             while let nl = pending.firstIndex(of: 10) {
                 let line = String(decoding: pending[..<nl], as: UTF8.self)

@@ -1,33 +1,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// Small-file access for kernfs and procfs: read to EOF (sizes there lie),
 /// write a whole value in one `write()`.
 enum KernfsFile {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    static func exists(_ path: String) -> Bool { FileSystem.exists(path) }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
-    }
+    static func isDirectory(_ path: String) -> Bool { FileSystem.isDirectory(path) }
 
     static func read(_ path: String, limit: Int = 1 << 22) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MultikernelError.readFailed(path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while out.count < limit {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw MultikernelError.readFailed(path, reason: String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            out += buf[0..<n]
+        do {
+            return try FileDescriptor(open: path, O_RDONLY).readToEnd(limit: limit)
+        } catch let e as Errno {
+            throw MultikernelError.readFailed(path, reason: e.reason)
         }
-        return out
     }
 
     static func text(_ path: String) throws -> String {
@@ -35,27 +23,19 @@ enum KernfsFile {
     }
 
     static func write(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw MultikernelError.writeFailed(path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
         let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        if n != bytes.count {
-            throw MultikernelError.writeFailed(path, reason: n < 0 ? String(cString: strerror(errno)) : "short write")
+        do {
+            let file = try FileDescriptor(open: path, O_WRONLY)
+            // One write: kernfs takes a value per write call.
+            let n = try bytes.withUnsafeBytes { try file.writeOnce($0) }
+            if n != bytes.count { throw MultikernelError.writeFailed(path, reason: "short write") }
+        } catch let e as Errno {
+            throw MultikernelError.writeFailed(path, reason: e.reason)
         }
     }
 
     static func list(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { ptr in
-                ptr.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        FileSystem.entries(dir).map(\.name).sorted()
     }
 
     /// `"<phys-hex> <size-hex>\n"`, as vmcoreinfo and ipi_buffer print.

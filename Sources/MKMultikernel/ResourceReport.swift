@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 
 /// The machine's resources as the kernfs describes them: the pool (root
 /// device tree) and each instance's CPUs, memory regions (exact, from

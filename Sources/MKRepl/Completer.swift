@@ -271,11 +271,7 @@ public struct Completer {
             i = mark
             break
         }
-        let operand = String(c[i..<end]).trimmingCharacters()
+        let operand = String(c[i..<end]).trimmed()
         return operand.isEmpty ? nil : operand
     }
-}
-
-extension String {
-    func trimmingCharacters() -> String { String(trimmingSpaces) }
 }

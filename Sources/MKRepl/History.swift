@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MKSystem
 
 /// The REPL's command history, kept across sessions in
 /// `$XDG_STATE_HOME/mkdbg/history` (default `~/.local/state/mkdbg/history`):
@@ -61,22 +62,21 @@ final class History {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).dropLast()
         for part in parts {
             dir += "/" + part
-            if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-                return "cannot create \(dir): \(String(cString: strerror(errno)))"
+            do {
+                try FileSystem.makeDirectory(dir, permissions: 0o700)
+            } catch let e as Errno {
+                return "cannot create \(dir): \(e.reason)"
+            } catch {
+                return "cannot create \(dir): \(error)"
             }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        if fd < 0 { return "cannot open \(path): \(String(cString: strerror(errno)))" }
-        Glibc.close(fd)
+        do {
+            try FileDescriptor(open: path, O_WRONLY | O_CREAT | O_APPEND, permissions: 0o600).close()
+        } catch let e as Errno {
+            return "cannot open \(path): \(e.reason)"
+        } catch {
+            return "cannot open \(path): \(error)"
+        }
         return nil
-    }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
-        return s
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MKCommands
+import MKSystem
 
 /// The REPL's output sink (`CommandRunner.output`): a command's output goes
 /// straight to the terminal when it fits, and through a pager (`$PAGER`,
@@ -72,7 +73,7 @@ final class PagingOutput: OutputSink {
                 state = .paging(p)
                 send(all, p)
             } else {
-                warn("cannot run pager \"\(pagerCommand)\": \(String(cString: strerror(errno)))")
+                warn("cannot run pager \"\(pagerCommand)\": \(Errno.currentReason)")
                 state = .direct
                 write(all)
             }

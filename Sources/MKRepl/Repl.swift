@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MKCommands
 import MKFormat
+import MKSystem
 
 /// mkdbg's interactive session on a terminal: a readline prompt naming the
 /// target, history across sessions, Tab completion, Enter repeating the
@@ -61,17 +62,12 @@ public final class Repl {
         runner.output = pager
 
         // A pager or `| cmd` that quits early must not kill the session:
-        // catch SIGPIPE (a handler, unlike SIG_IGN, is reset in the
-        // commands mkdbg starts) so writes fail with EPIPE instead.
-        var pipeAction = sigaction(), savedPipeAction = sigaction()
-        pipeAction.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&pipeAction.sa_mask)
-        pipeAction.sa_flags = SA_RESTART
-        sigaction(SIGPIPE, &pipeAction, &savedPipeAction)
+        // writes fail with EPIPE instead.
+        let brokenPipe = Signals.catchBrokenPipe()
         let interrupts = Cancellation.catchInterrupts()
         defer {
             interrupts.restore()
-            sigaction(SIGPIPE, &savedPipeAction, nil)
+            brokenPipe.restore()
             runner.output = savedOutput
             runner.errorWriter = savedErrorWriter
             history.close()

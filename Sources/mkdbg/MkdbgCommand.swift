@@ -3,6 +3,7 @@ import MKCommands
 import MKDebugInfo
 import MKRepl
 import MKMultikernel
+import MKSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,7 +74,7 @@ struct Mkdbg: ParsableCommand {
     func run() throws {
         if guardian { FreezeGuardian.serve() }
         // A pager or `| head` that quits early must not kill mkdbg.
-        signal(SIGPIPE, SIG_IGN)
+        Signals.ignore(SIGPIPE)
         // Whatever happens below, instances this process froze are thawed.
         defer { FreezeGuard.shared.thawAll() }
         var target: Target?

@@ -1,3 +1,5 @@
+import MKSystem
+
 enum HelpCommand {
     static let spec = CommandSpec(
         name: "help", aliases: ["h"], group: "support",
@@ -33,11 +35,5 @@ enum HelpCommand {
             .object([("name", .string($0.name)), ("group", .string($0.group)), ("summary", .string($0.summary))])
         }
         return CommandOutput(text: lines.joined(separator: "\n"), fields: [("commands", .array(commands))])
-    }
-}
-
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
     }
 }

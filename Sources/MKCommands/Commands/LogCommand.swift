@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 import MKKernel
 
 /// `log` (`dmesg`): the kernel log from the printk ring buffer, formatted
@@ -152,7 +153,7 @@ struct DmesgFormatter {
         return p
     }
 
-    func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+    func pad(_ s: String, _ n: Int) -> String { s.rightPadded(n) }
 
     func appendLines(_ e: Entry, to lines: inout [String]) {
         let p = prefix(e.record)

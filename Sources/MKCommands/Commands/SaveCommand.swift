@@ -90,7 +90,7 @@ enum SaveCommand {
                 do {
                     try image.readPhysical(address, into: buffer)
                 } catch let e as MemoryError {
-                    throw CommandError.invalid("save vmcore: \(DumpCommand.unreadable(e, space: "physical")); nothing written to \(file)")
+                    throw CommandError.invalid("save vmcore: \(e.unreadable(space: "physical")); nothing written to \(file)")
                 }
             }, progress: { progress?.update($0) })
             progress?.finish()

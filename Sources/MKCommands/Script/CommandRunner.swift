@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MKFormat
+import MKSystem
 import MKValues
 
 /// Where command output goes by default: standard output, or a pager the
@@ -187,7 +188,7 @@ public final class CommandRunner {
         case let .pipe(command):
             fflush(stdout)
             guard let p = popen(command, "w") else {
-                throw CommandError.invalid("cannot run \"\(command)\": \(String(cString: strerror(errno)))")
+                throw CommandError.invalid("cannot run \"\(command)\": \(Errno.currentReason)")
             }
             fputs(text, p)
             let status = pclose(p)
@@ -211,7 +212,7 @@ public final class CommandRunner {
 /// Reads a whole text file with a clear error, bounded to 64 MiB.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "r") else {
-        throw CommandError.invalid("\(path): cannot open: \(String(cString: strerror(errno)))")
+        throw CommandError.invalid("\(path): cannot open: \(Errno.currentReason)")
     }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -233,9 +234,9 @@ func writeFile(_ path: String, _ text: String, append: Bool) throws {
         throw CommandError.invalid("\(path): is a directory, expected a file to write")
     }
     guard let f = fopen(path, append ? "a" : "w") else {
-        throw CommandError.invalid("\(path): cannot write: \(String(cString: strerror(errno)))")
+        throw CommandError.invalid("\(path): cannot write: \(Errno.currentReason)")
     }
     let ok = fputs(text, f) >= 0
     let closed = fclose(f) == 0
-    if !ok || !closed { throw CommandError.invalid("\(path): write failed: \(String(cString: strerror(errno)))") }
+    if !ok || !closed { throw CommandError.invalid("\(path): write failed: \(Errno.currentReason)") }
 }

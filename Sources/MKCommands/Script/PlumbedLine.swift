@@ -1,3 +1,5 @@
+import MKSystem
+
 /// Splits a command line into the command and its output plumbing:
 /// `CMD | shell-command`, `CMD > FILE`, `CMD >> FILE`. The operators count
 /// only with spaces around them and outside quotes, parentheses and
@@ -87,14 +89,5 @@ public struct PlumbedLine: Equatable {
     public static func candidates(_ line: String) -> [PlumbedLine] {
         let bytes = Array(line.utf8)
         return splits(bytes).map { $0.plumbed(bytes) }
-    }
-}
-
-extension String {
-    func trimmed() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }

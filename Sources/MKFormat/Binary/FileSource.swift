@@ -3,35 +3,35 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MKSystem
 
 /// Random-access, read-only view of a file through `pread`. Reads past the end
 /// are errors naming the file and offset; holes in sparse files read as zeros.
 public final class FileSource: @unchecked Sendable {
     public let path: String
     public let size: UInt64
-    private let fd: Int32
+    private let file: FileDescriptor
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw FormatError(.io, file: path, "cannot open: \(String(cString: strerror(errno)))")
+        let file: FileDescriptor
+        let st: stat
+        do {
+            file = try FileDescriptor(open: path, O_RDONLY)
+        } catch let e as Errno {
+            throw FormatError(.io, file: path, "cannot open: \(e.reason)")
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw FormatError(.io, file: path, "cannot stat: \(message)")
+        do {
+            st = try file.status()
+        } catch let e as Errno {
+            throw FormatError(.io, file: path, "cannot stat: \(e.reason)")
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            close(fd)
             throw FormatError(.io, file: path, "is a directory, expected a memory image file")
         }
-        self.fd = fd
+        self.file = file
         self.size = UInt64(max(0, st.st_size))
     }
-
-    deinit { close(fd) }
 
     /// Reads exactly `buffer.count` bytes at `offset`, or throws.
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
@@ -41,10 +41,11 @@ public final class FileSource: @unchecked Sendable {
             guard let position = checkedAdd(offset, UInt64(done)), position <= UInt64(Int64.max) else {
                 throw FormatError(.truncated, file: path, offset: offset, "offset out of range")
             }
-            let n = pread(fd, base + done, buffer.count - done, off_t(position))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FormatError(.io, file: path, offset: position, "read failed: \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try file.read(at: position, into: UnsafeMutableRawBufferPointer(start: base + done, count: buffer.count - done))
+            } catch let e as Errno {
+                throw FormatError(.io, file: path, offset: position, "read failed: \(e.reason)")
             }
             if n == 0 {
                 throw FormatError(.truncated, file: path, offset: position,
@@ -58,11 +59,10 @@ public final class FileSource: @unchecked Sendable {
     /// size is not known up front, like kernfs's); 0 at the end.
     public func readAvailable(at offset: UInt64, into buffer: inout [UInt8]) throws -> Int {
         guard offset <= UInt64(Int64.max) else { return 0 }
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw FormatError(.io, file: path, offset: offset, "read failed: \(String(cString: strerror(errno)))") }
-            return n
+        do {
+            return try buffer.withUnsafeMutableBytes { try file.read(at: offset, into: $0) }
+        } catch let e as Errno {
+            throw FormatError(.io, file: path, offset: offset, "read failed: \(e.reason)")
         }
     }
 

@@ -21,9 +21,3 @@ public enum ImageOpener {
     }
 }
 
-extension String {
-    /// Padded on the left to `width` (zeros by default), for hex columns.
-    public func leftPadded(_ width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MKSystem
 
 /// Random-access bytes a kdump image is read from: the dump file itself, or
 /// the reassembled view of a flattened stream.
@@ -445,7 +446,7 @@ private final class PageCache {
     private var scratch: UnsafeMutableRawBufferPointer
     private let pageSize: Int
     private var clock: UInt64 = 0
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = Mutex()
 
     init(capacity: Int, pageSize: Int) {
         self.pageSize = pageSize
@@ -453,13 +454,9 @@ private final class PageCache {
         stamps = [UInt64](repeating: 0, count: capacity)
         pages = .allocate(byteCount: capacity * pageSize, alignment: 16)
         scratch = .allocate(byteCount: pageSize, alignment: 16)
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
         pages.deallocate()
         scratch.deallocate()
     }
@@ -467,21 +464,21 @@ private final class PageCache {
     /// Runs `body` on page `pfn`, filling a slot with `fill` on a miss.
     func withPage(_ pfn: UInt64, fill: (UnsafeMutableRawBufferPointer) throws -> Void,
                   _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        clock += 1
-        if let slot = pfns.firstIndex(of: pfn) {
-            stamps[slot] = clock
-            body(UnsafeRawBufferPointer(page(slot)))
-            return
+        try mutex.withLock {
+            clock += 1
+            if let slot = pfns.firstIndex(of: pfn) {
+                stamps[slot] = clock
+                body(UnsafeRawBufferPointer(page(slot)))
+                return
+            }
+            var victim = 0
+            for i in stamps.indices where stamps[i] < stamps[victim] { victim = i }
+            pfns[victim] = UInt64.max
+            try fill(page(victim))
+            pfns[victim] = pfn
+            stamps[victim] = clock
+            body(UnsafeRawBufferPointer(page(victim)))
         }
-        var victim = 0
-        for i in stamps.indices where stamps[i] < stamps[victim] { victim = i }
-        pfns[victim] = UInt64.max
-        try fill(page(victim))
-        pfns[victim] = pfn
-        stamps[victim] = clock
-        body(UnsafeRawBufferPointer(page(victim)))
     }
 
     /// A page-sized buffer for compressed bytes; only valid while the lock is
