@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "MKMultikernelTests", dependencies: ["MKMultikernel", "MKFormat", "mkdbg"]),
         .testTarget(name: "MKValuesTests", dependencies: ["MKValues", "MKDebugInfo", "MKFormat"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
-        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat"]),
+        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat", "MKSystem"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import MKFormat
+import MKSystem
 @testable import MKDebugInfo
 
 @Suite(.serialized) struct DebugInfoTests {
@@ -136,7 +137,7 @@ import MKFormat
         let serial = try DebugInfo.build(vmlinux: v, dwarf: dwarf, workers: 1)
         final class Calls: @unchecked Sendable { var count = 0 }
         let calls = Calls()
-        let lock = NSLockish()
+        let lock = Mutex()
         let failing = try DebugInfo.build(vmlinux: v, dwarf: dwarf, workers: 3) { _ in
             lock.withLock { calls.count += 1 }
             return nil
