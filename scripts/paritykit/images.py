@@ -56,3 +56,24 @@ def drgn_program(image, vmlinux):
     prog.set_core_dump(image)
     prog.load_debug_info([vmlinux])
     return prog
+
+
+def dump_pairs(args, image, drgn_image, default_image):
+    """(mkdbg image, drgn image) pairs: the lab's running and panicked dumps by default."""
+    if os.path.abspath(args.image) == os.path.abspath(default_image) and getattr(args, "drgn_image", None) is None:
+        lab = os.path.dirname(os.path.dirname(default_image))
+        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
+        return [p for p in pairs if os.path.exists(p[0])]
+    return [(image, drgn_image)]
+
+
+def answers_from_drgn(args, script, dr_image, vmlinux):
+    """Runs SCRIPT's `answers` in drgn's venv: (the decoded JSON or None, drgn's stderr tail)."""
+    import subprocess
+    p = subprocess.run([args.venv_python, os.path.abspath(script), "answers", "--image", dr_image,
+                        "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        answer = json.loads(p.stdout) if p.returncode == 0 else None
+    except ValueError:
+        answer = None
+    return answer, p.stderr.decode("utf-8", "replace").strip()[-300:]

@@ -29,6 +29,8 @@ import os
 import subprocess
 import sys
 
+from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+
 KERNEL_HALF = 0xFFFF800000000000
 
 
@@ -96,14 +98,6 @@ def cmd_answers(args):
 
 # --------------------------------------------------------------------------- comparison
 
-def images(args, image, drgn_image, default_image):
-    """(mkdbg image, drgn image) pairs: the lab's running and panicked dumps by default."""
-    if os.path.abspath(args.image) == os.path.abspath(default_image) and args.drgn_image is None:
-        lab = os.path.dirname(os.path.dirname(default_image))
-        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
-        return [p for p in pairs if os.path.exists(p[0])]
-    return [(image, drgn_image)]
-
 
 def compare(want, got):
     """None when mkdbg's frames match drgn's, else a description."""
@@ -133,17 +127,12 @@ def compare(want, got):
 def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt` against drgn's stack_trace(), one check per task per dump; returns (passed, failed)."""
     passed = failed = 0
-    for mk_image, dr_image in images(args, image, drgn_image, default_image):
-        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "answers", "--image", dr_image,
-                            "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            wants = json.loads(p.stdout) if p.returncode == 0 else None
-        except ValueError:
-            wants = None
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
         if wants is None:
             failed += 1
             print("FAIL [bt] on %s\n  drgn could not answer: %s" % (
-                mk_image, p.stderr.decode("utf-8", "replace").strip()[-300:]))
+                mk_image, drgn_error))
             continue
         cmd = [args.mkdbg, "--json", "-c", mk_image]
         for w in wants:

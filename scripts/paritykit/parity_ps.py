@@ -30,6 +30,8 @@ import os
 import subprocess
 import sys
 
+from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KINDS = ("ps", "mod", "per_cpu", "sys")
@@ -87,14 +89,6 @@ def drgn_answers(image, vmlinux):
 
 # --------------------------------------------------------------------------- comparison
 
-def images(args, image, drgn_image, default_image):
-    """(mkdbg image, drgn image) pairs: the lab's running and panicked dumps by default."""
-    if os.path.abspath(args.image) == os.path.abspath(default_image) and getattr(args, "drgn_image", None) is None:
-        lab = os.path.dirname(os.path.dirname(default_image))
-        pairs = [(os.path.join(lab, d, "vmcore.elf"),) * 2 for d in ("running", "panicked")]
-        return [p for p in pairs if os.path.exists(p[0])]
-    return [(image, drgn_image)]
-
 
 def mkdbg_answers(mkdbg, image, timeout):
     cmds = ["ps", "mod", "per_cpu current_task", "sys"]
@@ -128,16 +122,11 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
             stats[kind][1] += 1
             print("FAIL [%s] %s\n  %s" % (kind, name, problem))
 
-    for mk_image, dr_image in images(args, image, drgn_image, default_image):
-        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "answers", "--image", dr_image,
-                            "--vmlinux", vmlinux], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            want = json.loads(p.stdout) if p.returncode == 0 else None
-        except ValueError:
-            want = None
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
         if want is None:
             check("ps", "drgn on %s" % dr_image, "drgn could not answer: " +
-                  p.stderr.decode("utf-8", "replace").strip()[-300:])
+                  drgn_error)
             continue
         got = mkdbg_answers(args.mkdbg, mk_image, args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
