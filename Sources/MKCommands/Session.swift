@@ -52,7 +52,7 @@ public final class Session {
 
     public init(target: Target?) {
         self.target = target
-        commands = BuiltinCommands.all
+        commands = CommandRegistry.all
         if let target {
             currentName = Session.defaultName(for: target.image.path)
             targetOrder = currentName.map { [$0] } ?? []
@@ -93,21 +93,26 @@ public final class Session {
             }
             return try onTarget(name) { try self.execute(rest) }
         }
-        let args = try CommandArguments(line: line)
+        let args = CommandArguments(tolerant: line)
         guard !args.command.isEmpty else { return .text("") }
         guard let spec = spec(named: args.command) else {
             throw CommandError.unknownCommand(args.command, suggestions: suggestions(for: args.command))
         }
-        return try spec.run(args, self)
+        let (chosen, invocation) = try CommandParser.parse(args, spec: spec)
+        guard let run = chosen.run else {
+            throw CommandError.usage(command: invocation.commandName, message: "expected a subcommand", usage: chosen.usageText())
+        }
+        return try run(invocation, self)
     }
 
     /// Whether an expression command's argument parses and evaluates
     /// (used to tell `p a > b` from `p a > FILE`). Reads memory, writes nothing.
     func argumentEvaluates(_ line: String) -> Bool {
-        guard let args = try? CommandArguments(line: line), let evaluator = try? evaluator() else { return false }
-        var text = args.rest
-        if args.command == "ptype" && text.hasPrefix("/o") { text = String(text.dropFirst(2)) }
-        if args.command == "x" { text = args.words.filter { $0 != "-p" }.joined(separator: " ") }
+        let args = CommandArguments(tolerant: line)
+        guard let spec = spec(named: args.command), let (chosen, invocation) = try? CommandParser.parse(args, spec: spec),
+              let evaluator = try? evaluator() else { return false }
+        let argument = chosen.arguments.first { $0.kind == .expression || $0.kind == .address || $0.kind == .type }
+        let text = argument.flatMap { invocation.argument($0.name) } ?? ""
         guard !text.isEmpty else { return true }
         if let parsed = try? evaluator.parser.parseTypeOrExpression(text) {
             switch parsed {
@@ -126,15 +131,3 @@ public final class Session {
     }
 }
 
-
-/// All built-in commands, grouped for `help`.
-enum BuiltinCommands {
-    static var all: [CommandSpec] {
-        [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
-         SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec, LogCommand.spec,
-         BacktraceCommand.spec]
-            + MultikernelCommands.all
-            + TargetCommands.all
-            + KernelCommands.all
-    }
-}

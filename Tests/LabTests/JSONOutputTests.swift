@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import MKCommands
 
 /// Every command's `--json` line parses and carries the fields docs/json.md promises.
 @Suite(.serialized) struct JSONOutputTests {
@@ -37,6 +38,18 @@ import Foundation
         ("set pagination off", ["pagination": .bool]),
     ]
 
+    /// The spec a command line runs: its command word, then subcommand words.
+    static func spec(for line: String) throws -> CommandSpec {
+        let words = line.split(separator: " ").map(String.init)
+        let head = String(words[0].prefix { $0 != "/" })
+        var spec = try #require(CommandRegistry.all.first { $0.matches(head) })
+        for w in words.dropFirst() {
+            guard let sub = spec.subcommand(named: w) else { break }
+            spec = sub
+        }
+        return spec
+    }
+
     /// JSONSerialization gives Swift Bools for true/false; numbers come as NSNumber.
     func isBoolean(_ value: Any?) -> Bool {
         guard let value else { return false }
@@ -71,6 +84,9 @@ import Foundation
             for (field, kind) in entry.fields {
                 #expect(check(object[field], kind), "\(entry.command): field \(field) is \(String(describing: object[field]))")
             }
+            // Every field it emits is declared in its spec (and so documented: CommandSpecTests).
+            let declared = Set(try Self.spec(for: entry.command).json + ["command", "name", "ok", "live"])
+            #expect(Set(object.keys).isSubset(of: declared), "\(entry.command): undeclared \(Set(object.keys).subtracting(declared).sorted())")
         }
         let last = try #require(lines.last)
         let error = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])

@@ -17,18 +17,17 @@ enum ModCommand {
         (libdwfl applies the .ko's relocations): bt then shows the module's frames with their
         file:line and inlined functions, and info line FUNC works on its functions.
         """,
-        examples: ["mod", "mod -s pvpanic"]
+        examples: ["mod", "mod -s pvpanic"],
+        options: [.option("-s", value: ArgumentSpec("NAME", .text, expected: "a value"), help: "find and load the module's debug file")],
+        json: ["modules", "warnings", "name", "module", "base", "build_id", "path", "file_build_id", "dwarf", "dwarf_loaded",
+               "rejected", "symbols"]
     ) { args, session in
-        let opts = try KernelCommandSupport.options(args.words, flags: [], valued: ["s"], command: "mod", usage: usage)
-        guard opts.rest.isEmpty else {
-            throw CommandError.usage(command: "mod", message: "unexpected \(opts.rest.joined(separator: " "))", usage: usage)
-        }
         let kernel = try session.kernel()
         let budget = session.walkBudget()
         let list = try kernel.modules(budget: budget)
         let w = KernelCommandSupport.warnings("mod", list.warnings.map(\.description), budget: budget)
 
-        if let name = opts.values["s"] {
+        if let name = args.value("-s") {
             guard let m = list.modules.first(where: { $0.name == name || $0.name == name.replacingDashes }) else {
                 throw CommandError.invalid("mod: no module \(name) is loaded" +
                     (list.modules.isEmpty ? "" : " (loaded: \(list.modules.map(\.name).joined(separator: ", ")))"))

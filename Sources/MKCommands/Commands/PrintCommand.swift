@@ -11,12 +11,12 @@ enum PrintCommand {
         usage: usage,
         examples: ["p init_uts_ns.name.release", "p/x init_task.flags", "p *init_task.mm",
                    "p sizeof(struct task_struct)", "p container_of(init_task.tasks.next, struct task_struct, tasks)->comm",
-                   "p $1"], takesExpression: true
+                   "p $1"],
+        arguments: [.expression("EXPR", raw: true)],
+        json: ["history", "type", "value", "address", "integer"],
+        takesExpression: true
     ) { args, session in
-        let expression = args.rest
-        guard !expression.isEmpty else {
-            throw CommandError.usage(command: "print", message: "expected an expression", usage: usage)
-        }
+        let expression = args.argument("EXPR") ?? ""
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {

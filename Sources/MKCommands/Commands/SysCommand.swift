@@ -13,11 +13,12 @@ enum SysCommand {
         docs/json.md). For a panicked kernel: panic()'s message, panic_cpu, and the task that
         was current on that CPU.
         """,
-        examples: ["sys"]
-    ) { args, session in
-        guard args.words.isEmpty else {
-            throw CommandError.usage(command: "sys", message: "takes no arguments", usage: usage)
-        }
+        examples: ["sys"],
+        json: ["release", "version", "machine", "nodename", "sysname", "domainname", "nr_cpu_ids", "online_cpus", "possible_cpus",
+               "uptime_seconds", "jiffies", "hz", "hz_method", "load_average", "total_ram_pages", "page_size", "total_ram_bytes",
+               "nr_threads", "crash_time", "panic", "warnings"],
+        excess: "takes no arguments"
+    ) { _, session in
         let kernel = try session.kernel()
         let s = kernel.systemInfo()
         var rows: [(String, String)] = []

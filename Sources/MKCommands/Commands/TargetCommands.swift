@@ -9,7 +9,8 @@ enum TargetCommands {
         name: "targets", group: "sessions",
         summary: "list the open targets (instances and image files); * marks the current one",
         usage: "targets",
-        examples: ["targets"]
+        examples: ["targets"],
+        json: ["targets"]
     ) { _, session in
         var rows: [[String]] = [["", "NAME", "KIND", "RELEASE", "STATE", "SOURCE"]]
         var json: [JSONValue] = []
@@ -35,11 +36,11 @@ enum TargetCommands {
         name: "target", group: "sessions",
         summary: "make an open target (or an instance, opening it) the current one",
         usage: "target NAME",
-        examples: ["target web", "target snapshot"]
+        examples: ["target web", "target snapshot"],
+        arguments: [ArgumentSpec("NAME", .target, expected: "a target name")],
+        json: ["target", "live"], excess: "expected a target name"
     ) { args, session in
-        guard let name = args.words.first, args.words.count == 1 else {
-            throw CommandError.usage(command: "target", message: "expected a target name", usage: "target NAME")
-        }
+        let name = args.argument("NAME") ?? ""
         if session.targetNames.contains(name) {
             try session.switchTo(name)
         } else {
@@ -54,22 +55,15 @@ enum TargetCommands {
         name: "open", group: "sessions",
         summary: "open a memory image as another target (a snapshot, a vmcore) and make it current",
         usage: "open IMAGE [-s VMLINUX] [as NAME]",
-        examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"]
+        examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"],
+        arguments: [.file("IMAGE", expected: "one image")],
+        options: [.option("-s", value: .file("VMLINUX"), help: "the kernel's vmlinux"),
+                  .option("as", value: ArgumentSpec("NAME", .text, expected: "a name"), help: "the target's name")],
+        json: ["target", "image", "format", "release"], excess: "expected one image"
     ) { args, session in
-        var words = args.words
-        var name: String?
-        if words.count >= 3, words[words.count - 2] == "as" {
-            name = words.last
-            words.removeLast(2)
-        }
-        var vmlinux: String?
-        if let i = words.firstIndex(of: "-s"), i + 1 < words.count {
-            vmlinux = words[i + 1]
-            words.removeSubrange(i...(i + 1))
-        }
-        guard words.count == 1, let path = words.first else {
-            throw CommandError.usage(command: "open", message: "expected one image", usage: "open IMAGE [-s VMLINUX] [as NAME]")
-        }
+        let name = args.value("as")
+        let vmlinux = args.value("-s")
+        let path = args.argument("IMAGE") ?? ""
         let target = try Target(imagePath: path, options: .init(vmlinuxPath: vmlinux))
         var key = name ?? Session.defaultName(for: path)
         if name == nil {
@@ -84,6 +78,4 @@ enum TargetCommands {
                                                   ("format", .string(target.image.formatName)),
                                                   ("release", target.image.vmcoreInfo?.osRelease.map { .string($0) } ?? .null)])
     }
-
-    static var all: [CommandSpec] { [targets, target, open, DiffCommand.spec] }
 }

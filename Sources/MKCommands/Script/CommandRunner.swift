@@ -61,26 +61,19 @@ public final class CommandRunner {
         let trimmed = line.trimmed()
         if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
         let (plumbed, hint) = plumbing(trimmed)
-        let words = plumbed.command.split(separator: " ", maxSplits: 1).map(String.init)
-        let name = words.first ?? ""
-        let rest = words.count > 1 ? words[1].trimmed() : ""
+        let name = plumbed.command.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
         do {
-            let result: CommandOutput
-            switch name {
-            case "quit", "q", "exit":
+            let result = try session.execute(plumbed.command)
+            switch result.request {
+            case .quit?:
                 quitRequested = true
                 return true
-            case "source":
-                guard !rest.isEmpty else { throw CommandError.usage(command: "source", message: "expected a file", usage: "source FILE") }
-                return try source(rest)
-            case "shell", "!":
-                guard !rest.isEmpty else { throw CommandError.usage(command: "shell", message: "expected a command", usage: "shell COMMAND") }
-                fflush(stdout)
-                let status = system(rest)
-                if status != 0 { throw CommandError.invalid("shell: \"\(rest)\" exited with status \(status >> 8)") }
+            case let .source(path)?:
+                return try source(path)
+            case .nothing?:
                 return true
-            default:
-                result = try session.execute(plumbed.command)
+            case nil:
+                break
             }
             // The sink opens only now: a command that failed writes no file.
             try emit(result, line: plumbed.command, name: session.spec(named: name)?.name ?? name, sink: plumbed.sink)
