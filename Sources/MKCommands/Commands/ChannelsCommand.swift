@@ -148,7 +148,7 @@ extension Session {
     /// one or a saved one), so `channels` does not open it again.
     func openTarget(for instance: Instance) -> Target? {
         if let current = currentInstance, current.directory == instance.directory, let target { return target }
-        return savedTargets.values.first { $0.instance?.directory == instance.directory }?.target
+        return contexts.first { $0.instance?.directory == instance.directory }?.target
     }
 }
 

@@ -14,15 +14,12 @@ enum TargetCommands {
     ) { _, session in
         var rows: [[String]] = [["", "NAME", "KIND", "RELEASE", "STATE", "SOURCE"]]
         var json: [JSONValue] = []
-        for name in session.targetNames {
+        for context in session.contexts {
+            let name = context.name, target = context.target, live = context.isLive
             let current = name == session.currentName
-            let saved = session.savedTargets[name]
-            guard let target = current ? session.target : saved?.target else { continue }
-            let instance = current ? session.currentInstance : saved?.instance
-            let live = current ? session.isLive : (saved?.isLive ?? false)
-            let kind = instance == nil ? "image" : "instance"
+            let kind = context.instance == nil ? "image" : "instance"
             let release = target.image.vmcoreInfo?.osRelease ?? "?"
-            let state = instance == nil ? "post-mortem" : (live ? "live" : "frozen")
+            let state = context.state
             rows.append([current ? "*" : "", name, kind, release, state, target.image.path])
             json.append(.object([("name", .string(name)), ("current", .bool(current)), ("kind", .string(kind)),
                                  ("release", .string(release)), ("live", .bool(live)), ("source", .string(target.image.path)),
