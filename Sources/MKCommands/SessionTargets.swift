@@ -34,7 +34,7 @@ extension Session {
     public func switchTo(_ name: String) throws {
         if name == currentName { return }
         guard let context = context(named: name) else {
-            throw CommandError.invalid("no target named \"\(name)\"; open ones: \(targetNames.joined(separator: ", "))")
+            throw CommandError.unknownName(name, message: "no target named \"\(name)\"; open ones: \(targetNames.joined(separator: ", "))")
         }
         makeCurrent(context)
     }

@@ -51,7 +51,7 @@ enum BacktraceCommand {
                 do {
                     task = try tracer.task(pid: Int64(n))
                 } catch let e as BacktraceError {
-                    throw CommandError.invalid("bt: \(e)")
+                    throw CommandError.failed("bt: \(e)", cause: e)
                 }
             }
         } else {
@@ -63,7 +63,7 @@ enum BacktraceCommand {
         do {
             bt = try tracer.backtrace(task: task)
         } catch let e as BacktraceError {
-            throw CommandError.invalid("bt: \(e)")
+            throw CommandError.failed("bt: \(e)", cause: e)
         }
         bt.notes = preface + bt.notes
         return CommandOutput(text: text(bt), fields: fields(bt))

@@ -197,7 +197,7 @@ enum DumpCommand {
                 do {
                     try read(done, chunk)
                 } catch let e as MemoryError {
-                    throw CommandError.invalid("\(label): \(unreadable(e, space: space)); nothing written to \(file)")
+                    throw CommandError.failed("\(label): \(unreadable(e, space: space)); nothing written to \(file)", cause: e)
                 }
                 try out.append(UnsafeRawBufferPointer(chunk))
                 done += UInt64(n)
@@ -209,7 +209,7 @@ enum DumpCommand {
             progress?.finish()
             out.discard()
             if let e = error as? CommandError { throw e }
-            throw CommandError.invalid("\(label): \(error); nothing written to \(file)")
+            throw CommandError.failed("\(label): \(error); nothing written to \(file)", cause: error)
         }
         return clock.seconds
     }

@@ -152,7 +152,7 @@ enum ListCommand {
         for spelled in ["struct \(bare)", "union \(bare)", bare] {
             if let t = try? kernel.type(spelled), t.resolved.kind == .structure || t.resolved.kind == .union { return t }
         }
-        throw CommandError.invalid("list: no struct or union named \(bare) in the kernel's debug info")
+        throw CommandError.unknownName(bare, message: "list: no struct or union named \(bare) in the kernel's debug info")
     }
 
     static func linkageKind(_ t: CType) -> ListQuery.Kind? {

@@ -36,7 +36,7 @@ enum LogCommand {
         do {
             log = try kernel.printkLog(budget: budget)
         } catch let e as KernelError {
-            throw CommandError.invalid("log: \(e)")
+            throw CommandError.failed("log: \(e)", cause: e)
         }
         log.warnings += budget.droppedSummaries.map { PrintkWarning(message: $0) }
         let entries = DmesgFormatter.entries(log.records, mergeContinuations: options.mergeContinuations)

@@ -29,7 +29,7 @@ enum ModCommand {
 
         if let name = args.value("-s") {
             guard let m = list.modules.first(where: { $0.name == name || $0.name == name.replacingDashes }) else {
-                throw CommandError.invalid("mod: no module \(name) is loaded" +
+                throw CommandError.unknownName(name, message: "mod: no module \(name) is loaded" +
                     (list.modules.isEmpty ? "" : " (loaded: \(list.modules.map(\.name).joined(separator: ", ")))"))
             }
             let target = try session.requireTarget()
@@ -45,7 +45,7 @@ enum ModCommand {
                 lines.append("searched: \(store.roots.joined(separator: ", "))")
                 lines.append("  for .build-id/xx/....debug, modules/\(release ?? "RELEASE")/\(m.name).ko, and under modules/ and lib/modules/\(release ?? "RELEASE")/")
                 lines += rejected.map { "rejected \($0)" }
-                throw CommandError.invalid(lines.joined(separator: "\n"))
+                throw CommandError.unknownName(m.name, message: lines.joined(separator: "\n"))
             }
             var dwarfLine = file.hasDWARF ? "DWARF present, \(file.symbolCount) symbols" : "no DWARF (.debug_info) in it; \(file.symbolCount) symbols"
             var loaded = false

@@ -48,7 +48,7 @@ enum ExpressionRunner {
         do {
             return try evaluator.evaluate(try parse(text, evaluator))
         } catch let e as EvaluationError {
-            throw CommandError.invalid(e.render(input: text))
+            throw CommandError.failed(e.render(input: text), cause: e)
         }
     }
 
@@ -56,7 +56,7 @@ enum ExpressionRunner {
         do {
             return try evaluator.parser.parse(text)
         } catch {
-            throw CommandError.invalid(error.description + "\n" + error.render(input: text))
+            throw CommandError.failed(error.description + "\n" + error.render(input: text), cause: error)
         }
     }
 }

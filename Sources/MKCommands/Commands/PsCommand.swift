@@ -43,7 +43,7 @@ enum PsCommand {
         for t in tasks { lines.append(row(t, showTgid: showTgid)) }
         let warnings = KernelCommandSupport.warnings("ps", list.warnings.map(\.description), budget: budget)
         if tasks.isEmpty && !filters.isEmpty {
-            throw CommandError.invalid(KernelCommandSupport.join("ps: no task matches \(filters.joined(separator: " "))", warnings.text))
+            throw CommandError.unknownName(filters.joined(separator: " "), message: KernelCommandSupport.join("ps: no task matches \(filters.joined(separator: " "))", warnings.text))
         }
         let text = KernelCommandSupport.join(lines.joined(separator: "\n"), warnings.text)
         let json: [JSONValue] = tasks.map { t in

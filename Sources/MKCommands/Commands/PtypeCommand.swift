@@ -48,7 +48,7 @@ enum WhatisCommand {
         let text = args.argument("TYPE|EXPR") ?? ""
         let evaluator = try session.evaluator()
         let parsed: TypeOrExpression
-        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.failed(e.description + "\n" + e.render(input: text), cause: e) }
         switch parsed {
         case let .type(name):
             var t = try TypeArgument.resolveName(name, text, evaluator)
@@ -65,7 +65,7 @@ enum WhatisCommand {
 enum TypeArgument {
     static func resolve(_ text: String, _ evaluator: Evaluator) throws -> CType {
         let parsed: TypeOrExpression
-        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.failed(e.description + "\n" + e.render(input: text), cause: e) }
         switch parsed {
         case let .type(name): return try resolveName(name, text, evaluator)
         case .expression: return try ExpressionRunner.evaluate(text, evaluator).type
@@ -73,7 +73,7 @@ enum TypeArgument {
     }
 
     static func resolveName(_ name: TypeName, _ text: String, _ evaluator: Evaluator) throws -> CType {
-        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.invalid(e.render(input: text)) }
+        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.failed(e.render(input: text), cause: e) }
     }
 }
 

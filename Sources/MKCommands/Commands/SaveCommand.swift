@@ -72,7 +72,7 @@ enum SaveCommand {
                 do {
                     try image.readPhysical(address, into: buffer)
                 } catch let e as MemoryError {
-                    throw CommandError.invalid("save vmcore: \(DumpCommand.unreadable(e, space: "physical")); nothing written to \(file)")
+                    throw CommandError.failed("save vmcore: \(DumpCommand.unreadable(e, space: "physical")); nothing written to \(file)", cause: e)
                 }
             }, progress: { progress?.update($0) })
             progress?.finish()
@@ -81,7 +81,7 @@ enum SaveCommand {
             progress?.finish()
             out.discard()
             if let e = error as? CommandError { throw e }
-            throw CommandError.invalid("save vmcore: \(error); nothing written to \(file)")
+            throw CommandError.failed("save vmcore: \(error); nothing written to \(file)", cause: error)
         }
         let seconds = clock.seconds
         let disk = AtomicOutputFile.diskBytes(file)

@@ -21,7 +21,7 @@ enum SymCommand {
         }
         let address = try AddressExpression.evaluate(word, target: target)
         guard let (s, off) = symbols.symbolize(address) else {
-            throw CommandError.invalid("no symbol contains address \(hex(address))")
+            throw CommandError.unknownName(hex(address), message: "no symbol contains address \(hex(address))")
         }
         return CommandOutput(text: "\(hexDigits(address)) (\(letter(s))) \(s.name)" + (off == 0 ? "" : "+\(hex(off))"),
                              fields: fields(s, address: address, offset: off))

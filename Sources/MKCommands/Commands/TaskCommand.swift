@@ -33,7 +33,7 @@ enum TaskCommand {
             guard let t = list.tasks.first(where: { $0.pid == pid }) else {
                 var message = "task: no task with PID \(pid)"
                 if !warnings.isEmpty { message += " (the task list is incomplete: \(warnings.joined(separator: "; ")))" }
-                throw CommandError.invalid(message)
+                throw CommandError.unknownName(String(pid), message: message)
             }
             address = t.address
         } else {

@@ -80,7 +80,7 @@ public final class CommandRunner {
             return true
         } catch {
             failures += 1
-            let failure: Error = hint.map { CommandError.invalid("\(error)\n\($0)") } ?? error
+            let failure: Error = hint.map { CommandError.failed("\(error)\n\($0)", cause: error) } ?? error
             report(failure, line: plumbed.command, name: session.spec(named: name)?.name ?? name)
             return false
         }
@@ -193,7 +193,7 @@ public final class CommandRunner {
     func report(_ error: Error, line: String, name: String) {
         if json {
             let object: JSONValue = .object([("command", .string(line)), ("name", .string(name)), ("ok", .bool(false)),
-                                             ("error", .string("\(error)"))])
+                                             ("error", ErrorReport(error).json)])
             output.write(object.serialized + "\n")
         } else {
             errorWriter("\(error)")
@@ -204,7 +204,7 @@ public final class CommandRunner {
 /// Reads a whole text file with a clear error, bounded to 64 MiB.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "r") else {
-        throw CommandError.invalid("\(path): cannot open: \(String(cString: strerror(errno)))")
+        throw CommandError.io(path: path, message: "\(path): cannot open: \(String(cString: strerror(errno)))")
     }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -213,9 +213,9 @@ func readTextFile(_ path: String) throws -> String {
         let n = fread(&buffer, 1, buffer.count, f)
         if n <= 0 { break }
         bytes += buffer[0..<n]
-        if bytes.count > 64 << 20 { throw CommandError.invalid("\(path): larger than 64 MiB; not a command script") }
+        if bytes.count > 64 << 20 { throw CommandError.io(path: path, message: "\(path): larger than 64 MiB; not a command script") }
     }
-    if ferror(f) != 0 { throw CommandError.invalid("\(path): read error (is it a directory?)") }
+    if ferror(f) != 0 { throw CommandError.io(path: path, message: "\(path): read error (is it a directory?)") }
     return String(decoding: bytes, as: UTF8.self)
 }
 
@@ -223,12 +223,12 @@ func readTextFile(_ path: String) throws -> String {
 func writeFile(_ path: String, _ text: String, append: Bool) throws {
     var st = stat()
     if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-        throw CommandError.invalid("\(path): is a directory, expected a file to write")
+        throw CommandError.io(path: path, message: "\(path): is a directory, expected a file to write")
     }
     guard let f = fopen(path, append ? "a" : "w") else {
-        throw CommandError.invalid("\(path): cannot write: \(String(cString: strerror(errno)))")
+        throw CommandError.io(path: path, message: "\(path): cannot write: \(String(cString: strerror(errno)))")
     }
     let ok = fputs(text, f) >= 0
     let closed = fclose(f) == 0
-    if !ok || !closed { throw CommandError.invalid("\(path): write failed: \(String(cString: strerror(errno)))") }
+    if !ok || !closed { throw CommandError.io(path: path, message: "\(path): write failed: \(String(cString: strerror(errno)))") }
 }

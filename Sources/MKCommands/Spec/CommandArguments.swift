@@ -11,7 +11,8 @@ public struct CommandArguments: Equatable {
     var starts: [String.Index]
     /// An unterminated quote: an error for commands that read words, not
     /// for those that take the line as typed (`shell echo it's`).
-    var quoteError: CommandError?
+    var quoteProblem: String?
+    var quoteError: CommandError? { quoteProblem.map { CommandError.invalid($0) } }
 
     public init(line: String) throws {
         self.init(tolerant: line)
@@ -30,17 +31,17 @@ public struct CommandArguments: Equatable {
         command = name
         self.format = format
         rest = String(trimmed.dropFirst(head.count).drop { $0 == " " || $0 == "\t" })
-        (words, starts, quoteError) = Self.tokens(rest)
+        (words, starts, quoteProblem) = Self.tokens(rest)
     }
 
     /// Whitespace-separated words; single and double quotes group.
     static func split(_ text: String) throws -> [String] {
-        let (words, _, error) = tokens(text)
-        if let error { throw error }
+        let (words, _, problem) = tokens(text)
+        if let problem { throw CommandError.invalid(problem) }
         return words
     }
 
-    static func tokens(_ text: String) -> ([String], [String.Index], CommandError?) {
+    static func tokens(_ text: String) -> ([String], [String.Index], String?) {
         var words: [String] = []
         var starts: [String.Index] = []
         var current = ""
@@ -64,7 +65,7 @@ public struct CommandArguments: Equatable {
             i = text.index(after: i)
         }
         if inWord { words.append(current) }
-        let error = quote != nil ? CommandError.invalid("unterminated quote in: \(text)") : nil
-        return (words, Array(starts.prefix(words.count)), error)
+        let problem = quote != nil ? "unterminated quote in: \(text)" : nil
+        return (words, Array(starts.prefix(words.count)), problem)
     }
 }
