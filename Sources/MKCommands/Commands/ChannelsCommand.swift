@@ -16,7 +16,7 @@ enum ChannelsCommand {
         arguments: [ArgumentSpec("NAME", .instance, .optional)],
         options: [.flag("-a", "--all", help: "also the consumed slots still in memory"),
                   .option("--layout", value: ArgumentSpec("ERA|FILE", .text,
-                          expected: "an era (223163d8, 14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file"),
+                          expected: "needs an era (223163d8, 14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file"),
                           help: "read the rings with this layout")],
         json: ["channels"]
     ) { args, session in

@@ -25,6 +25,7 @@ enum HelpCommand {
             usage = sub.usageText(parent: usage)
         }
         let title = path.joined(separator: " ")
+        usage += spec.details
         var lines = ["\(title) — \(spec.summary)", "usage: \(usage)"]
         if !spec.aliases.isEmpty { lines.append("aliases: \(spec.aliases.joined(separator: ", "))") }
         if !spec.subcommands.isEmpty {

@@ -9,7 +9,7 @@ enum ListCommand {
     static let spec = CommandSpec(
         name: "list", group: "kernel",
         summary: "walk a linked list (list_head or hlist) and print its entries, as crash's list",
-        usage: usage + """
+        usage: usage, details: """
 
         HEAD is an expression. A struct list_head, hlist_head or hlist_node (or a pointer to one)
         is the linkage itself; any other struct, pointer or number is an entry's address, whose
@@ -32,8 +32,8 @@ enum ListCommand {
         arguments: [.expression("HEAD", expected: "a HEAD expression")],
         options: [.flag("-H", help: "HEAD is the list's head, not an entry"), .flag("-h", help: "the list is an hlist"),
                   .flag("-r", help: "walk backwards (prev)"),
-                  .option("-o", value: ArgumentSpec("OFFSET|STRUCT.MEMBER", .text, expected: "a value"), help: "offset of the linkage in the entry"),
-                  .option("-s", value: ArgumentSpec("STRUCT[.MEMBER][,MEMBER...]", .text, expected: "a value"), help: "entries' struct, linkage and members to print")],
+                  .option("-o", value: ArgumentSpec("OFFSET|STRUCT.MEMBER", .text, expected: "expects a value"), help: "offset of the linkage in the entry"),
+                  .option("-s", value: ArgumentSpec("STRUCT[.MEMBER][,MEMBER...]", .text, expected: "expects a value"), help: "entries' struct, linkage and members to print")],
         json: ["kind", "head", "head_is_entry", "link_offset", "count", "complete", "entries", "warnings"]
     ) { args, session in
         let kernel = try session.kernel()

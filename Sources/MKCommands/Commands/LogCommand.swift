@@ -9,7 +9,7 @@ enum LogCommand {
     static let spec = CommandSpec(
         name: "log", aliases: ["dmesg"], group: "kernel",
         summary: "the kernel log (printk ring buffer), as dmesg prints it",
-        usage: usage + """
+        usage: usage, details: """
 
               -l N  only the last N records
               -t    no timestamps (dmesg -t)
@@ -23,7 +23,7 @@ enum LogCommand {
             with a warning naming their descriptor; the rest is printed.
             """,
         examples: ["log", "log -l 20", "dmesg -L -c", "log -x -C", "log | grep -i panic"],
-        options: [.option("-l", value: ArgumentSpec("N", .integer, expected: "a count"), help: "only the last N records"),
+        options: [.option("-l", value: ArgumentSpec("N", .integer, expected: "needs a count"), help: "only the last N records"),
                   .flag("-t", help: "no timestamps"), .flag("-L", "-m", help: "the raw syslog prefix <N>"),
                   .flag("-x", help: "facility and level names"), .flag("-c", help: "the caller (task or CPU)"),
                   .flag("-C", help: "join continuation records")],

@@ -8,7 +8,7 @@ enum ModCommand {
     static let spec = CommandSpec(
         name: "mod", group: "kernel",
         summary: "list loaded modules (struct module, name, base, size); -s finds a module's debug file",
-        usage: usage + """
+        usage: usage, details: """
 
         BASE is the start of the module's core text, SIZE its core memory (text, rodata, data).
         -s NAME looks for NAME's debug file in the symbol store: by the loaded module's build-id
@@ -18,7 +18,7 @@ enum ModCommand {
         file:line and inlined functions, and info line FUNC works on its functions.
         """,
         examples: ["mod", "mod -s pvpanic"],
-        options: [.option("-s", value: ArgumentSpec("NAME", .text, expected: "a value"), help: "find and load the module's debug file")],
+        options: [.option("-s", value: ArgumentSpec("NAME", .text, expected: "expects a value"), help: "find and load the module's debug file")],
         json: ["modules", "warnings", "name", "module", "base", "build_id", "path", "file_build_id", "dwarf", "dwarf_loaded",
                "rejected", "symbols"]
     ) { args, session in

@@ -9,7 +9,7 @@ enum PerCpuCommand {
     static let spec = CommandSpec(
         name: "per_cpu", aliases: ["percpu"], group: "kernel",
         summary: "a per-CPU variable's value on one CPU or on every possible CPU",
-        usage: usage + """
+        usage: usage, details: """
 
         CPU n's copy is at the variable's section offset plus __per_cpu_offset[n]. VAR may be
         followed by .member and [index] (no ->). Without CPU, every possible CPU is shown.

@@ -7,7 +7,7 @@ enum PsCommand {
     static let spec = CommandSpec(
         name: "ps", group: "kernel",
         summary: "list tasks: PID, PPID, CPU, task_struct address, state, command",
-        usage: usage + """
+        usage: usage, details: """
 
         Lists every task (every thread) as crash's ps and drgn's for_each_task do, plus each CPU's
         idle task (PID 0, swapper/N). '>' marks the task running on a CPU when the image was taken.

@@ -37,7 +37,7 @@ enum SaveCommand {
         name: "vmcore", summary: "the target's physical memory, notes and VMCOREINFO as an ELF vmcore, written atomically and sparse",
         examples: ["save vmcore /tmp/saved.elf", "save vmcore low.elf --physical 0-0x1000000"],
         arguments: [.file("FILE")],
-        options: [.option("--physical", "-p", value: ArgumentSpec("RANGE", .text, expected: "START-END"),
+        options: [.option("--physical", "-p", value: ArgumentSpec("RANGE", .text, expected: "expects START-END"),
                           help: "only these physical ranges: START-END or START+SIZE", repeatable: true, greedy: true)],
         json: json, repeats: false
     ) { args, session in

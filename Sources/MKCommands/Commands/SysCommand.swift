@@ -7,7 +7,7 @@ enum SysCommand {
     static let spec = CommandSpec(
         name: "sys", group: "kernel",
         summary: "the kernel's release, version, machine, CPUs, uptime, load, memory and panic",
-        usage: usage + """
+        usage: usage, details: """
 
         Uptime is (jiffies_64 - INITIAL_JIFFIES) / HZ; HZ is derived from tick_nsec (see
         docs/json.md). For a panicked kernel: panic()'s message, panic_cpu, and the task that

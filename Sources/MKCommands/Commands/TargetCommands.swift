@@ -54,8 +54,8 @@ enum TargetCommands {
         usage: "open IMAGE [-s VMLINUX] [as NAME]",
         examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"],
         arguments: [.file("IMAGE", expected: "one image")],
-        options: [.option("-s", value: .file("VMLINUX"), help: "the kernel's vmlinux"),
-                  .option("as", value: ArgumentSpec("NAME", .text, expected: "a name"), help: "the target's name")],
+        options: [.option("-s", value: .file("VMLINUX", expected: "expects a vmlinux"), help: "the kernel's vmlinux"),
+                  .option("as", value: ArgumentSpec("NAME", .text, expected: "expects a name"), help: "the target's name")],
         json: ["target", "image", "format", "release"], excess: "expected one image"
     ) { args, session in
         let name = args.value("as")

@@ -9,7 +9,7 @@ enum TaskCommand {
     static let spec = CommandSpec(
         name: "task", group: "kernel",
         summary: "print a task's task_struct, or chosen members of it",
-        usage: usage + """
+        usage: usage, details: """
 
         PID is decimal (0 is CPU 0's idle task); ADDRESS is a task_struct address (0x..., or
         symbol[+offset]). MEMBERs are dotted paths (comm, se.vruntime, thread_info.cpu); without

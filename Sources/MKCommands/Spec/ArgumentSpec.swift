@@ -50,7 +50,8 @@ public struct ArgumentSpec: Equatable {
     /// Takes the rest of the line as typed, quotes and spacing kept (and
     /// every word after it, options too, is part of it).
     public var raw: Bool
-    /// What "expected …" says when it is missing.
+    /// What "expected …" says when it is missing; for an option's value,
+    /// what follows the option's name (`expects START-END`).
     public var expected: String
     /// The value when the argument is left out.
     public var defaultValue: String?

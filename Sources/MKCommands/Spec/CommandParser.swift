@@ -49,11 +49,11 @@ public enum CommandParser {
         func usageError(_ message: String) -> CommandError { .usage(command: command, message: message, usage: usage) }
         let rawArgument = spec.arguments.first { $0.raw }
         if let raw = rawArgument, spec.options.isEmpty, spec.arguments.count == 1 {
-            // The line as typed; quotes are the argument's business.
-            if line.rest.isEmpty {
-                if raw.repetition.minimum > 0 { throw usageError("expected \(raw.expected)") }
-            } else {
-                invocation.rawArguments[raw.name] = line.rest.hasPrefix(" ") ? String(line.rest.drop { $0 == " " }) : line.rest
+            // The line as typed from the argument on; quotes are the argument's business.
+            if let start = starts.first {
+                invocation.rawArguments[raw.name] = String(line.rest[start...])
+            } else if raw.repetition.minimum > 0 {
+                throw usageError("expected \(raw.expected)")
             }
             return
         }
@@ -92,7 +92,7 @@ public enum CommandParser {
             if let glued {
                 values.append(glued)
             } else {
-                guard i + 1 < words.count else { throw usageError("\(w) expects \(value.expected)") }
+                guard i + 1 < words.count else { throw usageError("\(w) \(value.expected)") }
                 values.append(words[i + 1])
                 taken = 2
             }

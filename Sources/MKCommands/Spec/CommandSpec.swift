@@ -10,6 +10,9 @@ public struct CommandSpec {
     /// command with subcommands means their usages joined by ` | `; empty
     /// for a subcommand means its parent's.
     public var usage: String
+    /// For `help`, after the usage: what the arguments and options mean
+    /// (starting with a line break). Usage errors show only `usage`.
+    public var details: String
     public var examples: [String]
     public var arguments: [ArgumentSpec]
     public var options: [OptionSpec]
@@ -30,7 +33,7 @@ public struct CommandSpec {
     public var run: ((_ invocation: CommandInvocation, _ session: Session) throws -> CommandOutput)?
 
     public init(name: String, aliases: [String] = [], group: String = "", summary: String, usage: String = "",
-                examples: [String] = [], arguments: [ArgumentSpec] = [], options: [OptionSpec] = [],
+                details: String = "", examples: [String] = [], arguments: [ArgumentSpec] = [], options: [OptionSpec] = [],
                 subcommands: [CommandSpec] = [], json: [String] = [], takesExpression: Bool = false,
                 optionsFirst: Bool = false, excess: String? = nil, repeats: Bool = true,
                 run: ((CommandInvocation, Session) throws -> CommandOutput)? = nil) {
@@ -39,6 +42,7 @@ public struct CommandSpec {
         self.group = group
         self.summary = summary
         self.usage = usage
+        self.details = details
         self.examples = examples
         self.arguments = arguments
         self.options = options
