@@ -5,23 +5,17 @@ import MKValues
 import MKKernel
 import MKMultikernel
 
-/// A debugging session: the open target, the commands, and the state that
-/// carries from one command to the next (the last `x` format and address).
+/// A debugging session: the open targets (one `TargetContext` each, in
+/// the order opened; one is current), the commands, and the settings that
+/// apply whichever target is current.
 public final class Session {
-    public var target: Target?
+    /// The open targets, in the order they were opened.
+    public internal(set) var contexts: [TargetContext] = []
+    /// The current target's context.
+    public internal(set) var current: TargetContext?
     public private(set) var commands: [CommandSpec] = []
-    var examineState = ExamineState()
-    var evaluatorStorage: Evaluator?
     /// Where the multikernel kernfs and procfs are (`--root`).
     public var kernfs = Kernfs(root: "/")
-    /// The instance the current target reads, when it is one.
-    public internal(set) var currentInstance: Instance?
-    /// The current target is memory that changes under us (a running instance).
-    public internal(set) var isLive = false
-    /// The current target's name in `targets`; the others wait in `savedTargets`.
-    public internal(set) var currentName: String?
-    var savedTargets: [String: SavedTarget] = [:]
-    var targetOrder: [String] = []
     /// `set pagination on|off`: whether the REPL pages long output.
     public var pagination = true
     /// `set print elements|repeats|output-limit`: bounds of printed values.
@@ -29,46 +23,56 @@ public final class Session {
     /// `set walk-limit N`: the links one command may follow in its kernel list walks.
     public var walkLimit = WalkBudget.defaultLimit
 
+    public var target: Target? { current?.target }
+    /// The instance the current target reads, when it is one.
+    public var currentInstance: Instance? { current?.instance }
+    /// The current target is memory that changes under us (a running instance).
+    public var isLive: Bool { current?.isLive ?? false }
+    /// The current target's name.
+    public var currentName: String? { current?.name }
+    /// The names of all open targets, in the order they were opened.
+    public var targetNames: [String] { contexts.map(\.name) }
+
+    public func context(named name: String) -> TargetContext? { contexts.first { $0.name == name } }
+
     /// A fresh walk budget for one command: every walker the command runs spends from it.
     public func walkBudget() -> WalkBudget { WalkBudget(limit: walkLimit) }
 
-    /// What the REPL's prompt names: the image's file name, or nil without
-    /// a target. (Instance names and a live mark will join it here.)
+    /// What the REPL's prompt names: the instance (marked live while it
+    /// runs), the image's file name, or nil without a target.
     public var promptName: String? {
         if let instance = currentInstance { return instance.name + (isLive ? " live" : "") }
         guard let path = target?.image.path else { return nil }
         return path.split(separator: "/").last.map(String.init) ?? path
     }
 
-    /// The expression evaluator over the target's debug info (created on
-    /// first use: it loads the DWARF index).
-    public func evaluator() throws -> Evaluator {
-        if let evaluatorStorage { return evaluatorStorage }
-        let target = try requireTarget()
-        let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
-        evaluatorStorage = e
-        return e
-    }
-
     public init(target: Target?) {
-        self.target = target
-        commands = BuiltinCommands.all
-        if let target {
-            currentName = Session.defaultName(for: target.image.path)
-            targetOrder = currentName.map { [$0] } ?? []
-        }
+        commands = CommandRegistry.all
+        if let target { use(target, instance: nil, live: false) }
     }
 
-    var kernelStorage: Kernel?
-    /// Module debug files found by `mod -s`, by module name.
-    public var moduleDebugFiles: [String: ModuleDebugFile] = [:]
+    /// The current target's evaluator.
+    public func evaluator() throws -> Evaluator {
+        guard let current else { throw CommandError.noTarget }
+        return try current.evaluator()
+    }
 
-    /// Kernel helpers over the target (types, objects, list walks).
+    /// The current target's kernel helpers.
     public func kernel() throws -> Kernel {
-        if let kernelStorage { return kernelStorage }
-        let k = Kernel(target: try requireTarget(), evaluator: try evaluator())
-        kernelStorage = k
-        return k
+        guard let current else { throw CommandError.noTarget }
+        return try current.kernel()
+    }
+
+    /// `x`'s continuation on the current target.
+    var examineState: ExamineState {
+        get { current?.examineState ?? ExamineState() }
+        set { current?.examineState = newValue }
+    }
+
+    /// Module debug files `mod -s` loaded for the current target.
+    public var moduleDebugFiles: [String: ModuleDebugFile] {
+        get { current?.moduleDebugFiles ?? [:] }
+        set { current?.moduleDebugFiles = newValue }
     }
 
     public func requireTarget() throws -> Target {
@@ -93,21 +97,26 @@ public final class Session {
             }
             return try onTarget(name) { try self.execute(rest) }
         }
-        let args = try CommandArguments(line: line)
+        let args = CommandArguments(tolerant: line)
         guard !args.command.isEmpty else { return .text("") }
         guard let spec = spec(named: args.command) else {
             throw CommandError.unknownCommand(args.command, suggestions: suggestions(for: args.command))
         }
-        return try spec.run(args, self)
+        let (chosen, invocation) = try CommandParser.parse(args, spec: spec)
+        guard let run = chosen.run else {
+            throw CommandError.usage(command: invocation.commandName, message: "expected a subcommand", usage: chosen.usageText())
+        }
+        return try run(invocation, self)
     }
 
     /// Whether an expression command's argument parses and evaluates
     /// (used to tell `p a > b` from `p a > FILE`). Reads memory, writes nothing.
     func argumentEvaluates(_ line: String) -> Bool {
-        guard let args = try? CommandArguments(line: line), let evaluator = try? evaluator() else { return false }
-        var text = args.rest
-        if args.command == "ptype" && text.hasPrefix("/o") { text = String(text.dropFirst(2)) }
-        if args.command == "x" { text = args.words.filter { $0 != "-p" }.joined(separator: " ") }
+        let args = CommandArguments(tolerant: line)
+        guard let spec = spec(named: args.command), let (chosen, invocation) = try? CommandParser.parse(args, spec: spec),
+              let evaluator = try? evaluator() else { return false }
+        let argument = chosen.arguments.first { $0.kind == .expression || $0.kind == .address || $0.kind == .type }
+        let text = argument.flatMap { invocation.argument($0.name) } ?? ""
         guard !text.isEmpty else { return true }
         if let parsed = try? evaluator.parser.parseTypeOrExpression(text) {
             switch parsed {
@@ -126,15 +135,3 @@ public final class Session {
     }
 }
 
-
-/// All built-in commands, grouped for `help`.
-enum BuiltinCommands {
-    static var all: [CommandSpec] {
-        [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
-         SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec, LogCommand.spec,
-         BacktraceCommand.spec]
-            + MultikernelCommands.all
-            + TargetCommands.all
-            + KernelCommands.all
-    }
-}

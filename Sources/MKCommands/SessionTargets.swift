@@ -3,19 +3,10 @@ import MKValues
 import MKKernel
 import MKMultikernel
 
-/// A target not current at the moment, with the state built for it.
-struct SavedTarget {
-    var target: Target
-    var instance: Instance?
-    var isLive: Bool
-    var evaluator: Evaluator?
-    var kernel: Kernel?
-    var examineState: ExamineState
-}
-
 /// Several kernels in one session: instances, the host, image files.
-/// One is current; the others keep their caches; debug info is shared
-/// between targets of the same build-id (`DebugInfo.load`).
+/// One is current; the others keep their contexts (caches, evaluator, `x`
+/// state, module debug files); debug info is shared between targets of the
+/// same build-id (`DebugInfo.load`).
 extension Session {
     static func defaultName(for path: String) -> String {
         let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -24,64 +15,45 @@ extension Session {
     }
 
     /// Makes `target` current under `name` (the instance's name, else the
-    /// image file's), keeping the previous target open.
+    /// image file's), keeping the other targets open. A target of that name
+    /// is replaced in place (a reopened instance keeps its module debug files).
     public func use(_ target: Target, instance: Instance?, live: Bool, name: String? = nil) {
         let key = name ?? instance?.name ?? Session.defaultName(for: target.image.path)
-        let history = evaluatorStorage?.history
-        saveCurrent()
-        savedTargets[key] = nil
-        self.target = target
-        currentInstance = instance
-        isLive = live
-        evaluatorStorage = nil
-        kernelStorage = nil
-        examineState = ExamineState()
-        target.memory.cachingEnabled = !live
-        currentName = key
-        if !targetOrder.contains(key) { targetOrder.append(key) }
-        carry(history)
-    }
-
-    /// The names of all open targets, in the order they were opened.
-    public var targetNames: [String] { targetOrder }
-
-    func saveCurrent() {
-        guard let name = currentName, let target else { return }
-        savedTargets[name] = SavedTarget(target: target, instance: currentInstance, isLive: isLive,
-                                         evaluator: evaluatorStorage, kernel: kernelStorage, examineState: examineState)
+        let context = TargetContext(name: key, target: target, instance: instance, live: live)
+        if let i = contexts.firstIndex(where: { $0.name == key }) {
+            let old = contexts[i]
+            if let a = old.instance, let b = instance, a.directory == b.directory { context.moduleDebugFiles = old.moduleDebugFiles }
+            contexts[i] = context
+        } else {
+            contexts.append(context)
+        }
+        makeCurrent(context)
     }
 
     /// Switches to an open target by name.
     public func switchTo(_ name: String) throws {
         if name == currentName { return }
-        guard let saved = savedTargets[name] else {
-            throw CommandError.invalid("no target named \"\(name)\"; open ones: \(targetOrder.joined(separator: ", "))")
+        guard let context = context(named: name) else {
+            throw CommandError.unknownName(name, message: "no target named \"\(name)\"; open ones: \(targetNames.joined(separator: ", "))")
         }
-        let history = evaluatorStorage?.history
-        saveCurrent()
-        savedTargets[name] = nil
-        target = saved.target
-        currentInstance = saved.instance
-        isLive = saved.isLive
-        evaluatorStorage = saved.evaluator
-        kernelStorage = saved.kernel
-        examineState = saved.examineState
-        currentName = name
-        carry(history)
+        makeCurrent(context)
     }
 
-    /// The value history is the session's, whichever target is current.
-    func carry(_ history: ValueHistory?) {
+    /// The value history is the session's, whichever target is current:
+    /// it moves to the context becoming current.
+    private func makeCurrent(_ context: TargetContext) {
+        let history = current?.existingEvaluator?.history
+        current = context
         guard let history else { return }
-        if let e = evaluatorStorage { e.history = history; return }
-        if let e = try? evaluator() { e.history = history }
+        if let e = context.existingEvaluator { e.history = history; return }
+        if let e = try? context.evaluator() { e.history = history }
     }
 
     /// Runs `body` with `name` current (opening the instance of that name
     /// if no target has it yet), then switches back.
     func onTarget<T>(_ name: String, _ body: () throws -> T) throws -> T {
         let previous = currentName
-        if name != currentName && savedTargets[name] == nil {
+        if name != currentName && context(named: name) == nil {
             let inst = try kernfs.instance(name)
             let opened = try InstanceOpener.open(inst, kernfs: kernfs)
             use(opened.target, instance: inst, live: inst.status == .active && inst.isFrozen != true)
@@ -111,9 +83,7 @@ extension Session {
     /// Re-reads whether the current instance is frozen: memory may be
     /// cached only while it is.
     func refreshLiveness() {
-        guard let instance = currentInstance, let target else { return }
-        let frozen = instance.isFrozen == true || instance.status != .active
-        isLive = !frozen
-        target.memory.cachingEnabled = frozen
+        guard let current, let instance = current.instance else { return }
+        current.isLive = !(instance.isFrozen == true || instance.status != .active)
     }
 }

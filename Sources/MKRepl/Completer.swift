@@ -6,14 +6,17 @@ import MKValues
 ///
 /// - the first word: command names and aliases; after `x/` and `p/`, format
 ///   letters;
-/// - `help CMD`, `info SUB`, `set pagination on|off`, `set print SETTING`, `dump KIND`;
-/// - file names where a command takes a file (`source`, `shell`,
-///   `dump KIND FILE`, `save vmcore FILE`, after `>`, `>>` and `| cmd`);
+/// - after a command: what its spec says comes next (`CommandSpec`): its
+///   subcommands (`info SUB`, `set print SETTING`, `dump KIND`), option
+///   names after `-`, or the argument at that place, by its kind: words of
+///   an enum (`set pagination on|off`), command names (`help`), target and
+///   instance names, file names (`source`, `dump KIND FILE`, `save vmcore
+///   FILE`, `open -s VMLINUX`, and after `>`, `>>` and `| cmd`), ELF symbol
+///   names (`sym`, `info symbol|address|line`);
 /// - in expressions: variables, functions, enumerators and type names from
 ///   the DWARF index; tags after `struct`, `union`, `enum`; members after
 ///   `.` and `->`, by evaluating the expression on their left (only that
-///   part: nothing is printed or recorded);
-/// - for `sym` and `info symbol|address|line`: ELF symbol names.
+///   part: nothing is printed or recorded).
 ///
 /// Name lookups are prefix searches in the index's and the symbol table's
 /// sorted names, at most `limit` results, so a Tab never waits on a scan.
@@ -26,8 +29,6 @@ public struct Completer {
         self.session = session
     }
 
-    /// Commands the runner handles itself (not in `session.commands`).
-    static let runnerCommands = ["quit", "q", "exit", "source", "shell"]
     static let examineLetters: [Character] = ["x", "d", "u", "o", "t", "c", "a", "s", "z"]
     static let unitLetters: [Character] = ["b", "h", "w", "g"]
     /// Words an expression may use besides names from the debug info.
@@ -36,27 +37,73 @@ public struct Completer {
 
     // MARK: context
 
+    /// What the spec of the line's command says the next word is.
+    enum Slot {
+        /// A subcommand of `spec` (or, when it has its own arguments, that argument).
+        case subcommand(CommandSpec, used: [String])
+        /// The value of an option.
+        case optionValue(ArgumentSpec)
+        /// The argument at that place (nil: none is left); `index` counts the arguments before it.
+        case argument(ArgumentSpec?, spec: CommandSpec, index: Int, before: [String])
+    }
+
+    /// The slot of the word after `words` (the command word first), or nil for an unknown command.
+    func slot(after words: [String]) -> Slot? {
+        guard let first = words.first, var spec = session.spec(named: commandWord(first)) else { return nil }
+        var i = 1
+        while !spec.subcommands.isEmpty {
+            var used: [String] = []
+            while i < words.count, let option = spec.option(named: words[i]) { used.append(option.canonical); i += 1 }
+            if i == words.count { return .subcommand(spec, used: used) }
+            guard let sub = spec.subcommand(named: words[i]) else { break }
+            spec = sub
+            i += 1
+        }
+        var positional: [String] = []
+        let raw = spec.arguments.contains { $0.raw }
+        while i < words.count {
+            let w = words[i]
+            let optionsOpen = !(raw && !positional.isEmpty) && !(spec.optionsFirst && !positional.isEmpty)
+            if optionsOpen, let option = spec.option(named: w) {
+                if let value = option.value {
+                    if i + 1 == words.count { return .optionValue(value) }
+                    i += 2
+                } else {
+                    i += 1
+                }
+                continue
+            }
+            if optionsOpen, !spec.options.isEmpty, w.count >= 2, w.first == "-", w.dropFirst().first?.isNumber == false {
+                i += 1
+                continue
+            }
+            positional.append(w)
+            i += 1
+        }
+        var k = 0
+        for a in spec.arguments {
+            if a.repetition.isVariadic || a.raw || k == positional.count {
+                return .argument(a, spec: spec, index: positional.count, before: positional)
+            }
+            k += 1
+        }
+        return .argument(nil, spec: spec, index: positional.count, before: positional)
+    }
+
     /// Whether the word at the cursor is a file name. Decided from the
     /// words before the last white space, so that it does not depend on
     /// where the word starts (readline asks this first, to split words).
     public func isPathContext(_ lineBeforeCursor: String) -> Bool {
         guard let lastSpace = lineBeforeCursor.lastIndex(where: { $0 == " " || $0 == "\t" }) else { return false }
         let words = lineBeforeCursor[..<lastSpace].split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        guard let first = words.first else { return false }
+        guard !words.isEmpty else { return false }
         if let last = words.last, last == ">" || last == ">>" { return true }
         // `| cmd ARG`: the shell command's arguments.
         if let bar = words.firstIndex(of: "|"), bar + 1 < words.count { return true }
-        let args = Array(words.dropFirst())
-        switch canonical(commandWord(first)) {
-        case "source", "shell", "!":
-            return true
-        case "save":
-            return args.first == "vmcore"
-        case "dump":
-            let rest = args.first == "binary" ? Array(args.dropFirst()) : args
-            return rest.count == 1
-        default:
-            return false
+        switch slot(after: words) {
+        case let .optionValue(value)?: return value.kind == .file
+        case let .argument(a?, _, _, _)?: return a.kind == .file || (a.kind == .commandLine && a.raw)
+        default: return false
         }
     }
 
@@ -71,34 +118,54 @@ public struct Completer {
             if leading.hasSuffix("/") { return formats(command: String(leading.dropLast()), word) }
             return .nothing
         }
-        let parts = leading.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        let command = canonical(commandWord(parts[0]))
-        let args = Array(parts.dropFirst())
-        // Arguments typed before this word, when the word starts a new one.
+        var parts = leading.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        // The word starts a new argument, or continues the last one (`p init_task.` + `ne`).
         let startsArgument = before.last == " " || before.last == "\t"
-        switch command {
-        case "help":
-            return args.isEmpty && startsArgument ? words(commandNames(), word, appendSpace: true) : .nothing
-        case "set":
-            if args.isEmpty && startsArgument { return words(["pagination", "print", "walk-limit"], word, appendSpace: true) }
-            if args == ["pagination"] && startsArgument { return words(["on", "off"], word, appendSpace: true) }
-            if args == ["print"] && startsArgument { return words(["elements", "repeats", "output-limit"], word, appendSpace: true) }
-            return .nothing
-        case "info":
-            if args.isEmpty && startsArgument { return words(infoSubcommands(), word, appendSpace: true) }
-            if ["symbol", "address", "line"].contains(args.first ?? "") { return symbolNames(word) }
-            return .nothing
-        case "dump":
-            if (args.isEmpty || args == ["binary"]) && startsArgument {
-                return words(["binary", "memory", "physical", "value"].filter { !args.contains($0) }, word, appendSpace: true)
+        if !startsArgument { parts.removeLast() }
+        switch slot(after: parts) {
+        case let .subcommand(spec, used)?:
+            guard startsArgument else { return .nothing }
+            let options = spec.options.map(\.canonical).filter { !$0.hasPrefix("-") && !used.contains($0) }
+            return words(spec.subcommands.map(\.name) + options, word, appendSpace: true)
+        case let .optionValue(value)?:
+            return startsArgument ? values(value, before: before, word: word, previous: []) : .nothing
+        case let .argument(a, spec, index, previous)?:
+            if word.hasPrefix("-"), startsArgument, !spec.options.isEmpty, !(a?.raw == true && index > 0) {
+                return words(spec.options.flatMap(\.names).filter { $0.hasPrefix("-") }, word, appendSpace: true)
             }
+            guard let a else { return .nothing }
+            if !startsArgument && ![.expression, .address, .type].contains(a.kind) { return .nothing }
+            return values(a, before: before, word: word, previous: previous)
+        case nil:
+            return .nothing
+        }
+    }
+
+    /// What an argument of this kind can be.
+    func values(_ a: ArgumentSpec, before: String, word: String, previous: [String]) -> LineEditor.Completion {
+        switch a.kind {
+        case .expression, .address, .type:
             return expression(before: before, word: word)
-        case "save":
-            return args.isEmpty && startsArgument ? words(["vmcore"], word, appendSpace: true) : .nothing
-        case "sym":
+        case .symbol:
             return symbolNames(word)
-        default:
-            if session.spec(named: command)?.takesExpression == true { return expression(before: before, word: word) }
+        case .file:
+            return .files
+        case let .words(list):
+            return words(list, word, appendSpace: true)
+        case .command:
+            // `help info sy`: the subcommands of the command named so far.
+            if let name = previous.first, var spec = session.spec(named: name) {
+                for w in previous.dropFirst() { guard let sub = spec.subcommand(named: w) else { return .nothing }; spec = sub }
+                return words(spec.subcommands.map(\.name), word, appendSpace: true)
+            }
+            return words(commandNames(), word, appendSpace: true)
+        case .target:
+            return words(session.targetNames, word, appendSpace: true)
+        case .instance:
+            return words(((try? session.kernfs.instances()) ?? []).map(\.name), word, appendSpace: true)
+        case .commandLine:
+            return a.raw ? .files : (previous.isEmpty ? words(commandNames(), word, appendSpace: true) : .nothing)
+        case .task, .integer, .text:
             return .nothing
         }
     }
@@ -114,20 +181,9 @@ public struct Completer {
     }
 
     func commandNames() -> [String] {
-        var names = Self.runnerCommands
+        var names: [String] = []
         for c in session.commands { names.append(c.name); names += c.aliases }
         return Array(Set(names)).sorted()
-    }
-
-    /// `info`'s subcommands, read from its usage (`info image | info line FUNC|ADDR`).
-    func infoSubcommands() -> [String] {
-        guard let usage = session.spec(named: "info")?.usage else { return [] }
-        var names: [String] = []
-        for alternative in usage.split(separator: "|") {
-            let w = alternative.split(separator: " ")
-            if w.count >= 2, w[0] == "info", !names.contains(String(w[1])) { names.append(String(w[1])) }
-        }
-        return names.sorted()
     }
 
     /// After `x/` or `p/`: the typed letters plus each letter that may

@@ -101,19 +101,17 @@ public final class Repl {
 /// Enter on an empty line runs the last command again, as in gdb: `x`
 /// continues after the memory it showed (same format and count), anything
 /// else runs as typed. Nothing repeats after an error or a Ctrl-C, nor
-/// commands whose repeat would be a surprise: `shell`/`!` and `source`
-/// (they run other things), `set` (nothing new to see), `dump` and `save`
-/// (they write files), and any line whose output goes to a file
+/// commands whose spec says `repeats: false`, as their repeat would be a
+/// surprise: `shell`/`!` and `source` (they run other things), `set`
+/// (nothing new to see), `dump` and `save` (they write files), `quit`;
+/// nor any line whose output goes to a file
 /// (`> FILE`, `>> FILE`).
 public enum RepeatRule {
-    public static let neverRepeated: Set<String> = ["shell", "!", "source", "set", "dump", "save", "quit", "q", "exit"]
-
     /// What Enter runs after `line` succeeded, or nil.
     public static func repeatLine(after line: String, session: Session) -> String? {
         guard let args = try? CommandArguments(line: line), !args.command.isEmpty else { return nil }
-        let name = session.spec(named: args.command)?.name ?? args.command
-        if neverRepeated.contains(args.command) || neverRepeated.contains(name) { return nil }
-        if name == "x" {
+        if let spec = session.spec(named: args.command), !spec.repeats { return nil }
+        if session.spec(named: args.command)?.name == "x" {
             // A bare x continues at the next address (and in the same space).
             return "x" + (args.format.map { "/" + $0 } ?? "")
         }

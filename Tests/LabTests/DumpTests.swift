@@ -358,7 +358,7 @@ import MKFormat
         try #require(objects.count == cases.count, "stdout: \(r.out)")
         for (c, o) in zip(cases, objects) {
             #expect(o["ok"] as? Bool == false, "\(c.command) succeeded")
-            let error = o["error"] as? String ?? ""
+            let error = (o["error"] as? [String: Any])?["message"] as? String ?? ""
             #expect(error.contains(c.message), "\(c.command): \(error)")
         }
         #expect(try String(contentsOfFile: dir + "/keep.bin", encoding: .utf8) == "old contents")

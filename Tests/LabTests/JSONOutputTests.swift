@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import MKCommands
 
 /// Every command's `--json` line parses and carries the fields docs/json.md promises.
 @Suite(.serialized) struct JSONOutputTests {
@@ -37,6 +38,18 @@ import Foundation
         ("set pagination off", ["pagination": .bool]),
     ]
 
+    /// The spec a command line runs: its command word, then subcommand words.
+    static func spec(for line: String) throws -> CommandSpec {
+        let words = line.split(separator: " ").map(String.init)
+        let head = String(words[0].prefix { $0 != "/" })
+        var spec = try #require(CommandRegistry.all.first { $0.matches(head) })
+        for w in words.dropFirst() {
+            guard let sub = spec.subcommand(named: w) else { break }
+            spec = sub
+        }
+        return spec
+    }
+
     /// JSONSerialization gives Swift Bools for true/false; numbers come as NSNumber.
     func isBoolean(_ value: Any?) -> Bool {
         guard let value else { return false }
@@ -71,11 +84,44 @@ import Foundation
             for (field, kind) in entry.fields {
                 #expect(check(object[field], kind), "\(entry.command): field \(field) is \(String(describing: object[field]))")
             }
+            // Every field it emits is declared in its spec (and so documented: CommandSpecTests).
+            let declared = Set(try Self.spec(for: entry.command).json + ["command", "name", "ok", "live"])
+            #expect(Set(object.keys).isSubset(of: declared), "\(entry.command): undeclared \(Set(object.keys).subtracting(declared).sorted())")
         }
         let last = try #require(lines.last)
         let error = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
         #expect(error["ok"] as? Bool == false)
-        #expect((error["error"] as? String)?.contains("no symbol \"no_such_symbol_here\"") == true)
+        #expect(((error["error"] as? [String: Any])?["message"] as? String)?.contains("no symbol \"no_such_symbol_here\"") == true)
+    }
+
+    /// A failure's `error` says what kind it is: an unknown symbol and an
+    /// unreadable address differ, and each names what failed.
+    @Test func errorsCarryTheirKind() throws {
+        let fx = try LabFixture.load("running")
+        let commands = ["p no_such_symbol_here", "x/xg 0xffffc9ffffff0000", "p 1 +", "frobnicate", "info address nope_nope",
+                        "task 99999", "source /nonexistent/script", "sym", "p *(long *)0x1000"]
+        let r = try runMkdbg(["-c", fx.elf, "--json"] + commands.flatMap { ["-e", $0] })
+        let objects = r.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(objects.count == commands.count, "\(r.out)")
+        let errors = objects.map { $0["error"] as? [String: Any] ?? [:] }
+        #expect(objects.allSatisfy { $0["ok"] as? Bool == false })
+        #expect(errors.map { $0["kind"] as? String ?? "?" } ==
+                ["unknown_symbol", "unreadable_memory", "syntax", "unknown_command", "unknown_symbol",
+                 "unknown_name", "io", "usage", "unreadable_memory"])
+        #expect(errors[0]["symbol"] as? String == "no_such_symbol_here")
+        #expect((errors[0]["message"] as? String)?.hasPrefix("no symbol \"no_such_symbol_here\"") == true)
+        #expect(errors[1]["address"] as? String == "0xffffc9ffffff0000")
+        #expect(errors[1]["space"] as? String == "virtual")
+        #expect(["pml5", "pgd", "pud", "pmd", "pte"].contains(errors[1]["level"] as? String ?? ""), "\(errors[1])")
+        #expect((errors[1]["message"] as? String)?.contains("cannot access memory at address 0xffffc9ffffff0000") == true)
+        #expect(errors[2]["column"] as? Int == 4)
+        #expect(errors[4]["symbol"] as? String == "nope_nope")
+        #expect(errors[6]["path"] as? String == "/nonexistent/script")
+        #expect(errors[7]["command"] as? String == "sym" && (errors[7]["usage"] as? String)?.hasPrefix("sym NAME") == true)
+        #expect(errors[8]["address"] as? String == "0x1000")
+        // The text output is the message, unchanged.
+        let text = try runMkdbg(["-c", fx.elf, "-e", "p no_such_symbol_here"])
+        #expect(text.err.hasPrefix("mkdbg: " + (errors[0]["message"] as? String ?? "?")))
     }
 
     @Test func jsonValuesAgreeWithTheText() throws {

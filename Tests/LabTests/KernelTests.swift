@@ -109,7 +109,7 @@ import MKDebugInfo
         let idle = try Self.tasks(o[3])
         #expect(idle.count >= 2 && idle.allSatisfy { $0.pid == 0 })
         #expect(o[4]["ok"] as? Bool == false)
-        #expect((o[4]["error"] as? String)?.contains("no task matches nosuch-task") == true)
+        #expect(((o[4]["error"] as? [String: Any])?["message"] as? String)?.contains("no task matches nosuch-task") == true)
         #expect(try Self.tasks(o[5]).count == 1)
         // By address, in text.
         let address = try #require(w.first?.task)
@@ -134,7 +134,7 @@ import MKDebugInfo
         #expect(o[0]["comm"] as? String == "init")
         #expect(o[1]["ok"] as? Bool == false)
         #expect(o[2]["ok"] as? Bool == false)
-        #expect((o[2]["error"] as? String)?.contains("no_such_member") == true)
+        #expect(((o[2]["error"] as? [String: Any])?["message"] as? String)?.contains("no_such_member") == true)
     }
 
     @Test func sysNamesThePanickingTask() throws {
@@ -233,7 +233,7 @@ import MKDebugInfo
         #expect(((pidEntries.first?["members"] as? [[String: Any]])?.first?["value"] as? String) == "1")
         // A member that is not a list linkage is refused with a hint.
         #expect(o[3]["ok"] as? Bool == false)
-        #expect((o[3]["error"] as? String)?.contains("-o STRUCT.MEMBER") == true)
+        #expect(((o[3]["error"] as? [String: Any])?["message"] as? String)?.contains("-o STRUCT.MEMBER") == true)
     }
 
     @Test func perCpuAgreesAcrossDumpFormats() throws {
@@ -292,7 +292,7 @@ import MKDebugInfo
         #expect(fromLab[0]["dwarf"] as? Bool == true)
         #expect(fromLab[0]["dwarf_loaded"] as? Bool == true)
         #expect(fromLab[1]["ok"] as? Bool == false)
-        #expect((fromLab[1]["error"] as? String)?.contains("no module no_such_module is loaded") == true)
+        #expect(((fromLab[1]["error"] as? [String: Any])?["message"] as? String)?.contains("no module no_such_module is loaded") == true)
         // A store with a module file of the same build-id: found under modules/<release>/.
         let store = FileManager.default.temporaryDirectory.appendingPathComponent("mkdbg-mod-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: store) }

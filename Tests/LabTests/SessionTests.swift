@@ -59,6 +59,6 @@ extension MultikernelLabTests {
         let diffs = try #require(lines[4]["differences"] as? [[String: Any]])
         #expect(diffs.contains { ($0["path"] as? String) == "tasks" })
         #expect(lines[5]["ok"] as? Bool == false)
-        #expect((lines[5]["error"] as? String)?.contains("no instance named \"nope\"") == true)
+        #expect(((lines[5]["error"] as? [String: Any])?["message"] as? String)?.contains("no instance named \"nope\"") == true)
     }
 }

@@ -11,18 +11,22 @@ enum BacktraceCommand {
         name: "bt", aliases: ["backtrace", "where"], group: "kernel",
         summary: "a task's kernel stack: the panicking task, a PID, a task address, or every CPU's (-a)",
         usage: usage,
-        examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000"]
+        examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000"],
+        arguments: [ArgumentSpec("PID|TASK-ADDRESS", .task, .optional)],
+        options: [.flag("-a", help: "every CPU's current task")],
+        json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces"],
+        excess: "expected at most one PID, task address or -a"
     ) { args, session in
         let kernel = try session.kernel()
         let tracer = try Backtracer(kernel: kernel)
         tracer.moduleDebugFiles = session.moduleDebugFiles
         tracer.budget = session.walkBudget()
-        let words = args.words
-        if words == ["-a"] {
+        let words = args.words("PID|TASK-ADDRESS")
+        if args.has("-a") {
+            guard words.isEmpty else {
+                throw CommandError.usage(command: "bt", message: "expected at most one PID, task address or -a", usage: usage)
+            }
             return all(tracer)
-        }
-        guard words.count <= 1 else {
-            throw CommandError.usage(command: "bt", message: "expected at most one PID, task address or -a", usage: usage)
         }
         var preface: [String] = []
         let task: UInt64
@@ -47,7 +51,7 @@ enum BacktraceCommand {
                 do {
                     task = try tracer.task(pid: Int64(n))
                 } catch let e as BacktraceError {
-                    throw CommandError.invalid("bt: \(e)")
+                    throw CommandError.failed("bt: \(e)", cause: e)
                 }
             }
         } else {
@@ -59,7 +63,7 @@ enum BacktraceCommand {
         do {
             bt = try tracer.backtrace(task: task)
         } catch let e as BacktraceError {
-            throw CommandError.invalid("bt: \(e)")
+            throw CommandError.failed("bt: \(e)", cause: e)
         }
         bt.notes = preface + bt.notes
         return CommandOutput(text: text(bt), fields: fields(bt))

@@ -12,27 +12,17 @@ enum ChannelsCommand {
         name: "channels", group: "multikernel",
         summary: "the message rings (inboxes) of the host and each instance: head, tail, pending messages decoded",
         usage: usage,
-        examples: ["channels", "channels host", "channels web -a", "channels --layout 00ff7b01"]
+        examples: ["channels", "channels host", "channels web -a", "channels --layout 00ff7b01"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional)],
+        options: [.flag("-a", "--all", help: "also the consumed slots still in memory"),
+                  .option("--layout", value: ArgumentSpec("ERA|FILE", .text,
+                          expected: "needs an era (223163d8, 14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file"),
+                          help: "read the rings with this layout")],
+        json: ["channels"]
     ) { args, session in
-        var only: String?
-        var all = false
-        var layoutName: String?
-        var words = args.words[...]
-        while let w = words.popFirst() {
-            switch w {
-            case "-a", "--all": all = true
-            case "--layout":
-                guard let v = words.popFirst() else {
-                    throw CommandError.usage(command: "channels", message: "--layout needs an era (223163d8, 14213ee5, 00ff7b01, 9d5973eb, newest) or a layout file", usage: usage)
-                }
-                layoutName = v
-            default:
-                if w.hasPrefix("-") || only != nil {
-                    throw CommandError.usage(command: "channels", message: "unexpected \"\(w)\"", usage: usage)
-                }
-                only = w
-            }
-        }
+        let only = args.argument("NAME")
+        let all = args.has("-a")
+        let layoutName = args.value("--layout")
         let collector = ChannelCollector(kernfs: session.kernfs) { inst in
             if let t = session.openTarget(for: inst) { return t }
             return try InstanceOpener.open(inst, kernfs: session.kernfs).target
@@ -158,7 +148,7 @@ extension Session {
     /// one or a saved one), so `channels` does not open it again.
     func openTarget(for instance: Instance) -> Target? {
         if let current = currentInstance, current.directory == instance.directory, let target { return target }
-        return savedTargets.values.first { $0.instance?.directory == instance.directory }?.target
+        return contexts.first { $0.instance?.directory == instance.directory }?.target
     }
 }
 

@@ -8,15 +8,17 @@ enum DiffCommand {
         name: "diff", group: "sessions",
         summary: "run a command on two targets and show the difference",
         usage: usage,
-        examples: ["diff ps web db", "diff log web before", "diff resources web db", "diff p init_task.comm web db"]
+        examples: ["diff ps web db", "diff log web before", "diff resources web db", "diff p init_task.comm web db"],
+        arguments: [ArgumentSpec("COMMAND", .commandLine, .oneOrMore, expected: "a command and two targets"),
+                    ArgumentSpec("TARGET-A", .target, expected: "a command and two targets"),
+                    ArgumentSpec("TARGET-B", .target, expected: "a command and two targets")],
+        options: [.flag("--exact", help: "compare addresses too")],
+        json: ["command_run", "a", "b", "exact", "equal", "unified", "differences"],
+        optionsFirst: true
     ) { args, session in
-        var words = args.words
-        var exact = false
-        if let i = words.firstIndex(of: "--exact") { exact = true; words.remove(at: i) }
-        guard words.count >= 3 else {
-            throw CommandError.usage(command: "diff", message: "expected a command and two targets", usage: usage)
-        }
-        let b = words.removeLast(), a = words.removeLast()
+        let exact = args.has("--exact")
+        let words = args.words("COMMAND")
+        let a = args.argument("TARGET-A") ?? "", b = args.argument("TARGET-B") ?? ""
         let command = words.joined(separator: " ")
         guard !command.hasPrefix("@"), words.first != "diff" else {
             throw CommandError.usage(command: "diff", message: "the command cannot itself name targets", usage: usage)

@@ -20,38 +20,51 @@ enum DumpCommand {
         summary: "write memory, physical memory or a value's bytes to a file, as gdb's dump",
         usage: usage,
         examples: ["dump memory task.bin &init_task &init_task + 1", "dump physical low.bin 0 0x100000",
-                   "dump value uts.bin init_uts_ns", "dump memory text.bin _stext _etext"]
-    ) { args, session in
-        var words = args.words
-        if words.first == "binary" {
-            words.removeFirst()
-        } else if let f = words.first, ["ihex", "srec", "tekhex", "verilog"].contains(f) {
+                   "dump value uts.bin init_uts_ns", "dump memory text.bin _stext _etext"],
+        arguments: [ArgumentSpec("KIND", .words(["memory", "physical", "value"]), .optional, expected: "memory, physical or value"),
+                    ArgumentSpec("ARGS", .text, .many)],
+        options: [.flag("binary", help: "raw bytes (the only format mkdbg writes)")],
+        subcommands: [range("memory", "virtual memory from START up to END"), range("physical", "physical memory from START up to END"),
+                      value],
+        json: fields, optionsFirst: true, repeats: false
+    ) { args, _ in
+        // No kind matched.
+        if let f = args.argument("KIND"), ["ihex", "srec", "tekhex", "verilog"].contains(f) {
             throw CommandError.invalid("dump: the \(f) format is not supported; mkdbg writes raw binary (dump memory, dump physical, dump value)")
         }
-        guard let kind = words.first else {
+        guard let kind = args.argument("KIND") else {
             throw CommandError.usage(command: "dump", message: "expected memory, physical or value", usage: usage)
         }
-        guard ["memory", "physical", "value"].contains(kind) else {
-            throw CommandError.usage(command: "dump", message: "unknown kind \"\(kind)\": expected memory, physical or value", usage: usage)
+        throw CommandError.usage(command: "dump", message: "unknown kind \"\(kind)\": expected memory, physical or value", usage: usage)
+    }
+
+    static let fields = ["file", "kind", "start", "end", "size", "seconds", "expression", "type"]
+
+    static func range(_ kind: String, _ summary: String) -> CommandSpec {
+        CommandSpec(name: kind, summary: summary, examples: spec(examplesOf: kind),
+                    arguments: [.file("FILE"), .address("START", .one, expected: "START and END"),
+                                .address("END", .oneOrMore, expected: "START and END")],
+                    json: fields, repeats: false) { args, session in
+            try dumpRange(kind, file: args.argument("FILE") ?? "", args.words("START") + args.words("END"), session)
         }
-        guard words.count >= 2 else {
-            throw CommandError.usage(command: "dump", message: "expected a file name", usage: usage)
-        }
-        let file = words[1]
-        let rest = Array(words.dropFirst(2))
+    }
+
+    static func spec(examplesOf kind: String) -> [String] {
+        kind == "memory" ? ["dump memory task.bin &init_task &init_task + 1", "dump memory text.bin _stext _etext"]
+                         : ["dump physical low.bin 0 0x100000"]
+    }
+
+    static let value = CommandSpec(
+        name: "value", summary: "a value's bytes (an lvalue's memory, or the computed value)",
+        examples: ["dump value uts.bin init_uts_ns"],
+        arguments: [.file("FILE"), .expression("EXPR")], json: fields, repeats: false
+    ) { args, session in
+        try dumpValue(args.argument("EXPR") ?? "", file: args.argument("FILE") ?? "", session, try session.requireTarget())
+    }
+
+    static func dumpRange(_ kind: String, file: String, _ rest: [String], _ session: Session) throws -> CommandOutput {
         let target = try session.requireTarget()
         let label = "dump \(kind)"
-
-        if kind == "value" {
-            guard !rest.isEmpty else {
-                throw CommandError.usage(command: "dump", message: "expected an expression", usage: usage)
-            }
-            return try dumpValue(rest.joined(separator: " "), file: file, session, target)
-        }
-
-        guard rest.count >= 2 else {
-            throw CommandError.usage(command: "dump", message: "expected START and END", usage: usage)
-        }
         let physical = kind == "physical"
         let (start, end) = try startAndEnd(rest, session, physical: physical)
         guard end > start else {
@@ -184,7 +197,7 @@ enum DumpCommand {
                 do {
                     try read(done, chunk)
                 } catch let e as MemoryError {
-                    throw CommandError.invalid("\(label): \(e.unreadable(space: space)); nothing written to \(file)")
+                    throw CommandError.failed("\(label): \(e.unreadable(space: space)); nothing written to \(file)", cause: e)
                 }
                 try out.append(UnsafeRawBufferPointer(chunk))
                 done += UInt64(n)
@@ -196,7 +209,7 @@ enum DumpCommand {
             progress?.finish()
             out.discard()
             if let e = error as? CommandError { throw e }
-            throw CommandError.invalid("\(label): \(error); nothing written to \(file)")
+            throw CommandError.failed("\(label): \(error); nothing written to \(file)", cause: error)
         }
         return clock.seconds
     }

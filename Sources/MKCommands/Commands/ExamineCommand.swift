@@ -11,25 +11,24 @@ enum ExamineCommand {
         name: "x", group: "memory",
         summary: "examine memory, as gdb's x",
         usage: usage,
-        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"], takesExpression: true
+        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"],
+        arguments: [.address("ADDRESS", .many)],
+        options: [.flag("-p", help: "physical memory (ADDRESS a number or symbol±offset)")],
+        json: ["address", "physical", "format", "unit", "count", "next", "rows"],
+        takesExpression: true
     ) { args, session in
         let target = try session.requireTarget()
-        var words = args.words
-        var physical = false
-        if let i = words.firstIndex(of: "-p") {
-            physical = true
-            words.remove(at: i)
-        }
+        var physical = args.has("-p")
         let format = try ExamineFormat.parse(args.format ?? "", previous: session.examineState.format)
         let address: UInt64
-        if words.isEmpty {
+        if let text = args.argument("ADDRESS") {
+            address = try ExamineCommand.address(of: text, session, physical: physical)
+        } else {
             guard let next = session.examineState.nextAddress else {
                 throw CommandError.usage(command: "x", message: "expected an address", usage: usage)
             }
             address = next
             physical = session.examineState.physical
-        } else {
-            address = try ExamineCommand.address(of: words.joined(separator: " "), session, physical: physical)
         }
         let reader = Reader(target: target, physical: physical)
         let (text, next, rows) = try examine(reader, address, format)

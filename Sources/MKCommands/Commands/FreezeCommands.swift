@@ -8,9 +8,11 @@ enum FreezeCommands {
         name: "freeze", group: "multikernel",
         summary: "stop every CPU of an instance (the current one by default) and wait until it is frozen",
         usage: "freeze [NAME]",
-        examples: ["freeze web"]
+        examples: ["freeze web"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional)],
+        json: ["instance", "frozen", "ours", "ms"]
     ) { args, session in
-        let inst = try session.instanceArgument(args.words.first, command: "freeze")
+        let inst = try session.instanceArgument(args.argument("NAME"), command: "freeze")
         let clock = Stopwatch()
         let outcome = try FreezeGuard.shared.freeze(inst)
         let ms = Int(clock.seconds * 1000)
@@ -28,9 +30,11 @@ enum FreezeCommands {
         name: "thaw", group: "multikernel",
         summary: "let an instance this mkdbg froze run again",
         usage: "thaw [NAME]",
-        examples: ["thaw web"]
+        examples: ["thaw web"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional)],
+        json: ["instance", "frozen"]
     ) { args, session in
-        let inst = try session.instanceArgument(args.words.first, command: "thaw")
+        let inst = try session.instanceArgument(args.argument("NAME"), command: "thaw")
         if !FreezeGuard.shared.holds(inst) {
             if inst.isFrozen == true { throw MultikernelError.frozenByOther(inst.name) }
             return CommandOutput(text: "\(inst.name): not frozen", fields: [("instance", .string(inst.name)), ("frozen", .bool(false))])

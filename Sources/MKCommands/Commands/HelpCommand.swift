@@ -4,23 +4,47 @@ enum HelpCommand {
     static let spec = CommandSpec(
         name: "help", aliases: ["h"], group: "support",
         summary: "list commands, or show one command's usage",
-        usage: "help [COMMAND]",
-        examples: ["help", "help x"]
-    ) { args, session in
-        if let name = args.words.first {
-            guard let spec = session.spec(named: name) else {
-                throw CommandError.unknownCommand(name, suggestions: session.suggestions(for: name))
-            }
-            var lines = ["\(spec.name) — \(spec.summary)", "usage: \(spec.usage)"]
-            if !spec.aliases.isEmpty { lines.append("aliases: \(spec.aliases.joined(separator: ", "))") }
-            if !spec.examples.isEmpty {
-                lines.append("examples:")
-                lines += spec.examples.map { "  \($0)" }
-            }
-            return CommandOutput(text: lines.joined(separator: "\n"), fields: [
-                ("name", .string(spec.name)), ("summary", .string(spec.summary)), ("usage", .string(spec.usage)),
-                ("aliases", .array(spec.aliases.map { .string($0) })), ("examples", .array(spec.examples.map { .string($0) }))])
+        usage: "help [COMMAND [SUBCOMMAND]]",
+        examples: ["help", "help x", "help info symbol"],
+        arguments: [ArgumentSpec("COMMAND", .command, .many, expected: "a command")],
+        json: ["commands", "name", "summary", "usage", "aliases", "examples", "subcommands"]
+    ) { invocation, session in
+        let words = invocation.words("COMMAND")
+        guard let name = words.first else { return list(session) }
+        guard var spec = session.spec(named: name) else {
+            throw CommandError.unknownCommand(name, suggestions: session.suggestions(for: name))
         }
+        var path = [spec.name]
+        var usage = spec.usageText()
+        for word in words.dropFirst() {
+            guard let sub = spec.subcommand(named: word) else {
+                let known = spec.subcommands.map(\.name)
+                throw CommandError.usage(command: "help", message: "\(path.joined(separator: " ")) has no subcommand \"\(word)\""
+                                         + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"), usage: "help [COMMAND [SUBCOMMAND]]")
+            }
+            spec = sub
+            path.append(sub.name)
+            usage = sub.usageText(parent: usage)
+        }
+        let title = path.joined(separator: " ")
+        usage += spec.details
+        var lines = ["\(title) — \(spec.summary)", "usage: \(usage)"]
+        if !spec.aliases.isEmpty { lines.append("aliases: \(spec.aliases.joined(separator: ", "))") }
+        if !spec.subcommands.isEmpty {
+            lines.append("subcommands:")
+            lines += spec.subcommands.map { "  " + $0.name.padding(12) + $0.summary }
+        }
+        if !spec.examples.isEmpty {
+            lines.append("examples:")
+            lines += spec.examples.map { "  \($0)" }
+        }
+        return CommandOutput(text: lines.joined(separator: "\n"), fields: [
+            ("name", .string(title)), ("summary", .string(spec.summary)), ("usage", .string(usage)),
+            ("aliases", .array(spec.aliases.map { .string($0) })), ("examples", .array(spec.examples.map { .string($0) })),
+            ("subcommands", .array(spec.subcommands.map { .string($0.name) }))])
+    }
+
+    static func list(_ session: Session) -> CommandOutput {
         var lines: [String] = []
         var groups: [String] = []
         for c in session.commands where !groups.contains(c.group) { groups.append(c.group) }

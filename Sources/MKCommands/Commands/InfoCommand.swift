@@ -7,46 +7,72 @@ import Glibc
 
 
 enum InfoCommand {
-    static let usage = "info image | info vmcoreinfo | info debuginfo | info symbol ADDR | info address NAME | info line FUNC|ADDR"
-
     static let spec = CommandSpec(
         name: "info", aliases: ["i"], group: "target",
         summary: "describe the target (image, VMCOREINFO, debug info) and where symbols are",
-        usage: usage,
-        examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"]
-    ) { args, session in
+        examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"],
+        subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec]
+    )
+
+    static let imageSpec = CommandSpec(
+        name: "image", summary: "the image's format, memory ranges and holes, notes, VMCOREINFO, vmlinux match, problems",
+        usage: "info image", examples: ["info image"],
+        json: ["image", "format", "facts", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "kaslr_offset",
+               "phys_base", "page_table_levels", "page_offset_base", "physical_ranges", "notes", "vmcoreinfo_keys", "problems"]
+    ) { _, session in
+        image(try session.requireTarget())
+    }
+
+    static let vmcoreinfoSpec = CommandSpec(
+        name: "vmcoreinfo", summary: "the VMCOREINFO note's KEY=VALUE lines", usage: "info vmcoreinfo",
+        examples: ["info vmcoreinfo"], json: ["entries"]
+    ) { _, session in
         let target = try session.requireTarget()
-        switch args.words.first {
-        case "image":
-            return image(target)
-        case "debuginfo":
-            let clock = Stopwatch()
-            let d = try target.requireDebugInfo()
-            let t = clock.seconds
-            return CommandOutput(text: ["vmlinux           \(d.vmlinux.path)",
-                                        "index             \(d.index.count) names (\(d.indexSource))",
-                                        "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
-                                 fields: [("vmlinux", .string(d.vmlinux.path)), ("build_id", d.vmlinux.buildId.map { .string($0) } ?? .null),
-                                          ("names", .int(Int64(d.index.count))), ("index", .string(d.indexSource)),
-                                          ("load_ms", .int(Int64(t * 1000)))])
-        case "symbol":
-            return .text(try InfoSymbolCommands.symbol(args.words.dropFirst().joined(separator: " "), session))
-        case "address":
-            guard args.words.count == 2 else { throw CommandError.usage(command: "info address", message: "expected one name", usage: "info address NAME") }
-            return .text(try InfoSymbolCommands.address(args.words[1], session))
-        case "line":
-            return .text(try InfoSymbolCommands.line(args.words.dropFirst().joined(separator: " "), session))
-        case "vmcoreinfo":
-            guard let info = target.image.vmcoreInfo else {
-                throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")
-            }
-            return CommandOutput(text: info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"),
-                                 fields: [("entries", .object(info.entries.map { ($0.key, .string($0.value)) }))])
-        case let other?:
-            throw CommandError.usage(command: "info", message: "unknown subcommand \"\(other)\"", usage: usage)
-        case nil:
-            throw CommandError.usage(command: "info", message: "expected a subcommand", usage: usage)
+        guard let info = target.image.vmcoreInfo else {
+            throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")
         }
+        return CommandOutput(text: info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"),
+                             fields: [("entries", .object(info.entries.map { ($0.key, .string($0.value)) }))])
+    }
+
+    static let debuginfoSpec = CommandSpec(
+        name: "debuginfo", summary: "the vmlinux's DWARF name index: size, built or loaded, load time", usage: "info debuginfo",
+        examples: ["info debuginfo"], json: ["vmlinux", "build_id", "names", "index", "load_ms"]
+    ) { _, session in
+        let target = try session.requireTarget()
+        let clock = Stopwatch()
+        let d = try target.requireDebugInfo()
+        let t = clock.seconds
+        return CommandOutput(text: ["vmlinux           \(d.vmlinux.path)",
+                                    "index             \(d.index.count) names (\(d.indexSource))",
+                                    "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
+                             fields: [("vmlinux", .string(d.vmlinux.path)), ("build_id", d.vmlinux.buildId.map { .string($0) } ?? .null),
+                                      ("names", .int(Int64(d.index.count))), ("index", .string(d.indexSource)),
+                                      ("load_ms", .int(Int64(t * 1000)))])
+    }
+
+    static let symbolSpec = CommandSpec(
+        name: "symbol", summary: "the symbol an address is in, and its section", usage: "info symbol ADDR",
+        examples: ["info symbol 0xffffffff81000000", "info symbol schedule+4"],
+        arguments: [ArgumentSpec("ADDR", .symbol, .many, expected: "an address")], json: ["output"]
+    ) { args, session in
+        .text(try InfoSymbolCommands.symbol(args.argument("ADDR") ?? "", session))
+    }
+
+    static let addressSpec = CommandSpec(
+        name: "address", summary: "where a variable, function or enumerator is", usage: "info address NAME",
+        examples: ["info address init_task"],
+        arguments: [ArgumentSpec("NAME", .symbol, expected: "one name")], json: ["output"], excess: "expected one name"
+    ) { args, session in
+        .text(try InfoSymbolCommands.address(args.argument("NAME") ?? "", session))
+    }
+
+    static let lineSpec = CommandSpec(
+        name: "line", summary: "the source line of a function, or of an address (with the inline chain)",
+        usage: "info line FUNC|ADDR", examples: ["info line schedule", "info line schedule+0x10"],
+        arguments: [ArgumentSpec("FUNC|ADDR", .symbol, .many, expected: "a function or an address")], json: ["output"]
+    ) { args, session in
+        .text(try InfoSymbolCommands.line(args.argument("FUNC|ADDR") ?? "", session))
     }
 
     static func image(_ target: Target) -> CommandOutput {

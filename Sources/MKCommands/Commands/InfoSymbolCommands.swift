@@ -33,7 +33,7 @@ enum InfoSymbolCommands {
         if let s = target.symbols?.lookup(name) {
             return "Symbol \"\(name)\" is at \(hex(s.address)) in a file compiled without debugging."
         }
-        throw CommandError.invalid("No symbol \"\(name)\" in the kernel's symbols or debug info.")
+        throw CommandError.unknownSymbol(name, message: "No symbol \"\(name)\" in the kernel's symbols or debug info.")
     }
 
     /// `info line FUNC` for a function of a module whose debug file `mod -s` loaded:

@@ -8,7 +8,8 @@ enum InstanceCommands {
         name: "instances", group: "multikernel",
         summary: "list the instances: id, status, frozen, CPUs, memory, devices, loaded kernel",
         usage: "instances",
-        examples: ["instances"]
+        examples: ["instances"],
+        json: ["root", "instances"]
     ) { _, session in
         let kernfs = session.kernfs
         let list = try kernfs.instances()
@@ -41,11 +42,11 @@ enum InstanceCommands {
         name: "instance", aliases: ["target-instance"], group: "multikernel",
         summary: "debug a spawn kernel: open it through its kcore (or the host's kcore) and make it current",
         usage: "instance NAME",
-        examples: ["instance web"]
+        examples: ["instance web"],
+        arguments: [ArgumentSpec("NAME", .instance, expected: "an instance name")],
+        json: ["instance", "live", "fallback", "image", "release", "notes"], excess: "expected an instance name"
     ) { args, session in
-        guard let name = args.words.first, args.words.count == 1 else {
-            throw CommandError.usage(command: "instance", message: "expected an instance name", usage: "instance NAME")
-        }
+        let name = args.argument("NAME") ?? ""
         let inst = try session.kernfs.instance(name)
         let opened = try InstanceOpener.open(inst, kernfs: session.kernfs)
         let live = inst.status == .active && inst.isFrozen != true
@@ -64,10 +65,12 @@ enum InstanceCommands {
         name: "dt", group: "multikernel",
         summary: "print a device tree as DTS: the pool's, or an instance's",
         usage: "dt [NAME]",
-        examples: ["dt", "dt web"]
+        examples: ["dt", "dt web"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional)],
+        json: ["dts"]
     ) { args, session in
         let tree: DeviceTree
-        if let name = args.words.first {
+        if let name = args.argument("NAME") {
             tree = try session.kernfs.instance(name).deviceTree()
         } else {
             tree = try session.kernfs.poolTree()
@@ -97,12 +100,4 @@ func table(_ rows: [[String]]) -> String {
     return rows.map { r in
         r.enumerated().map { i, c in i == r.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }.joined(separator: "  ")
     }.joined(separator: "\n")
-}
-
-/// The multikernel group, registered as one block.
-enum MultikernelCommands {
-    static var all: [CommandSpec] {
-        [InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
-         FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec]
-    }
 }

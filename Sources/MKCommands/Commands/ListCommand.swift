@@ -9,7 +9,7 @@ enum ListCommand {
     static let spec = CommandSpec(
         name: "list", group: "kernel",
         summary: "walk a linked list (list_head or hlist) and print its entries, as crash's list",
-        usage: usage + """
+        usage: usage, details: """
 
         HEAD is an expression. A struct list_head, hlist_head or hlist_node (or a pointer to one)
         is the linkage itself; any other struct, pointer or number is an entry's address, whose
@@ -28,13 +28,14 @@ enum ListCommand {
         examples: ["list -H init_task.tasks -s task_struct.tasks,pid,comm",
                    "list -H modules -s module.list,name",
                    "list -o task_struct.tasks -s task_struct.pid,comm init_task",
-                   "list -H init_task.children -s task_struct.sibling,comm"]
+                   "list -H init_task.children -s task_struct.sibling,comm"],
+        arguments: [.expression("HEAD", expected: "a HEAD expression")],
+        options: [.flag("-H", help: "HEAD is the list's head, not an entry"), .flag("-h", help: "the list is an hlist"),
+                  .flag("-r", help: "walk backwards (prev)"),
+                  .option("-o", value: ArgumentSpec("OFFSET|STRUCT.MEMBER", .text, expected: "expects a value"), help: "offset of the linkage in the entry"),
+                  .option("-s", value: ArgumentSpec("STRUCT[.MEMBER][,MEMBER...]", .text, expected: "expects a value"), help: "entries' struct, linkage and members to print")],
+        json: ["kind", "head", "head_is_entry", "link_offset", "count", "complete", "entries", "warnings"]
     ) { args, session in
-        let opts = try KernelCommandSupport.options(args.words, flags: ["H", "h", "r"], valued: ["o", "s"],
-                                                    command: "list", usage: usage)
-        guard !opts.rest.isEmpty else {
-            throw CommandError.usage(command: "list", message: "expected a HEAD expression", usage: usage)
-        }
         let kernel = try session.kernel()
         let evaluator = try session.evaluator()
         let target = try session.requireTarget()
@@ -42,7 +43,7 @@ enum ListCommand {
         // -s STRUCT[.M][,M...]
         var structType: CType?
         var display: [String] = []
-        if let s = opts.values["s"] {
+        if let s = args.value("-s") {
             let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             let first = parts[0]
             let name = first.split(separator: ".", maxSplits: 1).map(String.init)
@@ -54,7 +55,7 @@ enum ListCommand {
         // Linkage: -o, else the first -s member when it is a list_head / hlist_node.
         var linkOffset: UInt64 = 0
         var linkKind: ListQuery.Kind?
-        if let o = opts.values["o"] {
+        if let o = args.value("-o") {
             if let n = AddressExpression.parseNumber(o) {
                 linkOffset = n
             } else {
@@ -79,7 +80,7 @@ enum ListCommand {
         }
 
         // HEAD
-        let headText = opts.rest.joined(separator: " ")
+        let headText = args.argument("HEAD") ?? ""
         let value = try ExpressionRunner.evaluate(headText, evaluator)
         let r = value.type.resolved
         var headKind: String?
@@ -102,16 +103,16 @@ enum ListCommand {
         }
         let linkageHead = ["list_head", "hlist_head", "hlist_node"].contains(headKind ?? "")
         var kind: ListQuery.Kind = linkKind ?? .list
-        if headKind == "hlist_head" || headKind == "hlist_node" || opts.flags.contains("h") { kind = .hlist }
-        let startIsHead = opts.flags.contains("H") || headKind == "hlist_head"
+        if headKind == "hlist_head" || headKind == "hlist_node" || args.has("-h") { kind = .hlist }
+        let startIsHead = args.has("-H") || headKind == "hlist_head"
         var start = address
-        if !linkageHead && !opts.flags.contains("H") { start = address &+ linkOffset }
-        if opts.flags.contains("r") && kind == .hlist {
+        if !linkageHead && !args.has("-H") { start = address &+ linkOffset }
+        if args.has("-r") && kind == .hlist {
             throw CommandError.invalid("list: -r needs a doubly linked list_head list; hlists go one way")
         }
 
         var query = ListQuery(kind: kind, start: start, startIsHead: startIsHead, linkOffset: linkOffset)
-        query.reverse = opts.flags.contains("r")
+        query.reverse = args.has("-r")
         // Only a typed list_head or hlist linkage is known to have a way back to check.
         query.checksBackLinks = linkageHead || linkKind != nil
         let budget = session.walkBudget()
@@ -124,7 +125,7 @@ enum ListCommand {
             lines.append(hexDigits(e))
             var entry: [(String, JSONValue)] = [("address", jsonAddress(e))]
             if let t = structType {
-                if display.isEmpty && opts.values["o"] != nil {
+                if display.isEmpty && args.value("-o") != nil {
                     // -s STRUCT with -o: the whole entry.
                     let text: String
                     do { text = try formatter.top(Value(type: t, address: e)) } catch { text = "<error: \(error)>" }
@@ -151,7 +152,7 @@ enum ListCommand {
         for spelled in ["struct \(bare)", "union \(bare)", bare] {
             if let t = try? kernel.type(spelled), t.resolved.kind == .structure || t.resolved.kind == .union { return t }
         }
-        throw CommandError.invalid("list: no struct or union named \(bare) in the kernel's debug info")
+        throw CommandError.unknownName(bare, message: "list: no struct or union named \(bare) in the kernel's debug info")
     }
 
     static func linkageKind(_ t: CType) -> ListQuery.Kind? {

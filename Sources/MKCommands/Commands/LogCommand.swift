@@ -10,7 +10,7 @@ enum LogCommand {
     static let spec = CommandSpec(
         name: "log", aliases: ["dmesg"], group: "kernel",
         summary: "the kernel log (printk ring buffer), as dmesg prints it",
-        usage: usage + """
+        usage: usage, details: """
 
               -l N  only the last N records
               -t    no timestamps (dmesg -t)
@@ -23,16 +23,21 @@ enum LogCommand {
             Control characters and invalid UTF-8 print as \\xNN. Records that cannot be read are skipped
             with a warning naming their descriptor; the rest is printed.
             """,
-        examples: ["log", "log -l 20", "dmesg -L -c", "log -x -C", "log | grep -i panic"]
+        examples: ["log", "log -l 20", "dmesg -L -c", "log -x -C", "log | grep -i panic"],
+        options: [.option("-l", value: ArgumentSpec("N", .integer, expected: "needs a count"), help: "only the last N records"),
+                  .flag("-t", help: "no timestamps"), .flag("-L", "-m", help: "the raw syslog prefix <N>"),
+                  .flag("-x", help: "facility and level names"), .flag("-c", help: "the caller (task or CPU)"),
+                  .flag("-C", help: "join continuation records")],
+        json: ["records", "warnings"]
     ) { args, session in
-        let options = try LogOptions(args.words)
+        let options = try LogOptions(args)
         let kernel = try session.kernel()
         var log: PrintkLog
         let budget = session.walkBudget()
         do {
             log = try kernel.printkLog(budget: budget)
         } catch let e as KernelError {
-            throw CommandError.invalid("log: \(e)")
+            throw CommandError.failed("log: \(e)", cause: e)
         }
         log.warnings += budget.droppedSummaries.map { PrintkWarning(message: $0) }
         let entries = DmesgFormatter.entries(log.records, mergeContinuations: options.mergeContinuations)
@@ -66,30 +71,20 @@ struct LogOptions {
     var caller = false
     var mergeContinuations = false
 
+    /// From the words after `log`, read by its spec.
     init(_ words: [String]) throws {
-        var i = 0
+        let line = CommandArguments(tolerant: (["log"] + words).joined(separator: " "))
+        try self.init(CommandParser.parse(line, spec: LogCommand.spec).1)
+    }
+
+    init(_ args: CommandInvocation) throws {
         func bad(_ message: String) -> CommandError { .usage(command: "log", message: message, usage: LogCommand.usage) }
-        while i < words.count {
-            let w = words[i]
-            switch w {
-            case "-t": timestamps = false
-            case "-L", "-m": rawLevel = true
-            case "-x": levelNames = true
-            case "-c": caller = true
-            case "-C": mergeContinuations = true
-            case "-l":
-                i += 1
-                guard i < words.count else { throw bad("-l needs a count") }
-                last = try Self.count(words[i], bad)
-            default:
-                if w.hasPrefix("-l"), w.count > 2 {
-                    last = try Self.count(String(w.dropFirst(2)), bad)
-                } else {
-                    throw bad("unknown option \(w)")
-                }
-            }
-            i += 1
-        }
+        timestamps = !args.has("-t")
+        rawLevel = args.has("-L")
+        levelNames = args.has("-x")
+        caller = args.has("-c")
+        mergeContinuations = args.has("-C")
+        if let n = args.value("-l") { last = try Self.count(n, bad) }
     }
 
     static func count(_ s: String, _ bad: (String) -> CommandError) throws -> Int {

@@ -8,7 +8,7 @@ enum ModCommand {
     static let spec = CommandSpec(
         name: "mod", group: "kernel",
         summary: "list loaded modules (struct module, name, base, size); -s finds a module's debug file",
-        usage: usage + """
+        usage: usage, details: """
 
         BASE is the start of the module's core text, SIZE its core memory (text, rodata, data).
         -s NAME looks for NAME's debug file in the symbol store: by the loaded module's build-id
@@ -17,20 +17,19 @@ enum ModCommand {
         (libdwfl applies the .ko's relocations): bt then shows the module's frames with their
         file:line and inlined functions, and info line FUNC works on its functions.
         """,
-        examples: ["mod", "mod -s pvpanic"]
+        examples: ["mod", "mod -s pvpanic"],
+        options: [.option("-s", value: ArgumentSpec("NAME", .text, expected: "expects a value"), help: "find and load the module's debug file")],
+        json: ["modules", "warnings", "name", "module", "base", "build_id", "path", "file_build_id", "dwarf", "dwarf_loaded",
+               "rejected", "symbols"]
     ) { args, session in
-        let opts = try KernelCommandSupport.options(args.words, flags: [], valued: ["s"], command: "mod", usage: usage)
-        guard opts.rest.isEmpty else {
-            throw CommandError.usage(command: "mod", message: "unexpected \(opts.rest.joined(separator: " "))", usage: usage)
-        }
         let kernel = try session.kernel()
         let budget = session.walkBudget()
         let list = try kernel.modules(budget: budget)
         let w = KernelCommandSupport.warnings("mod", list.warnings.map(\.description), budget: budget)
 
-        if let name = opts.values["s"] {
+        if let name = args.value("-s") {
             guard let m = list.modules.first(where: { $0.name == name || $0.name == name.replacingDashes }) else {
-                throw CommandError.invalid("mod: no module \(name) is loaded" +
+                throw CommandError.unknownName(name, message: "mod: no module \(name) is loaded" +
                     (list.modules.isEmpty ? "" : " (loaded: \(list.modules.map(\.name).joined(separator: ", ")))"))
             }
             let target = try session.requireTarget()
@@ -46,7 +45,7 @@ enum ModCommand {
                 lines.append("searched: \(store.roots.joined(separator: ", "))")
                 lines.append("  for .build-id/xx/....debug, modules/\(release ?? "RELEASE")/\(m.name).ko, and under modules/ and lib/modules/\(release ?? "RELEASE")/")
                 lines += rejected.map { "rejected \($0)" }
-                throw CommandError.invalid(lines.joined(separator: "\n"))
+                throw CommandError.unknownName(m.name, message: lines.joined(separator: "\n"))
             }
             var dwarfLine = file.hasDWARF ? "DWARF present, \(file.symbolCount) symbols" : "no DWARF (.debug_info) in it; \(file.symbolCount) symbols"
             var loaded = false

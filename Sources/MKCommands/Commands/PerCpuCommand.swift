@@ -9,24 +9,18 @@ enum PerCpuCommand {
     static let spec = CommandSpec(
         name: "per_cpu", aliases: ["percpu"], group: "kernel",
         summary: "a per-CPU variable's value on one CPU or on every possible CPU",
-        usage: usage + """
+        usage: usage, details: """
 
         CPU n's copy is at the variable's section offset plus __per_cpu_offset[n]. VAR may be
         followed by .member and [index] (no ->). Without CPU, every possible CPU is shown.
         FMT is print's format letter (x d u o t c a s z).
         """,
         examples: ["per_cpu current_task", "per_cpu runqueues.nr_running 1", "per_cpu/x runqueues.curr",
-                   "per_cpu irq_stat"]
+                   "per_cpu irq_stat"],
+        arguments: [.expression("VAR", expected: "a per-CPU variable"), ArgumentSpec("CPU", .integer, .optional)],
+        json: ["expression", "type", "offset", "cpus"]
     ) { args, session in
-        var words = args.words
-        var cpuArg: Int?
-        if words.count >= 2, let last = words.last, let n = Int(last) {
-            cpuArg = n
-            words.removeLast()
-        }
-        guard !words.isEmpty else {
-            throw CommandError.usage(command: "per_cpu", message: "expected a per-CPU variable", usage: usage)
-        }
+        let cpuArg = args.argument("CPU").flatMap { Int($0) }
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
@@ -34,7 +28,7 @@ enum PerCpuCommand {
             }
             format = c
         }
-        let expression = words.joined(separator: " ")
+        let expression = args.argument("VAR") ?? ""
         if expression.contains("->") || expression.contains("*") || expression.contains("&") {
             throw CommandError.invalid("per_cpu: \(expression): only .member and [index] may follow the variable (its per-CPU copies are found by offset)")
         }

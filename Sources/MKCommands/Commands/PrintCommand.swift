@@ -11,12 +11,12 @@ enum PrintCommand {
         usage: usage,
         examples: ["p init_uts_ns.name.release", "p/x init_task.flags", "p *init_task.mm",
                    "p sizeof(struct task_struct)", "p container_of(init_task.tasks.next, struct task_struct, tasks)->comm",
-                   "p $1"], takesExpression: true
+                   "p $1"],
+        arguments: [.expression("EXPR", raw: true)],
+        json: ["history", "type", "value", "address", "integer"],
+        takesExpression: true
     ) { args, session in
-        let expression = args.rest
-        guard !expression.isEmpty else {
-            throw CommandError.usage(command: "print", message: "expected an expression", usage: usage)
-        }
+        let expression = args.argument("EXPR") ?? ""
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
@@ -48,7 +48,7 @@ enum ExpressionRunner {
         do {
             return try evaluator.evaluate(try parse(text, evaluator))
         } catch let e as EvaluationError {
-            throw CommandError.invalid(e.render(input: text))
+            throw CommandError.failed(e.render(input: text), cause: e)
         }
     }
 
@@ -56,7 +56,7 @@ enum ExpressionRunner {
         do {
             return try evaluator.parser.parse(text)
         } catch {
-            throw CommandError.invalid(error.description + "\n" + error.render(input: text))
+            throw CommandError.failed(error.description + "\n" + error.render(input: text), cause: error)
         }
     }
 }

@@ -7,7 +7,7 @@ enum PsCommand {
     static let spec = CommandSpec(
         name: "ps", group: "kernel",
         summary: "list tasks: PID, PPID, CPU, task_struct address, state, command",
-        usage: usage + """
+        usage: usage, details: """
 
         Lists every task (every thread) as crash's ps and drgn's for_each_task do, plus each CPU's
         idle task (PID 0, swapper/N). '>' marks the task running on a CPU when the image was taken.
@@ -20,26 +20,30 @@ enum PsCommand {
         R running, S sleeping, D uninterruptible, T stopped, t traced, X dead, Z zombie,
         P parked, I idle.
         """,
-        examples: ["ps", "ps 1", "ps mk-worker-1 kthreadd", "ps 'kworker/*'", "ps -G", "ps -t"]
+        examples: ["ps", "ps 1", "ps mk-worker-1 kthreadd", "ps 'kworker/*'", "ps -G", "ps -t"],
+        arguments: [ArgumentSpec("PID|COMM|TASK-ADDRESS", .task, .many)],
+        options: [.flag("-G", help: "thread-group leaders (processes) only"),
+                  .flag("-t", help: "group threads under their leader, with a TGID column")],
+        json: ["tasks", "warnings"]
     ) { args, session in
-        let opts = try KernelCommandSupport.options(args.words, flags: ["G", "t"], valued: [], command: "ps", usage: usage)
-        if opts.flags.contains("G") && opts.flags.contains("t") {
+        let filters = args.words("PID|COMM|TASK-ADDRESS")
+        if args.has("-G") && args.has("-t") {
             throw CommandError.usage(command: "ps", message: "-G and -t do not go together", usage: usage)
         }
         let kernel = try session.kernel()
         let budget = session.walkBudget()
-        let list = try kernel.tasks(threads: !opts.flags.contains("G"), budget: budget)
+        let list = try kernel.tasks(threads: !args.has("-G"), budget: budget)
         var tasks = list.tasks
-        if !opts.rest.isEmpty {
-            tasks = tasks.filter { t in opts.rest.contains { matches(t, $0) } }
+        if !filters.isEmpty {
+            tasks = tasks.filter { t in filters.contains { matches(t, $0) } }
         }
-        if opts.flags.contains("t") { tasks = grouped(tasks) }
-        let showTgid = opts.flags.contains("t")
+        if args.has("-t") { tasks = grouped(tasks) }
+        let showTgid = args.has("-t")
         var lines = [header(showTgid)]
         for t in tasks { lines.append(row(t, showTgid: showTgid)) }
         let warnings = KernelCommandSupport.warnings("ps", list.warnings.map(\.description), budget: budget)
-        if tasks.isEmpty && !opts.rest.isEmpty {
-            throw CommandError.invalid(KernelCommandSupport.join("ps: no task matches \(opts.rest.joined(separator: " "))", warnings.text))
+        if tasks.isEmpty && !filters.isEmpty {
+            throw CommandError.unknownName(filters.joined(separator: " "), message: KernelCommandSupport.join("ps: no task matches \(filters.joined(separator: " "))", warnings.text))
         }
         let text = KernelCommandSupport.join(lines.joined(separator: "\n"), warnings.text)
         let json: [JSONValue] = tasks.map { t in

@@ -9,12 +9,14 @@ enum PtypeCommand {
         name: "ptype", group: "data",
         summary: "print a type's definition (/o: with member offsets and sizes)",
         usage: usage,
-        examples: ["ptype struct list_head", "ptype /o struct list_head", "ptype init_task.tasks", "ptype pid_t"], takesExpression: true
+        examples: ["ptype struct list_head", "ptype /o struct list_head", "ptype init_task.tasks", "ptype pid_t"],
+        arguments: [ArgumentSpec("TYPE|EXPR", .type, .oneOrMore, raw: true, expected: "a type or an expression")],
+        options: [.flag("/o", help: "with member offsets, sizes and holes")],
+        json: ["name", "text", "size", "members"],
+        takesExpression: true, optionsFirst: true
     ) { args, session in
-        var text = args.rest
-        var offsets = args.format == "o"
-        if text.hasPrefix("/o") { offsets = true; text = String(text.dropFirst(2).drop { $0 == " " }) }
-        guard !text.isEmpty else { throw CommandError.usage(command: "ptype", message: "expected a type or an expression", usage: usage) }
+        let text = args.argument("TYPE|EXPR") ?? ""
+        let offsets = args.format == "o" || args.has("/o")
         let type = try TypeArgument.resolve(text, try session.evaluator())
         let shown = TypeFormatter.ptype(type, offsets: offsets)
         var fields: [(String, JSONValue)] = [("name", .string(TypeFormatter.name(of: type))), ("text", .string(shown))]
@@ -38,13 +40,15 @@ enum WhatisCommand {
         name: "whatis", group: "data",
         summary: "print the type of an expression, or what a type name stands for",
         usage: "whatis TYPE|EXPR",
-        examples: ["whatis init_task", "whatis init_task.comm", "whatis pid_t"], takesExpression: true
+        examples: ["whatis init_task", "whatis init_task.comm", "whatis pid_t"],
+        arguments: [ArgumentSpec("TYPE|EXPR", .type, .oneOrMore, raw: true, expected: "a type or an expression")],
+        json: ["type"],
+        takesExpression: true
     ) { args, session in
-        let text = args.rest
-        guard !text.isEmpty else { throw CommandError.usage(command: "whatis", message: "expected a type or an expression", usage: "whatis TYPE|EXPR") }
+        let text = args.argument("TYPE|EXPR") ?? ""
         let evaluator = try session.evaluator()
         let parsed: TypeOrExpression
-        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.failed(e.description + "\n" + e.render(input: text), cause: e) }
         switch parsed {
         case let .type(name):
             var t = try TypeArgument.resolveName(name, text, evaluator)
@@ -61,7 +65,7 @@ enum WhatisCommand {
 enum TypeArgument {
     static func resolve(_ text: String, _ evaluator: Evaluator) throws -> CType {
         let parsed: TypeOrExpression
-        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.invalid(e.description + "\n" + e.render(input: text)) }
+        do { parsed = try evaluator.parser.parseTypeOrExpression(text) } catch let e as ExpressionError { throw CommandError.failed(e.description + "\n" + e.render(input: text), cause: e) }
         switch parsed {
         case let .type(name): return try resolveName(name, text, evaluator)
         case .expression: return try ExpressionRunner.evaluate(text, evaluator).type
@@ -69,7 +73,7 @@ enum TypeArgument {
     }
 
     static func resolveName(_ name: TypeName, _ text: String, _ evaluator: Evaluator) throws -> CType {
-        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.invalid(e.render(input: text)) }
+        do { return try evaluator.resolveType(name) } catch let e as EvaluationError { throw CommandError.failed(e.render(input: text), cause: e) }
     }
 }
 
@@ -78,8 +82,10 @@ enum EchoCommand {
         name: "echo", group: "support",
         summary: "print text (for scripts)",
         usage: "echo TEXT",
-        examples: ["echo --- tasks ---"]
+        examples: ["echo --- tasks ---"],
+        arguments: [ArgumentSpec("TEXT", .text, .many, raw: true)],
+        json: ["output"]
     ) { args, _ in
-        .text(args.rest)
+        .text(args.argument("TEXT") ?? "")
     }
 }

@@ -6,10 +6,12 @@ enum ResourcesCommand {
         name: "resources", group: "multikernel",
         summary: "the pool and each instance's CPUs, memory regions, devices; conflicts flagged",
         usage: "resources [NAME]",
-        examples: ["resources", "resources web"]
+        examples: ["resources", "resources web"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional)],
+        json: ["pool", "instances", "problems"]
     ) { args, session in
         let report = try ResourceReport.collect(session.kernfs)
-        let only = args.words.first
+        let only = args.argument("NAME")
         if let only, !report.instances.contains(where: { $0.name == only }) {
             throw MultikernelError.unknownInstance(only, known: report.instances.map { $0.name })
         }

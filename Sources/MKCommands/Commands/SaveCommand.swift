@@ -19,48 +19,30 @@ enum SaveCommand {
         summary: "save the target as an ELF vmcore (all of its physical memory, or some ranges)",
         usage: usage,
         examples: ["save vmcore /tmp/saved.elf", "save vmcore low.elf --physical 0-0x1000000",
-                   "save vmcore part.elf --physical 0x1000000-0x2000000 --physical 0x3000000+0x100000"]
-    ) { args, session in
-        var words = args.words
-        guard let what = words.first else {
+                   "save vmcore part.elf --physical 0x1000000-0x2000000 --physical 0x3000000+0x100000"],
+        arguments: [ArgumentSpec("WHAT", .words(["vmcore"]), .optional, expected: "what to save (vmcore)"), ArgumentSpec("ARGS", .text, .many)],
+        subcommands: [vmcore], repeats: false
+    ) { args, _ in
+        // Nothing matched `vmcore`.
+        guard let what = args.argument("WHAT") else {
             throw CommandError.usage(command: "save", message: "expected what to save (vmcore)", usage: usage)
         }
-        guard what == "vmcore" else {
-            throw CommandError.usage(command: "save", message: "cannot save \"\(what)\"; mkdbg saves a vmcore", usage: usage)
-        }
-        words.removeFirst()
-        var file: String?
-        var requested: [PhysicalRange] = []
-        var inPhysical = false
-        var afterFlag = false
-        for w in words {
-            if w == "--physical" || w == "-p" {
-                inPhysical = true
-                afterFlag = true
-                continue
-            }
-            if w.hasPrefix("--physical=") {
-                requested.append(try range(String(w.dropFirst("--physical=".count))))
-                inPhysical = false
-            } else if w.hasPrefix("-") {
-                throw CommandError.usage(command: "save", message: "unknown option \(w)", usage: usage)
-            } else if inPhysical && (file != nil || w.first?.isNumber == true) {
-                requested.append(try range(w))
-            } else if file == nil {
-                if afterFlag { throw CommandError.usage(command: "save", message: "--physical expects START-END", usage: usage) }
-                file = w
-                inPhysical = false
-            } else {
-                throw CommandError.usage(command: "save", message: "unexpected \"\(w)\" (ranges follow --physical)", usage: usage)
-            }
-            afterFlag = false
-        }
-        if afterFlag {
-            throw CommandError.usage(command: "save", message: "--physical expects START-END", usage: usage)
-        }
-        guard let file else {
-            throw CommandError.usage(command: "save", message: "expected a file name", usage: usage)
-        }
+        throw CommandError.usage(command: "save", message: "cannot save \"\(what)\"; mkdbg saves a vmcore", usage: usage)
+    }
+
+    static let json = ["file", "source", "source_format", "segments", "notes", "memory_bytes", "file_size", "disk_bytes",
+                       "pages_written", "zero_pages", "seconds", "warnings"]
+
+    static let vmcore = CommandSpec(
+        name: "vmcore", summary: "the target's physical memory, notes and VMCOREINFO as an ELF vmcore, written atomically and sparse",
+        examples: ["save vmcore /tmp/saved.elf", "save vmcore low.elf --physical 0-0x1000000"],
+        arguments: [.file("FILE")],
+        options: [.option("--physical", "-p", value: ArgumentSpec("RANGE", .text, expected: "expects START-END"),
+                          help: "only these physical ranges: START-END or START+SIZE", repeatable: true, greedy: true)],
+        json: json, repeats: false
+    ) { args, session in
+        let requested = try args.values("--physical").map(range)
+        let file = args.argument("FILE") ?? ""
         let target = try session.requireTarget()
         let image = target.image
         let loads = try selectRanges(image: image, requested: requested)
@@ -90,7 +72,7 @@ enum SaveCommand {
                 do {
                     try image.readPhysical(address, into: buffer)
                 } catch let e as MemoryError {
-                    throw CommandError.invalid("save vmcore: \(e.unreadable(space: "physical")); nothing written to \(file)")
+                    throw CommandError.failed("save vmcore: \(e.unreadable(space: "physical")); nothing written to \(file)", cause: e)
                 }
             }, progress: { progress?.update($0) })
             progress?.finish()
@@ -99,7 +81,7 @@ enum SaveCommand {
             progress?.finish()
             out.discard()
             if let e = error as? CommandError { throw e }
-            throw CommandError.invalid("save vmcore: \(error); nothing written to \(file)")
+            throw CommandError.failed("save vmcore: \(error); nothing written to \(file)", cause: error)
         }
         let seconds = clock.seconds
         let disk = AtomicOutputFile.diskBytes(file)

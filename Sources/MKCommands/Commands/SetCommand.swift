@@ -24,52 +24,79 @@ enum SetCommand {
         summary: "change a session setting (pagination, print elements/repeats/output-limit, walk-limit)",
         usage: usage,
         examples: ["set pagination off", "set print elements 50", "set print repeats unlimited",
-                   "set print output-limit 100000", "set walk-limit 2000000", "set"]
+                   "set print output-limit 100000", "set walk-limit 2000000", "set"],
+        arguments: [ArgumentSpec("SETTING", .text, .optional, expected: "a setting"), ArgumentSpec("VALUE", .text, .many)],
+        subcommands: [pagination, print, walkLimit],
+        json: ["pagination", "walk_limit", "print_elements", "print_repeats", "print_output_limit"],
+        repeats: false
     ) { args, session in
-        let words = args.words
-        guard let name = words.first else { return show(session, print: true, pagination: true) }
-        switch name {
-        case "pagination", "pager", "paging":
-            guard words.count == 2 else {
-                throw CommandError.usage(command: "set", message: "expected on or off", usage: usage)
-            }
-            guard let value = onOff(words[1]) else {
-                throw CommandError.usage(command: "set", message: "\"\(words[1])\" is not on or off", usage: usage)
-            }
-            session.pagination = value
-            return CommandOutput(text: "", fields: [("pagination", .bool(value))])
-        case "print", "p", "pr":
-            guard words.count > 1 else { return show(session, print: true, pagination: false) }
-            guard words.count <= 3 else {
-                throw CommandError.usage(command: "set", message: "expected one setting and one value", usage: usage)
-            }
-            return try setPrint(words[1], words.count == 3 ? words[2] : nil, session)
-        case WalkBudget.setting:
-            guard words.count == 2, let n = Int(words[1]), n >= 1, n <= 1 << 40 else {
-                throw CommandError.usage(command: "set", message: "walk-limit expects a number of links from 1 to \(1 << 40)", usage: usage)
-            }
-            session.walkLimit = n
-            return CommandOutput(text: "", fields: [("walk_limit", .int(Int64(n)))])
-        default:
-            throw CommandError.usage(command: "set", message: "unknown setting \"\(name)\"", usage: usage)
+        // No subcommand matched.
+        guard let name = args.argument("SETTING") else { return show(session, print: true, pagination: true) }
+        throw CommandError.usage(command: "set", message: "unknown setting \"\(name)\"", usage: usage)
+    }
+
+    static let pagination = CommandSpec(
+        name: "pagination", aliases: ["pager", "paging"],
+        summary: "whether the REPL pages long output", examples: ["set pagination off"],
+        arguments: [.words("on|off", ["on", "off"], expected: "on or off")], json: ["pagination"],
+        excess: "expected on or off", repeats: false
+    ) { args, session in
+        let word = args.argument("on|off") ?? ""
+        guard let value = onOff(word) else {
+            throw CommandError.usage(command: "set", message: "\"\(word)\" is not on or off", usage: usage)
+        }
+        session.pagination = value
+        return CommandOutput(text: "", fields: [("pagination", .bool(value))])
+    }
+
+    static let walkLimit = CommandSpec(
+        name: WalkBudget.setting, summary: "the links one command may follow in all its kernel list walks together",
+        examples: ["set walk-limit 2000000"],
+        arguments: [ArgumentSpec("N", .integer, expected: "a number of links")], json: ["walk_limit"],
+        excess: "walk-limit expects a number of links from 1 to \(1 << 40)", repeats: false
+    ) { args, session in
+        guard let n = Int(args.argument("N") ?? ""), n >= 1, n <= 1 << 40 else {
+            throw CommandError.usage(command: "set", message: "walk-limit expects a number of links from 1 to \(1 << 40)", usage: usage)
+        }
+        session.walkLimit = n
+        return CommandOutput(text: "", fields: [("walk_limit", .int(Int64(n)))])
+    }
+
+    static let print = CommandSpec(
+        name: "print", aliases: ["p", "pr"], summary: "gdb's print limits: elements, repeats, output-limit (alone: show them)",
+        examples: ["set print elements 50", "set print"],
+        arguments: [ArgumentSpec("SETTING", .text, .optional, expected: "a print setting"), ArgumentSpec("VALUE", .text, .many)],
+        subcommands: [printLimit("elements", aliases: ["elem"], "elements shown per array or string (default 200)"),
+                      printLimit("repeats", "runs longer than N print as <repeats M times> (default 10)"),
+                      printLimit("output-limit", "characters of one printed value (default 1048576)")],
+        json: ["print_elements", "print_repeats", "print_output_limit"], repeats: false
+    ) { args, session in
+        guard let setting = args.argument("SETTING") else { return show(session, print: true, pagination: false) }
+        throw CommandError.usage(command: "set", message: "unknown print setting \"\(setting)\" (elements, repeats, output-limit)",
+                                 usage: usage)
+    }
+
+    static func printLimit(_ name: String, aliases: [String] = [], _ summary: String) -> CommandSpec {
+        CommandSpec(name: name, aliases: aliases, summary: summary, examples: ["set print \(name) 100"],
+                    arguments: [ArgumentSpec(name == "output-limit" ? "N" : "N|unlimited", .text, .optional, expected: "a value")],
+                    json: ["print_elements", "print_repeats", "print_output_limit"],
+                    excess: "expected one setting and one value", repeats: false) { args, session in
+            try setPrint(name, args.argument(name == "output-limit" ? "N" : "N|unlimited"), session)
         }
     }
 
     static func setPrint(_ setting: String, _ value: String?, _ session: Session) throws -> CommandOutput {
         var limits = session.printLimits
         switch setting {
-        case "elements", "elem":
+        case "elements":
             guard let value else { return show(session, only: "elements") }
             limits.elements = value == "unlimited" || value == "0" ? nil : try positive(value, "print elements", maximum: Int(Int32.max))
         case "repeats":
             guard let value else { return show(session, only: "repeats") }
             limits.repeats = value == "unlimited" || value == "0" ? nil : try positive(value, "print repeats", maximum: Int(Int32.max))
-        case "output-limit":
+        default:
             guard let value else { return show(session, only: "output-limit") }
             limits.outputLimit = try positive(value, "print output-limit", maximum: PrintLimits.maxOutputLimit)
-        default:
-            throw CommandError.usage(command: "set", message: "unknown print setting \"\(setting)\" (elements, repeats, output-limit)",
-                                     usage: usage)
         }
         session.printLimits = limits
         return CommandOutput(text: "", fields: printFields(limits))

@@ -12,13 +12,12 @@ enum SnapshotCommand {
         name: "snapshot", group: "multikernel",
         summary: "freeze an instance, save it as an ELF vmcore, thaw it",
         usage: usage,
-        examples: ["snapshot web /tmp/web.vmcore", "snapshot /tmp/current.vmcore"]
+        examples: ["snapshot web /tmp/web.vmcore", "snapshot /tmp/current.vmcore"],
+        arguments: [ArgumentSpec("NAME", .instance, .optional), .file("FILE", expected: "[NAME] FILE")],
+        json: ["instance", "file", "froze"] + SaveCommand.json.filter { $0 != "file" }, excess: "expected [NAME] FILE"
     ) { args, session in
-        let words = args.words
-        guard words.count == 1 || words.count == 2, let file = words.last else {
-            throw CommandError.usage(command: "snapshot", message: "expected [NAME] FILE", usage: usage)
-        }
-        let inst = try session.instanceArgument(words.count == 2 ? words[0] : nil, command: "snapshot")
+        let file = args.argument("FILE") ?? ""
+        let inst = try session.instanceArgument(args.argument("NAME"), command: "snapshot")
         guard inst.status.hasKernel else { throw MultikernelError.noKernel(inst.name, status: inst.status.rawValue) }
         var froze = false
         if inst.status == .active && inst.isFrozen != true {

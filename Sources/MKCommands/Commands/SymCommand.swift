@@ -6,12 +6,13 @@ enum SymCommand {
         name: "sym", group: "symbols",
         summary: "symbol to address, or address to symbol+offset",
         usage: "sym NAME | sym ADDRESS",
-        examples: ["sym init_uts_ns", "sym 0xffffffff81000000", "sym schedule+0x10"]
+        examples: ["sym init_uts_ns", "sym 0xffffffff81000000", "sym schedule+0x10"],
+        arguments: [ArgumentSpec("NAME|ADDRESS", .symbol, expected: "one name or address")],
+        json: ["address", "name", "offset", "symbol_address", "size", "kind", "global", "letter"],
+        excess: "expected one name or address"
     ) { args, session in
         let target = try session.requireTarget()
-        guard let word = args.words.first, args.words.count == 1 else {
-            throw CommandError.usage(command: "sym", message: "expected one name or address", usage: "sym NAME | sym ADDRESS")
-        }
+        let word = args.argument("NAME|ADDRESS") ?? ""
         let symbols = try target.requireSymbols()
         if AddressExpression.parseNumber(word) == nil && !word.contains("+") && !word.contains("-") {
             let s = try symbols.require(word)
@@ -20,7 +21,7 @@ enum SymCommand {
         }
         let address = try AddressExpression.evaluate(word, target: target)
         guard let (s, off) = symbols.symbolize(address) else {
-            throw CommandError.invalid("no symbol contains address \(hex(address))")
+            throw CommandError.unknownName(hex(address), message: "no symbol contains address \(hex(address))")
         }
         return CommandOutput(text: "\(hexDigits(address)) (\(letter(s))) \(s.name)" + (off == 0 ? "" : "+\(hex(off))"),
                              fields: fields(s, address: address, offset: off))

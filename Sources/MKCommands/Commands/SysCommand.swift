@@ -7,17 +7,18 @@ enum SysCommand {
     static let spec = CommandSpec(
         name: "sys", group: "kernel",
         summary: "the kernel's release, version, machine, CPUs, uptime, load, memory and panic",
-        usage: usage + """
+        usage: usage, details: """
 
         Uptime is (jiffies_64 - INITIAL_JIFFIES) / HZ; HZ is derived from tick_nsec (see
         docs/json.md). For a panicked kernel: panic()'s message, panic_cpu, and the task that
         was current on that CPU.
         """,
-        examples: ["sys"]
-    ) { args, session in
-        guard args.words.isEmpty else {
-            throw CommandError.usage(command: "sys", message: "takes no arguments", usage: usage)
-        }
+        examples: ["sys"],
+        json: ["release", "version", "machine", "nodename", "sysname", "domainname", "nr_cpu_ids", "online_cpus", "possible_cpus",
+               "uptime_seconds", "jiffies", "hz", "hz_method", "load_average", "total_ram_pages", "page_size", "total_ram_bytes",
+               "nr_threads", "crash_time", "panic", "warnings"],
+        excess: "takes no arguments"
+    ) { _, session in
         let kernel = try session.kernel()
         let s = kernel.systemInfo()
         var rows: [(String, String)] = []

@@ -9,19 +9,17 @@ enum TargetCommands {
         name: "targets", group: "sessions",
         summary: "list the open targets (instances and image files); * marks the current one",
         usage: "targets",
-        examples: ["targets"]
+        examples: ["targets"],
+        json: ["targets"]
     ) { _, session in
         var rows: [[String]] = [["", "NAME", "KIND", "RELEASE", "STATE", "SOURCE"]]
         var json: [JSONValue] = []
-        for name in session.targetNames {
+        for context in session.contexts {
+            let name = context.name, target = context.target, live = context.isLive
             let current = name == session.currentName
-            let saved = session.savedTargets[name]
-            guard let target = current ? session.target : saved?.target else { continue }
-            let instance = current ? session.currentInstance : saved?.instance
-            let live = current ? session.isLive : (saved?.isLive ?? false)
-            let kind = instance == nil ? "image" : "instance"
+            let kind = context.instance == nil ? "image" : "instance"
             let release = target.image.vmcoreInfo?.osRelease ?? "?"
-            let state = instance == nil ? "post-mortem" : (live ? "live" : "frozen")
+            let state = context.state
             rows.append([current ? "*" : "", name, kind, release, state, target.image.path])
             json.append(.object([("name", .string(name)), ("current", .bool(current)), ("kind", .string(kind)),
                                  ("release", .string(release)), ("live", .bool(live)), ("source", .string(target.image.path)),
@@ -35,11 +33,11 @@ enum TargetCommands {
         name: "target", group: "sessions",
         summary: "make an open target (or an instance, opening it) the current one",
         usage: "target NAME",
-        examples: ["target web", "target snapshot"]
+        examples: ["target web", "target snapshot"],
+        arguments: [ArgumentSpec("NAME", .target, expected: "a target name")],
+        json: ["target", "live"], excess: "expected a target name"
     ) { args, session in
-        guard let name = args.words.first, args.words.count == 1 else {
-            throw CommandError.usage(command: "target", message: "expected a target name", usage: "target NAME")
-        }
+        let name = args.argument("NAME") ?? ""
         if session.targetNames.contains(name) {
             try session.switchTo(name)
         } else {
@@ -54,22 +52,15 @@ enum TargetCommands {
         name: "open", group: "sessions",
         summary: "open a memory image as another target (a snapshot, a vmcore) and make it current",
         usage: "open IMAGE [-s VMLINUX] [as NAME]",
-        examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"]
+        examples: ["open /tmp/web.vmcore as before", "open vmcore.kdump -s vmlinux"],
+        arguments: [.file("IMAGE", expected: "one image")],
+        options: [.option("-s", value: .file("VMLINUX", expected: "expects a vmlinux"), help: "the kernel's vmlinux"),
+                  .option("as", value: ArgumentSpec("NAME", .text, expected: "expects a name"), help: "the target's name")],
+        json: ["target", "image", "format", "release"], excess: "expected one image"
     ) { args, session in
-        var words = args.words
-        var name: String?
-        if words.count >= 3, words[words.count - 2] == "as" {
-            name = words.last
-            words.removeLast(2)
-        }
-        var vmlinux: String?
-        if let i = words.firstIndex(of: "-s"), i + 1 < words.count {
-            vmlinux = words[i + 1]
-            words.removeSubrange(i...(i + 1))
-        }
-        guard words.count == 1, let path = words.first else {
-            throw CommandError.usage(command: "open", message: "expected one image", usage: "open IMAGE [-s VMLINUX] [as NAME]")
-        }
+        let name = args.value("as")
+        let vmlinux = args.value("-s")
+        let path = args.argument("IMAGE") ?? ""
         let target = try Target(imagePath: path, options: .init(vmlinuxPath: vmlinux))
         var key = name ?? Session.defaultName(for: path)
         if name == nil {
@@ -84,6 +75,4 @@ enum TargetCommands {
                                                   ("format", .string(target.image.formatName)),
                                                   ("release", target.image.vmcoreInfo?.osRelease.map { .string($0) } ?? .null)])
     }
-
-    static var all: [CommandSpec] { [targets, target, open, DiffCommand.spec] }
 }

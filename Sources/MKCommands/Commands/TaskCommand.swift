@@ -9,17 +9,18 @@ enum TaskCommand {
     static let spec = CommandSpec(
         name: "task", group: "kernel",
         summary: "print a task's task_struct, or chosen members of it",
-        usage: usage + """
+        usage: usage, details: """
 
         PID is decimal (0 is CPU 0's idle task); ADDRESS is a task_struct address (0x..., or
         symbol[+offset]). MEMBERs are dotted paths (comm, se.vruntime, thread_info.cpu); without
         them the whole task_struct is printed as gdb's print does.
         """,
-        examples: ["task 1", "task 1 comm pid se.vruntime", "task 0xffff8df8811fb000 real_parent"]
+        examples: ["task 1", "task 1 comm pid se.vruntime", "task 0xffff8df8811fb000 real_parent"],
+        arguments: [ArgumentSpec("PID|ADDRESS", .task, expected: "a PID or a task_struct address"),
+                    ArgumentSpec("MEMBER", .text, .many)],
+        json: ["pid", "task", "comm", "cpu", "value", "members", "warnings"]
     ) { args, session in
-        guard let first = args.words.first else {
-            throw CommandError.usage(command: "task", message: "expected a PID or a task_struct address", usage: usage)
-        }
+        let first = args.argument("PID|ADDRESS") ?? ""
         let kernel = try session.kernel()
         let target = try session.requireTarget()
         let layout = try TaskLayout(kernel)
@@ -32,7 +33,7 @@ enum TaskCommand {
             guard let t = list.tasks.first(where: { $0.pid == pid }) else {
                 var message = "task: no task with PID \(pid)"
                 if !warnings.isEmpty { message += " (the task list is incomplete: \(warnings.joined(separator: "; ")))" }
-                throw CommandError.invalid(message)
+                throw CommandError.unknownName(String(pid), message: message)
             }
             address = t.address
         } else {
@@ -47,7 +48,7 @@ enum TaskCommand {
         var fields: [(String, JSONValue)] = [("pid", .int(pid)), ("task", jsonAddress(address)), ("comm", .string(comm)),
                                              ("cpu", cpu.map { .uint($0) } ?? .null)]
         var body: String
-        let members = Array(args.words.dropFirst())
+        let members = args.words("MEMBER")
         if members.isEmpty {
             let value = Value(type: layout.type, address: address)
             let text = try formatter.top(value)

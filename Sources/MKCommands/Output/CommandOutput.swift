@@ -3,14 +3,27 @@
 public struct CommandOutput {
     public var text: String
     public var fields: [(String, JSONValue)]
+    /// Something only the runner can do (`quit`, `source`), or nil.
+    public var request: RunnerRequest?
 
-    public init(text: String, fields: [(String, JSONValue)] = []) {
+    public init(text: String, fields: [(String, JSONValue)] = [], request: RunnerRequest? = nil) {
         self.text = text
         self.fields = fields
+        self.request = request
     }
 
     /// Text-only output; its JSON carries the text as `output`.
     public static func text(_ s: String) -> CommandOutput {
         CommandOutput(text: s, fields: [("output", .string(s))])
     }
+}
+
+/// What a command asks of the `CommandRunner` instead of printing.
+public enum RunnerRequest: Equatable {
+    /// Stop reading commands.
+    case quit
+    /// Run the commands in a file.
+    case source(String)
+    /// Done, with nothing to print (`shell` wrote to the terminal itself).
+    case nothing
 }

@@ -62,33 +62,26 @@ public final class CommandRunner {
         let trimmed = line.trimmed()
         if trimmed.isEmpty || trimmed.hasPrefix("#") { return true }
         let (plumbed, hint) = plumbing(trimmed)
-        let words = plumbed.command.split(separator: " ", maxSplits: 1).map(String.init)
-        let name = words.first ?? ""
-        let rest = words.count > 1 ? words[1].trimmed() : ""
+        let name = plumbed.command.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
         do {
-            let result: CommandOutput
-            switch name {
-            case "quit", "q", "exit":
+            let result = try session.execute(plumbed.command)
+            switch result.request {
+            case .quit?:
                 quitRequested = true
                 return true
-            case "source":
-                guard !rest.isEmpty else { throw CommandError.usage(command: "source", message: "expected a file", usage: "source FILE") }
-                return try source(rest)
-            case "shell", "!":
-                guard !rest.isEmpty else { throw CommandError.usage(command: "shell", message: "expected a command", usage: "shell COMMAND") }
-                fflush(stdout)
-                let status = system(rest)
-                if status != 0 { throw CommandError.invalid("shell: \"\(rest)\" exited with status \(status >> 8)") }
+            case let .source(path)?:
+                return try source(path)
+            case .nothing?:
                 return true
-            default:
-                result = try session.execute(plumbed.command)
+            case nil:
+                break
             }
             // The sink opens only now: a command that failed writes no file.
             try emit(result, line: plumbed.command, name: session.spec(named: name)?.name ?? name, sink: plumbed.sink)
             return true
         } catch {
             failures += 1
-            let failure: Error = hint.map { CommandError.invalid("\(error)\n\($0)") } ?? error
+            let failure: Error = hint.map { CommandError.failed("\(error)\n\($0)", cause: error) } ?? error
             report(failure, line: plumbed.command, name: session.spec(named: name)?.name ?? name)
             return false
         }
@@ -201,7 +194,7 @@ public final class CommandRunner {
     func report(_ error: Error, line: String, name: String) {
         if json {
             let object: JSONValue = .object([("command", .string(line)), ("name", .string(name)), ("ok", .bool(false)),
-                                             ("error", .string("\(error)"))])
+                                             ("error", ErrorReport(error).json)])
             output.write(object.serialized + "\n")
         } else {
             errorWriter("\(error)")
@@ -212,7 +205,7 @@ public final class CommandRunner {
 /// Reads a whole text file with a clear error, bounded to 64 MiB.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "r") else {
-        throw CommandError.invalid("\(path): cannot open: \(Errno.currentReason)")
+        throw CommandError.io(path: path, message: "\(path): cannot open: \(Errno.currentReason)")
     }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -221,9 +214,9 @@ func readTextFile(_ path: String) throws -> String {
         let n = fread(&buffer, 1, buffer.count, f)
         if n <= 0 { break }
         bytes += buffer[0..<n]
-        if bytes.count > 64 << 20 { throw CommandError.invalid("\(path): larger than 64 MiB; not a command script") }
+        if bytes.count > 64 << 20 { throw CommandError.io(path: path, message: "\(path): larger than 64 MiB; not a command script") }
     }
-    if ferror(f) != 0 { throw CommandError.invalid("\(path): read error (is it a directory?)") }
+    if ferror(f) != 0 { throw CommandError.io(path: path, message: "\(path): read error (is it a directory?)") }
     return String(decoding: bytes, as: UTF8.self)
 }
 
@@ -231,12 +224,12 @@ func readTextFile(_ path: String) throws -> String {
 func writeFile(_ path: String, _ text: String, append: Bool) throws {
     var st = stat()
     if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-        throw CommandError.invalid("\(path): is a directory, expected a file to write")
+        throw CommandError.io(path: path, message: "\(path): is a directory, expected a file to write")
     }
     guard let f = fopen(path, append ? "a" : "w") else {
-        throw CommandError.invalid("\(path): cannot write: \(Errno.currentReason)")
+        throw CommandError.io(path: path, message: "\(path): cannot write: \(Errno.currentReason)")
     }
     let ok = fputs(text, f) >= 0
     let closed = fclose(f) == 0
-    if !ok || !closed { throw CommandError.invalid("\(path): write failed: \(Errno.currentReason)") }
+    if !ok || !closed { throw CommandError.io(path: path, message: "\(path): write failed: \(Errno.currentReason)") }
 }

@@ -3,10 +3,13 @@
 public struct EvaluationError: Error, CustomStringConvertible {
     public var message: String
     public var range: SourceRange?
+    /// Set when the failure is a name the kernel's symbols and debug info do not have.
+    public var unknownSymbol: String?
 
-    public init(_ message: String, at range: SourceRange? = nil) {
+    public init(_ message: String, at range: SourceRange? = nil, unknownSymbol: String? = nil) {
         self.message = message
         self.range = range
+        self.unknownSymbol = unknownSymbol
     }
 
     public var description: String { message }

@@ -203,7 +203,7 @@ public final class Evaluator {
         }
         let suggestions = debugInfo.suggestions(for: name, kinds: [.variable, .function, .enumerator])
         let hint = suggestions.isEmpty ? "" : "; did you mean " + suggestions.map { "\"\($0)\"" }.joined(separator: ", ") + "?"
-        throw EvaluationError("no symbol \"\(name)\" in the kernel's debug info" + hint, at: range)
+        throw EvaluationError("no symbol \"\(name)\" in the kernel's debug info" + hint, at: range, unknownSymbol: name)
     }
 
     func relocate(_ linkAddress: UInt64) -> UInt64 {

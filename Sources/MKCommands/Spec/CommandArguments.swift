@@ -1,39 +1,25 @@
-/// A command the session understands: its names, a one-line summary, usage
-/// with examples for `help`, and what it does.
-public struct CommandSpec {
-    public var name: String
-    public var aliases: [String] = []
-    public var group: String
-    public var summary: String
-    public var usage: String
-    public var examples: [String] = []
-    /// The argument is a C expression, in which `|` and `>` are operators.
-    public var takesExpression = false
-    public var run: (_ arguments: CommandArguments, _ session: Session) throws -> CommandOutput
-
-    public init(name: String, aliases: [String] = [], group: String, summary: String, usage: String,
-                examples: [String] = [], takesExpression: Bool = false, run: @escaping (CommandArguments, Session) throws -> CommandOutput) {
-        self.name = name
-        self.aliases = aliases
-        self.group = group
-        self.summary = summary
-        self.usage = usage
-        self.examples = examples
-        self.takesExpression = takesExpression
-        self.run = run
-    }
-}
-
 /// A command line split into the command word, a `/FMT` suffix glued to it
-/// (as in `x/8xb`), and the remaining words.
+/// (as in `x/8xb`), and the remaining words (with where each starts in
+/// `rest`, so an argument can take the rest of the line as typed).
 public struct CommandArguments: Equatable {
     public var command: String
     public var format: String?
     public var words: [String]
     /// Everything after the command word (and format), untokenized.
     public var rest: String
+    /// Where each word starts in `rest`.
+    var starts: [String.Index]
+    /// An unterminated quote: an error for commands that read words, not
+    /// for those that take the line as typed (`shell echo it's`).
+    var quoteProblem: String?
+    var quoteError: CommandError? { quoteProblem.map { CommandError.invalid($0) } }
 
     public init(line: String) throws {
+        self.init(tolerant: line)
+        if let quoteError { throw quoteError }
+    }
+
+    init(tolerant line: String) {
         let trimmed = line.drop { $0 == " " || $0 == "\t" }
         let head = trimmed.prefix { $0 != " " && $0 != "\t" }
         var name = String(head)
@@ -45,16 +31,26 @@ public struct CommandArguments: Equatable {
         command = name
         self.format = format
         rest = String(trimmed.dropFirst(head.count).drop { $0 == " " || $0 == "\t" })
-        words = try Self.split(rest)
+        (words, starts, quoteProblem) = Self.tokens(rest)
     }
 
     /// Whitespace-separated words; single and double quotes group.
     static func split(_ text: String) throws -> [String] {
+        let (words, _, problem) = tokens(text)
+        if let problem { throw CommandError.invalid(problem) }
+        return words
+    }
+
+    static func tokens(_ text: String) -> ([String], [String.Index], String?) {
         var words: [String] = []
+        var starts: [String.Index] = []
         var current = ""
         var quote: Character?
         var inWord = false
-        for c in text {
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if !inWord && !(c == " " || c == "\t") { starts.append(i) }
             if let q = quote {
                 if c == q { quote = nil } else { current.append(c) }
             } else if c == "\"" || c == "'" {
@@ -66,9 +62,10 @@ public struct CommandArguments: Equatable {
                 current.append(c)
                 inWord = true
             }
+            i = text.index(after: i)
         }
-        if quote != nil { throw CommandError.invalid("unterminated quote in: \(text)") }
         if inWord { words.append(current) }
-        return words
+        let problem = quote != nil ? "unterminated quote in: \(text)" : nil
+        return (words, Array(starts.prefix(words.count)), problem)
     }
 }

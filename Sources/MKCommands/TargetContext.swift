@@ -1,0 +1,58 @@
+import MKDebugInfo
+import MKValues
+import MKKernel
+import MKMultikernel
+
+/// Everything that belongs to one target: the image (with its memory and
+/// symbols), whether it is a running instance, the kernel helpers and the
+/// evaluator built over its debug info, `x`'s continuation, and the module
+/// debug files `mod -s` loaded for it. A session holds one per open target;
+/// switching targets switches which one is current.
+public final class TargetContext {
+    /// Its name in the session (`targets`, `target NAME`, `@NAME`).
+    public let name: String
+    public let target: Target
+    /// The multikernel instance it reads, when it is one.
+    public let instance: Instance?
+    /// Memory that changes under us (a running instance): not cached.
+    public internal(set) var isLive: Bool {
+        didSet { target.memory.cachingEnabled = !isLive }
+    }
+    /// Where a bare `x` continues, and in which format and space.
+    var examineState = ExamineState()
+    /// Module debug files found by `mod -s`, by module name.
+    public internal(set) var moduleDebugFiles: [String: ModuleDebugFile] = [:]
+    private var evaluatorStorage: Evaluator?
+    private var kernelStorage: Kernel?
+
+    init(name: String, target: Target, instance: Instance?, live: Bool) {
+        self.name = name
+        self.target = target
+        self.instance = instance
+        self.isLive = live
+        target.memory.cachingEnabled = !live
+    }
+
+    /// The expression evaluator over the target's debug info (created on
+    /// first use: it loads the DWARF index).
+    public func evaluator() throws -> Evaluator {
+        if let evaluatorStorage { return evaluatorStorage }
+        let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
+        evaluatorStorage = e
+        return e
+    }
+
+    /// The evaluator if one was made already (for handing the value history on).
+    var existingEvaluator: Evaluator? { evaluatorStorage }
+
+    /// Kernel helpers over the target (types, objects, list walks).
+    public func kernel() throws -> Kernel {
+        if let kernelStorage { return kernelStorage }
+        let k = Kernel(target: target, evaluator: try evaluator())
+        kernelStorage = k
+        return k
+    }
+
+    /// `post-mortem` (an image file), `live` or `frozen` (an instance).
+    public var state: String { instance == nil ? "post-mortem" : (isLive ? "live" : "frozen") }
+}
