@@ -63,14 +63,14 @@ let package = Package(
     swiftLanguageModes: [.v5]
 )
 
-// The libFuzzer targets (Fuzz/, docs/fuzzing.md) exist only for scripts/fuzz,
+// The libFuzzer targets (Sources/mkdbg-fuzz, docs/fuzzing.md) exist only for scripts/fuzz,
 // which builds with MKDBG_FUZZ=1 and -sanitize=fuzzer,address in its own
 // scratch path: a plain `swift build` never compiles them.
 if Context.environment["MKDBG_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "mkdbg-fuzz",
         dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKMultikernel"],
-        path: "Fuzz/Sources/mkdbg-fuzz",
+        path: "Sources/mkdbg-fuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     package.products.append(.executable(name: "mkdbg-fuzz", targets: ["mkdbg-fuzz"]))
 }

@@ -52,6 +52,6 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
 /// The checkout's root, for files the targets read (layouts, fuzz_types.c).
 let projectRoot: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(4)  // Fuzz/Sources/mkdbg-fuzz/Entry.swift
+    parts.removeLast(3)  // Sources/mkdbg-fuzz/Entry.swift
     return parts.joined(separator: "/")
 }()

@@ -6,7 +6,7 @@ import MKDebugInfo
 import MKValues
 
 /// The expression lexer, parser, evaluator and value printer (`print`) over
-/// real DWARF (Fuzz/Support/fuzz_types.c, compiled by gcc -g) and a
+/// real DWARF (Tests/Fixtures/fuzz/fuzz_types.c, compiled by gcc -g) and a
 /// synthetic memory: the input is `EXPRESSION\0MEMORY`, the memory bytes
 /// laid from fuzz_window on (zeros after them, errors outside the window).
 struct ExpressionFuzz: FuzzTarget {
@@ -17,7 +17,7 @@ struct ExpressionFuzz: FuzzTarget {
 
     init() {
         guard let raw = getenv("MKDBG_FUZZ_TYPES") else {
-            fail("set MKDBG_FUZZ_TYPES to fuzz_types built by `gcc -g -no-pie Fuzz/Support/fuzz_types.c` (scripts/fuzz does)")
+            fail("set MKDBG_FUZZ_TYPES to fuzz_types built by `gcc -g -no-pie Tests/Fixtures/fuzz/fuzz_types.c` (scripts/fuzz does)")
         }
         let path = String(cString: raw)
         do {
