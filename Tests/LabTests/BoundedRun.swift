@@ -1,7 +1,7 @@
 import Foundation
 
 /// One run of mkdbg with a deadline: its exit status (nil when it had to be
-/// killed), output, wall time and peak RSS (from `wait4`).
+/// killed), output, wall time and peak RSS (from GNU time).
 struct BoundedRun {
     var status: Int32?
     var out: String
@@ -33,13 +33,23 @@ struct BoundedRun {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // GNU time measures the peak: a child spawned straight from this (large, vfork-sharing) test
+        // process inherits its high-water RSS at exec, so wait4's ru_maxrss would count the tests' memory.
         // env -C: glibc's posix_spawn_file_actions_addchdir_np is not imported here.
-        let command = directory.map { ["/usr/bin/env", "-C", $0, binary] } ?? [binary]
+        let rssPath = dir + "/rss"
+        let command = ["/usr/bin/time", "-f", "%M", "-o", rssPath]
+            + (directory.map { ["/usr/bin/env", "-C", $0, binary] } ?? [binary])
         let argv: [UnsafeMutablePointer<CChar>?] = (command + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         let started = Date()
-        let rc = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
+        // Its own process group, so a deadline kill reaches mkdbg under time and env.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let rc = posix_spawn(&pid, command[0], &actions, &attributes, argv, environ)
         guard rc == 0 else { throw FixtureError("posix_spawn \(binary): \(rc)") }
         var status: Int32 = 0
         var usage = rusage()
@@ -52,7 +62,7 @@ struct BoundedRun {
                 break
             }
             if Date().timeIntervalSince(started) > deadline {
-                kill(pid, SIGKILL)
+                kill(-pid, SIGKILL)
                 _ = wait4(pid, &status, 0, &usage)
                 break
             }
@@ -61,8 +71,11 @@ struct BoundedRun {
         let seconds = Date().timeIntervalSince(started)
         let out = FileManager.default.contents(atPath: outPath) ?? Data()
         let err = FileManager.default.contents(atPath: errPath) ?? Data()
+        // time's last line is %M (KiB); before it, a "Command terminated by signal" line if any.
+        let rssText = FileManager.default.contents(atPath: rssPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let peak = rssText.split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         return BoundedRun(status: exited, out: String(decoding: out, as: UTF8.self), outBytes: out.count,
-                          err: String(decoding: err.prefix(100_000), as: UTF8.self), seconds: seconds, peakKiB: usage.ru_maxrss)
+                          err: String(decoding: err.prefix(100_000), as: UTF8.self), seconds: seconds, peakKiB: peak ?? Int.max)
     }
 
     /// The `--json` objects, one a line.
