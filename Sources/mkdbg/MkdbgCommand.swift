@@ -71,6 +71,14 @@ struct Mkdbg: ParsableCommand {
         return result
     }
 
+    /// The target named on the command line cannot be opened: the error on
+    /// stderr, and with --json also as the one JSON line on stdout.
+    func openFailed(_ option: String, _ error: Error) -> ExitCode {
+        fputs("mkdbg: \(error)\n", stderr)
+        if json { print(openFailureJSONLine(option: option, error)) }
+        return ExitCode(1)
+    }
+
     func run() throws {
         if guardian { FreezeGuardian.serve() }
         // A pager or `| head` that quits early must not kill mkdbg.
@@ -82,8 +90,7 @@ struct Mkdbg: ParsableCommand {
             do {
                 target = try Target(imagePath: core, options: .init(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch))
             } catch {
-                fputs("mkdbg: \(error)\n", stderr)
-                throw ExitCode(1)
+                throw openFailed("-c \(core)", error)
             }
             if let problem = target?.symbolProblem {
                 fputs("mkdbg: warning: \(problem)\n", stderr)
@@ -105,8 +112,7 @@ struct Mkdbg: ParsableCommand {
                 for note in opened.notes { fputs("mkdbg: \(note)\n", stderr) }
                 if let problem = opened.target.symbolProblem { fputs("mkdbg: warning: \(problem)\n", stderr) }
             } catch {
-                fputs("mkdbg: \(error)\n", stderr)
-                throw ExitCode(1)
+                throw openFailed("--instance \(instance)", error)
             }
         }
         let inputs = orderedInputs()

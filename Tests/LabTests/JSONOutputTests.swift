@@ -124,6 +124,28 @@ import MKCommands
         #expect(text.err.hasPrefix("mkdbg: " + (errors[0]["message"] as? String ?? "?")))
     }
 
+    /// A target on the command line that cannot be opened is a JSON object
+    /// too: io for a missing file, image_format naming the file and offset.
+    @Test func openFailuresSpeakJSON() throws {
+        let dir = NSTemporaryDirectory() + "mkdbg-open-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("not a core at all, just text".utf8).write(to: URL(fileURLWithPath: dir + "/text.core"))
+        for (path, kind) in [(dir + "/missing.core", "io"), (dir + "/text.core", "image_format")] {
+            let r = try runMkdbg(["--json", "-c", path, "-e", "p 1"])
+            #expect(r.status == 1)
+            #expect(r.err.hasPrefix("mkdbg: \(path): "), "\(r.err)")
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
+            #expect(o["command"] as? String == "-c " + path && o["name"] as? String == "open" && o["ok"] as? Bool == false)
+            let e = try #require(o["error"] as? [String: Any])
+            #expect(e["kind"] as? String == kind, "\(e)")
+            #expect(r.err == "mkdbg: " + (e["message"] as? String ?? "?") + "\n")
+            if kind == "io" { #expect(e["path"] as? String == path) } else {
+                #expect(e["file"] as? String == path && e["offset"] as? String == "0x0")
+            }
+        }
+    }
+
     @Test func jsonValuesAgreeWithTheText() throws {
         let fx = try LabFixture.load("running")
         let j = try runMkdbg(["-c", fx.elf, "--json", "-e", "p sizeof(struct task_struct)", "-e", "info image"])

@@ -56,8 +56,11 @@ struct ErrorReport {
             case let .unreadableTask(address, _): return ("unreadable_memory", [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string("task"))])
             case .noCPU: return ("target_state", [])
             }
-        case is FormatError:
-            return ("image_format", [])
+        case let e as FormatError:
+            if e.kind == .io { return ("io", [("path", .string(e.file))]) }
+            var fields: [(String, JSONValue)] = [("file", .string(e.file))]
+            if let offset = e.offset { fields.append(("offset", jsonAddress(offset))) }
+            return ("image_format", fields)
         case is Interrupted:
             return ("interrupted", [])
         default:
@@ -81,4 +84,13 @@ struct ErrorReport {
             return [("address", jsonAddress(address)), ("space", .string("physical")), ("level", .string("corrupt"))]
         }
     }
+}
+
+/// The JSON line for a failure before any command ran (`mkdbg --json -c
+/// FILE` that cannot open FILE): the same shape as a failed command's, with
+/// `command` the command-line option and `name` `open`.
+public func openFailureJSONLine(option: String, _ error: Error) -> String {
+    let object: JSONValue = .object([("command", .string(option)), ("name", .string("open")), ("ok", .bool(false)),
+                                     ("error", ErrorReport(error).json)])
+    return object.serialized
 }
