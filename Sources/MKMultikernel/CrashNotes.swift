@@ -25,16 +25,17 @@ public struct CrashNotes {
     /// Why nothing could be looked at (no symbols, buffers never allocated).
     public var unavailable: String?
 
-    /// `sizeof(struct elf_prstatus)` on x86-64.
-    static let prStatusSize = 336
     /// `note_buf_t`: two note headers, the name "CORE" padded, the prstatus.
-    static let bufferSize = 12 * 2 + 8 + prStatusSize
+    static func bufferSize(_ layout: PrStatusLayout) -> Int { 12 * 2 + 8 + layout.size }
 
     public var saved: [CPU] { cpus.filter { $0.note != nil } }
 
     /// Reads every possible CPU's buffer. Needs the kernel's symbols
     /// (`crash_notes`, `__per_cpu_offset`, `nr_cpu_ids`); reads only.
     public static func read(_ target: Target) -> CrashNotes {
+        guard let layout = PrStatusLayout.forMachine(target.image.elfMachine) else {
+            return CrashNotes(cpus: [], unavailable: "no NT_PRSTATUS layout for ELF machine \(target.image.elfMachine.map(String.init) ?? "?")")
+        }
         guard let symbols = target.symbols else {
             return CrashNotes(cpus: [], unavailable: "no symbols for the kernel (\(target.symbolProblem ?? "no vmlinux"))")
         }
@@ -67,18 +68,18 @@ public struct CrashNotes {
             }
             let va = base &+ offset
             let phys = try? memory.translate(va).physical
-            guard let bytes = try? memory.readVirtual(va, count: bufferSize) else {
+            guard let bytes = try? memory.readVirtual(va, count: bufferSize(layout)) else {
                 cpus.append(CPU(cpu: cpu, physical: phys, problem: "its note buffer at \(hex(va)) cannot be read"))
                 continue
             }
-            cpus.append(parse(bytes, cpu: cpu, physical: phys ?? va))
+            cpus.append(parse(bytes, cpu: cpu, physical: phys ?? va, layout: layout))
         }
         return CrashNotes(cpus: cpus, unavailable: nil)
     }
 
     /// One CPU's buffer: empty (all zero: the CPU never saved), a
     /// `CORE`/`NT_PRSTATUS` note, or something else (refused).
-    static func parse(_ bytes: [UInt8], cpu: Int, physical: UInt64) -> CPU {
+    static func parse(_ bytes: [UInt8], cpu: Int, physical: UInt64, layout: PrStatusLayout) -> CPU {
         var c = CPU(cpu: cpu, physical: physical)
         guard let namesz = bytes.loadLE32(at: 0), let descsz = bytes.loadLE32(at: 4), let type = bytes.loadLE32(at: 8) else {
             c.problem = "short buffer"
@@ -89,13 +90,13 @@ public struct CrashNotes {
             return c
         }
         let nameEnd = 12 + Int(namesz)
+        let descStart = 12 + 8
         guard namesz == 5, nameEnd <= bytes.count, Array(bytes[12..<nameEnd]) == Array("CORE\0".utf8),
-              type == ElfNote.ntPrStatus, Int(descsz) == prStatusSize else {
+              type == ElfNote.ntPrStatus, Int(descsz) == layout.size, descStart + layout.size <= bytes.count else {
             c.problem = "not a CORE/NT_PRSTATUS note (namesz \(namesz), descsz \(descsz), type \(type))"
             return c
         }
-        let descStart = 12 + 8
-        c.note = ElfNote(name: "CORE", type: ElfNote.ntPrStatus, descriptor: Array(bytes[descStart..<(descStart + prStatusSize)]), offset: physical)
+        c.note = ElfNote(name: "CORE", type: ElfNote.ntPrStatus, descriptor: Array(bytes[descStart..<(descStart + layout.size)]), offset: physical)
         return c
     }
 }

@@ -46,7 +46,7 @@ public final class InstanceRegionImage: CoreImage {
         guard let last = c.cpus.lastIndex(where: { $0.note != nil }) else { return }
         for cpu in c.cpus[...last] {
             notes.append(cpu.note ?? ElfNote(name: "CORE", type: ElfNote.ntPrStatus,
-                                             descriptor: [UInt8](repeating: 0, count: CrashNotes.prStatusSize), offset: 0))
+                                             descriptor: [UInt8](repeating: 0, count: PrStatusLayout.forMachine(elfMachine)?.size ?? 0), offset: 0))
         }
     }
 

@@ -7,12 +7,15 @@ public struct PrStatusLayout: Sendable, Equatable {
     public var regsOffset: Int
     /// Register names in `pr_reg` order, each a 64-bit word.
     public var registerNames: [String]
+    /// `sizeof(struct elf_prstatus)`: the descriptor of an `NT_PRSTATUS` note.
+    public var size: Int
 
-    public init(architecture: String, pidOffset: Int, regsOffset: Int, registerNames: [String]) {
+    public init(architecture: String, pidOffset: Int, regsOffset: Int, registerNames: [String], size: Int) {
         self.architecture = architecture
         self.pidOffset = pidOffset
         self.regsOffset = regsOffset
         self.registerNames = registerNames
+        self.size = size
     }
 
     /// x86-64: `user_regs_struct` at 112.
@@ -20,7 +23,8 @@ public struct PrStatusLayout: Sendable, Equatable {
         architecture: "x86-64", pidOffset: 32, regsOffset: 112,
         registerNames: ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
                         "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags",
-                        "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"])
+                        "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"],
+        size: 336)  // then pr_fpvalid and padding
 
     /// The layout of cores of this ELF machine; nil for an unknown one.
     public static func forMachine(_ machine: UInt16?) -> PrStatusLayout? {
