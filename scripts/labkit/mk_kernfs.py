@@ -107,11 +107,16 @@ class Ops(pyfuse3.Operations):
         fi.keep_cache = False
         return fi
 
-    @guard
-    async def read(self, fh, off, size):
+    def open_handle(self, fh):
+        """The handle of an open file; EBADF for one never opened or released."""
         h = self.handles.get(fh)
         if h is None:
             raise FUSEError(errno.EBADF)
+        return h
+
+    @guard
+    async def read(self, fh, off, size):
+        h = self.open_handle(fh)
         n = h.node
         if n.kind == "kcore":
             return await trio.to_thread.run_sync(self.files.read_kcore, h, off, size)
@@ -121,9 +126,7 @@ class Ops(pyfuse3.Operations):
 
     @guard
     async def write(self, fh, off, buf):
-        h = self.handles.get(fh)
-        if h is None:
-            raise FUSEError(errno.EBADF)
+        h = self.open_handle(fh)
         n = h.node
         if n.kind == "freeze":
             return await trio.to_thread.run_sync(self.files.write_freeze, n.inst, buf)
