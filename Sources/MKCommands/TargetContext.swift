@@ -21,7 +21,13 @@ public final class TargetContext {
     /// Where a bare `x` continues, and in which format and space.
     var examineState = ExamineState()
     /// Module debug files found by `mod -s`, by module name.
-    public internal(set) var moduleDebugFiles: [String: ModuleDebugFile] = [:]
+    public internal(set) var moduleDebugFiles: [String: ModuleDebugFile] = [:] {
+        didSet { backtraceCache = [:] }
+    }
+    /// The task and frame `frame`, `info locals`, `$pc` and `dis`'s `=>` use.
+    public internal(set) var selection = FrameSelection()
+    /// Backtraces already walked on an image, by task address.
+    var backtraceCache: [UInt64: Backtrace] = [:]
     private var evaluatorStorage: Evaluator?
     private var kernelStorage: Kernel?
 

@@ -9,6 +9,8 @@ public final class Evaluator {
     public let memory: ValueMemory
     public let symbols: SymbolTable?
     public var history = ValueHistory()
+    /// The selected frame's registers and variables (nil: globals only).
+    public weak var frameScope: (any FrameScope)?
 
     public init(debugInfo: DebugInfo, memory: ValueMemory, symbols: SymbolTable?) {
         self.debugInfo = debugInfo
@@ -123,6 +125,7 @@ public final class Evaluator {
             }
             return v
         case let .convenienceVariable(name):
+            if let v = try frameScope?.register(named: name) { return v }
             throw EvaluationError("no register or convenience variable \"$\(name)\" (registers come with bt and live targets)", at: node.range)
         case let .member(base, name, nameRange):
             return try member(try evaluate(base), name, nameRange, arrow: false)
@@ -185,6 +188,7 @@ public final class Evaluator {
     }
 
     func identifier(_ name: String, _ range: SourceRange) throws -> Value {
+        if let v = try frameScope?.variable(named: name) { return v }
         if let v = debugInfo.variable(name) {
             if let address = symbols?.lookup(name)?.address ?? v.linkAddress.map(relocate) {
                 return Value(type: v.type, address: address)
