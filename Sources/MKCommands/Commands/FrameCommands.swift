@@ -9,8 +9,11 @@ enum FrameCommands {
         name: "frame", aliases: ["f"], group: "kernel",
         summary: "select frame N of the selected task's stack (alone: show the selected frame)",
         usage: "frame [N]",
-        details: "The task is the one `bt PID`, `bt TASK` or `set PID` chose, else the panicking CPU's. "
-            + "`info frame`, `info registers`, `info locals`, `$pc` and the `=>` of `dis` then refer to that frame.",
+        details: """
+
+            The task is the one `bt PID`, `bt TASK` or `set PID` chose, else the panicking CPU's;
+            `info frame`, `info registers`, `info locals`, `$pc` and the `=>` of `dis` refer to the frame.
+            """,
         examples: ["frame", "frame 3"],
         arguments: [ArgumentSpec("N", .integer, .optional, expected: "a frame number")],
         json: ["task", "pid", "frame"],
