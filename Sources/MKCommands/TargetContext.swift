@@ -29,6 +29,8 @@ public final class TargetContext {
     /// Backtraces already walked on an image, by task address.
     var backtraceCache: [UInt64: Backtrace] = [:]
     private var evaluatorStorage: Evaluator?
+    /// The selected frame's registers as `$rip`, `$sp`… (the evaluator holds it weakly).
+    private lazy var frameScope = SelectedFrameScope(context: self)
     private var kernelStorage: Kernel?
 
     init(name: String, target: Target, instance: Instance?, live: Bool) {
@@ -44,6 +46,7 @@ public final class TargetContext {
     public func evaluator() throws -> Evaluator {
         if let evaluatorStorage { return evaluatorStorage }
         let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
+        e.frameScope = frameScope
         evaluatorStorage = e
         return e
     }

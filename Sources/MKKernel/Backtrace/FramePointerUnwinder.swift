@@ -27,7 +27,9 @@ struct FramePointerUnwinder: UnwindStrategy {
             regs.pc = ra
             regs.sp = bp &+ record.callerStackPointer
             regs.bp = savedBP
-            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer)
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer,
+                           saved: SavedRegisters(cfa: regs.sp, slots: [regs.file.fp: bp &+ record.savedFramePointer,
+                                                                       regs.file.pc: bp &+ record.returnAddress]))
         } catch {
             return .failed("cannot follow the frame pointer: \(error)")
         }

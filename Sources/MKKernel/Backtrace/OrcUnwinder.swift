@@ -86,12 +86,14 @@ final class OrcUnwinder: UnwindStrategy {
             regs.keepOnly(context.arch.calleeSaved)
             regs.sp = cfa
             regs.pc = ra
-            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
-            return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc)
+            var saved = SavedRegisters(cfa: cfa, slots: [regs.file.pc: cfa &- 8])
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP, saved: &saved)
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc, saved: saved)
         case .regs:
             guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
             let saved = try layout.read(at: cfa, memory: kernel.memory)
-            return .caller(saved, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+            return .caller(saved, pcIsReturnAddress: false, switchedStack: true, method: .regs,
+                           saved: SavedRegisters(cfa: cfa, slots: layout.slots(at: cfa)))
         case .regsPartial:
             guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
             let hw = try layout.readHardwareFrame(at: cfa, memory: kernel.memory)
@@ -99,8 +101,13 @@ final class OrcUnwinder: UnwindStrategy {
             regs.pc = hw.pc
             regs.sp = hw.sp
             regs.mode = hw.mode
-            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
-            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+            // cfa is the hardware frame's pc slot: only pc, sp and the mode register were read from it.
+            let base = cfa &- (layout.offsets[regs.file.pc] ?? 0)
+            let all = layout.slots(at: base)
+            let modeRegno = context.arch.anyRegister(named: context.arch.modeRegister.prStatusName)?.dwarfNumber
+            var saved = SavedRegisters(cfa: cfa, slots: all.filter { $0.key == regs.file.pc || $0.key == regs.file.sp || $0.key == modeRegno })
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP, saved: &saved)
+            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs, saved: saved)
         default:
             return .noInfo("ORC has no rule for \(hex(pc))")
         }
@@ -112,13 +119,17 @@ final class OrcUnwinder: UnwindStrategy {
     }
 
     /// The caller's frame pointer by the entry's bp rule.
-    private func restoredBP(_ e: OrcEntry, cfa: UInt64, bp: UInt64?) throws -> UInt64? {
+    private func restoredBP(_ e: OrcEntry, cfa: UInt64, bp: UInt64?, saved: inout SavedRegisters) throws -> UInt64? {
         let off = UInt64(bitPattern: Int64(e.bpOffset))
+        let fp = context.arch.registerFile.fp
         switch OrcEntry.Register(rawValue: e.bpReg) {
         case .undefined?: return bp
-        case .prevSP?: return try context.kernel.readU64(cfa &+ off)
+        case .prevSP?:
+            saved.slots[fp] = cfa &+ off
+            return try context.kernel.readU64(cfa &+ off)
         case .bp?:
             guard let bp else { return nil }
+            saved.slots[fp] = bp &+ off
             return try context.kernel.readU64(bp &+ off)
         default: return nil
         }
