@@ -62,7 +62,7 @@ enum InfoFrameCommand {
         if f.isInline {
             lines.append(" Saved registers: those of frame \(real), the real frame it is inlined in")
         }
-        if !slots.isEmpty {
+        if !slots.isEmpty && !f.isInline {
             lines.append(" Saved registers:")
             lines.append("  " + slots.map { "\($0.name) at \(hex($0.address))" }.joined(separator: ", "))
         } else if !f.isInline {

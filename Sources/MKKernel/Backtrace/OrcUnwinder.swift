@@ -45,13 +45,13 @@ final class OrcUnwinder: UnwindStrategy {
         case .call, .regs, .regsPartial: break
         }
         do {
-            return try apply(e, to: frame.regs, pc: pc, registerMap: registerMap)
+            return try apply(e, to: frame.regs, pc: pc, lookup: lookup, registerMap: registerMap)
         } catch {
             return .failed("cannot read the stack for the ORC rule at \(hex(pc)): \(error)")
         }
     }
 
-    private func apply(_ e: OrcEntry, to start: RegisterSet, pc: UInt64, registerMap: [UInt8: Int]) throws -> UnwindStep {
+    private func apply(_ e: OrcEntry, to start: RegisterSet, pc: UInt64, lookup: UInt64, registerMap: [UInt8: Int]) throws -> UnwindStep {
         let kernel = context.kernel
         var regs = start
         let off = UInt64(bitPattern: Int64(e.spOffset))
@@ -87,6 +87,7 @@ final class OrcUnwinder: UnwindStrategy {
             regs.sp = cfa
             regs.pc = ra
             var saved = SavedRegisters(cfa: cfa, slots: [regs.file.pc: cfa &- 8])
+            calleeSaved(&regs, callee: start, cfa: cfa, lookup: lookup, saved: &saved)
             regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP, saved: &saved)
             return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc, saved: saved)
         case .regs:
@@ -110,6 +111,40 @@ final class OrcUnwinder: UnwindStrategy {
             return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs, saved: saved)
         default:
             return .noInfo("ORC has no rule for \(hex(pc))")
+        }
+    }
+
+    /// ORC says nothing of the callee-saved registers a function pushed, so
+    /// the vmlinux's CFI row at the same pc says where they are (on ORC's
+    /// CFA); without one (module code) they are unknown in the caller.
+    private func calleeSaved(_ regs: inout RegisterSet, callee: RegisterSet, cfa: UInt64, lookup: UInt64,
+                             saved: inout SavedRegisters) {
+        let code = context.code
+        let numbers = context.arch.calleeSaved.filter { $0 != regs.file.fp }.sorted()
+        guard code.isVmlinux(lookup),
+              let row = context.kernel.debugInfo.callFrameRow(linkAddress: lookup &- code.kaslr, registers: numbers) else {
+            for n in numbers { regs[n] = nil }
+            return
+        }
+        var eval = DwarfExpression(registers: callee, memory: context.kernel.memory)
+        for n in numbers {
+            switch row.registers[n] {
+            case .sameValue?, nil:
+                regs[n] = callee[n]
+            case .undefined?:
+                regs[n] = nil
+            case let .expression(ops)?:
+                guard let (v, isValue) = try? eval.evaluate(ops, initial: cfa) else {
+                    regs[n] = nil
+                    continue
+                }
+                if isValue {
+                    regs[n] = v
+                } else {
+                    regs[n] = try? context.kernel.readU64(v)
+                    if regs[n] != nil { saved.slots[n] = v }
+                }
+            }
         }
     }
 
