@@ -36,7 +36,8 @@ struct CallFrameUnwinder: UnwindStrategy {
                 case .sameValue?:
                     caller[regno] = regs[regno]
                 case .undefined?:
-                    caller[regno] = nil
+                    // libdw says undefined for a register the row does not mention: a callee-saved one keeps its value.
+                    caller[regno] = calleeSaved.contains(regno) ? regs[regno] : nil
                 case let .expression(ops)?:
                     let (v, isValue) = try eval.evaluate(ops, initial: cfa)
                     caller[regno] = isValue ? v : try kernel.readU64(v)

@@ -129,10 +129,9 @@ final class OrcUnwinder: UnwindStrategy {
         var eval = DwarfExpression(registers: callee, memory: context.kernel.memory)
         for n in numbers {
             switch row.registers[n] {
-            case .sameValue?, nil:
+            case .sameValue?, .undefined?, nil:
+                // libdw reports a register the row does not mention as undefined; the ABI keeps callee-saved ones.
                 regs[n] = callee[n]
-            case .undefined?:
-                regs[n] = nil
             case let .expression(ops)?:
                 guard let (v, isValue) = try? eval.evaluate(ops, initial: cfa) else {
                     regs[n] = nil
