@@ -17,8 +17,7 @@ final class SelectedFrameScope: FrameScope {
     func register(named name: String) throws -> Value? {
         guard let context, let arch = try? context.kernel().architecture(),
               let register = FrameRegisters.resolve(name, arch) else { return nil }
-        // The walk a `$reg` needs is one task's stack; the default budget bounds its task lookups.
-        let (bt, index) = try FrameRegisters.selected(context, budget: WalkBudget())
+        let (bt, index) = try FrameRegisters.selected(context, budget: context.walkBudget())
         let frame = bt.frames[index]
         guard let v = frame.registers[register.dwarfNumber] else {
             throw EvaluationError("$\(name) is not saved in frame \(index)")

@@ -30,7 +30,9 @@ public final class TargetContext {
     var backtraceCache: [UInt64: Backtrace] = [:]
     private var evaluatorStorage: Evaluator?
     /// The selected frame's registers as `$rip`, `$sp`… (the evaluator holds it weakly).
-    private lazy var frameScope = SelectedFrameScope(context: self)
+    lazy var frameScope = SelectedFrameScope(context: self)
+    /// What a walk the evaluator starts may spend (`$pc` walks the selected stack): the session's `set walk-limit`.
+    var walkBudget: () -> WalkBudget = { WalkBudget() }
     private var kernelStorage: Kernel?
 
     init(name: String, target: Target, instance: Instance?, live: Bool) {

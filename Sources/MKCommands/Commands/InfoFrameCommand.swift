@@ -17,7 +17,7 @@ enum InfoFrameCommand {
             "frame at"; "Saved registers" are the stack slots the unwinder read the caller's registers
             from (none for the outermost frame, and for an inline frame they are its real frame's).
             """,
-        examples: ["info frame", "frame 3", "info frame"],
+        examples: ["info frame", "info f"],
         json: ["task", "pid", "frame", "cfa", "saved_pc", "caller_cfa", "callee_cfa", "inlined_into", "real_frame",
                "saved_registers"],
         excess: "info frame takes no arguments (select a frame with frame N)"
