@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import MKCommands
+import MKKernel
 
 /// `$pc`/`$sp`/`$rip…`, `info registers`, `info frame` and `bt -f` on the
 /// panicked dump, checked against `bt`, the memory (`x/gx`), and the CPU's
@@ -177,6 +178,27 @@ import MKCommands
             let count = UInt64((r["words"] as? [Any])?.count ?? 0) + UInt64((r["cut"] as? NSNumber)?.intValue ?? 0)
             if nextStart > start && nextStart - start <= 16384 { #expect(start + 8 * count == nextStart) }
         }
+    }
+
+    /// Where nothing says where a function saved the callee-saved
+    /// registers (module code without CFI, a frame-pointer guess), the
+    /// caller has them `<not saved>`, not the callee's values.
+    @Test func unknownSlotsAreNotSaved() throws {
+        let s = try session()
+        let bt = try frames(s)
+        // Frame 0 is pvpanic's (a module: ORC, no CFI); frame 2 is its caller.
+        #expect(bt[0]["module"] as? String == "pvpanic" && bt[2]["inline"] as? Bool == false)
+        _ = try s.execute("frame 2")
+        let regs = try #require(try json(s, "info registers")["registers"] as? [String: Any])
+        #expect(regs["rbx"] is NSNull && regs["r12"] is NSNull && !(regs["rbp"] is NSNull) && !(regs["rip"] is NSNull))
+
+        let fx = try LabFixture.load("running")
+        let tracer = try Backtracer(kernel: try Session(target: try fx.target()).kernel())
+        tracer.methods = [.framePointer]
+        let guessed = try tracer.backtrace(task: try tracer.task(pid: 1)).frames.filter { $0.method == "frame-pointer" }
+        #expect(!guessed.isEmpty)
+        #expect(guessed.allSatisfy { $0.registers[X86_64Architecture.rbx] == nil && $0.registers.bp != nil })
+        #expect(guessed.allSatisfy { $0.saved.slots.isEmpty || $0.saved.slots[X86_64Architecture.rip] != nil })
     }
 
     @Test func sleepingTaskFrameZeroIsItsSwitchFrame() throws {

@@ -23,7 +23,8 @@ struct FramePointerUnwinder: UnwindStrategy {
                 return .failed("the frame pointer chain leads to \(hex(ra)), which is not kernel code")
             }
             var regs = frame.regs
-            regs.keepOnly(context.arch.calleeSaved)
+            // Nothing says where this function saved the other callee-saved registers: unknown in the caller.
+            regs.keepOnly([])
             regs.pc = ra
             regs.sp = bp &+ record.callerStackPointer
             regs.bp = savedBP
