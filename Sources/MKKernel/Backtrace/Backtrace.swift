@@ -28,6 +28,10 @@ public struct BacktraceFrame: Equatable, Sendable {
     /// saved), by the architecture's DWARF numbers; inline frames share
     /// their real frame's.
     public var registers: RegisterSet
+    /// The frame's CFA and where its caller's registers were saved (what the
+    /// unwinder learned stepping out of it; empty for the outermost frame).
+    /// Inline frames share their real frame's.
+    public var saved = SavedRegisters()
 }
 
 /// A task's kernel stack, walked.
@@ -220,7 +224,7 @@ public final class Backtracer {
         let frames = walk.frames.enumerated().map { i, p in
             BacktraceFrame(index: i, pc: p.regs.pc ?? 0, sp: p.regs.sp ?? 0, function: nil, symbol: nil, offset: nil,
                            file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue,
-                           registers: p.regs)
+                           registers: p.regs, saved: p.saved)
         }
         return (frames, walk.notes, walk.complete)
     }
@@ -265,7 +269,8 @@ public final class Backtracer {
             func add(_ function: String?, symbol: String?, offset: UInt64?, file: String?, line: Int?, module: String?, inline: Bool) {
                 frames.append(BacktraceFrame(index: frames.count, pc: pc, sp: sp, function: function, symbol: symbol,
                                              offset: offset, file: file, line: line, module: module, isInline: inline,
-                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs))
+                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs,
+                                             saved: p.saved))
             }
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)
