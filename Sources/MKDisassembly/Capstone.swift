@@ -8,9 +8,11 @@ final class CapstoneEngine {
     private var handle: csh = 0
     private let insn: UnsafeMutablePointer<cs_insn>
     let instructionSet: InstructionSet
+    let flavor: DisassemblyFlavor
 
     init(_ instructionSet: InstructionSet, flavor: DisassemblyFlavor) throws {
         self.instructionSet = instructionSet
+        self.flavor = flavor
         let arch: cs_arch
         let mode: cs_mode
         switch instructionSet {
@@ -23,19 +25,23 @@ final class CapstoneEngine {
             throw DisassemblyError.engine("cannot open a \(instructionSet.rawValue) handle: \(Self.message(opened))")
         }
         handle = h
+        var problems: [cs_err] = [cs_option(h, CS_OPT_DETAIL, Int(CS_OPT_ON.rawValue))]
+        if instructionSet == .x86_64 {
+            let syntax = flavor == .att ? CS_OPT_SYNTAX_ATT : CS_OPT_SYNTAX_INTEL
+            problems.append(cs_option(h, CS_OPT_SYNTAX, Int(syntax.rawValue)))
+            // `$0xffffffff`, as objdump, not `$-1`.
+            problems.append(cs_option(h, CS_OPT_UNSIGNED, Int(CS_OPT_ON.rawValue)))
+        }
+        if let bad = problems.first(where: { $0 != CS_ERR_OK }) {
+            cs_close(&h)
+            throw DisassemblyError.engine("cannot set an option: \(Self.message(bad))")
+        }
+        // After the options: cs_malloc gives the buffer a detail block only when detail is on.
         guard let buffer = cs_malloc(h) else {
             cs_close(&h)
             throw DisassemblyError.engine("cannot allocate an instruction")
         }
         insn = buffer
-        var problems: [cs_err] = [cs_option(h, CS_OPT_DETAIL, Int(CS_OPT_ON.rawValue))]
-        if instructionSet == .x86_64 {
-            let syntax = flavor == .att ? CS_OPT_SYNTAX_ATT : CS_OPT_SYNTAX_INTEL
-            problems.append(cs_option(h, CS_OPT_SYNTAX, Int(syntax.rawValue)))
-        }
-        if let bad = problems.first(where: { $0 != CS_ERR_OK }) {
-            throw DisassemblyError.engine("cannot set an option: \(Self.message(bad))")
-        }
     }
 
     deinit {
@@ -78,6 +84,9 @@ final class CapstoneEngine {
         case .x86_64:
             let x86 = detail.x86
             let ops = Self.operands(x86.operands, count: Int(x86.op_count), of: cs_x86_op.self)
+            if flavor == .att {
+                result.mnemonic = objdumpMnemonic(mnemonic, id: i.id, registerOperand: ops.contains { $0.type == X86_OP_REG })
+            }
             for op in ops {
                 if branches, op.type == X86_OP_IMM, ops.count == 1 {
                     result.branchTarget = UInt64(bitPattern: op.imm)
@@ -88,13 +97,36 @@ final class CapstoneEngine {
                 }
             }
         case .arm64:
+            // Capstone 4 puts no arm64 branch in the call or jump group: by instruction id.
+            let id = i.id
+            result.isCall = [ARM64_INS_BL, ARM64_INS_BLR].contains { $0.rawValue == id }
+            result.isReturn = result.isReturn || ARM64_INS_RET.rawValue == id
+            result.isJump = [ARM64_INS_B, ARM64_INS_BR, ARM64_INS_CBZ, ARM64_INS_CBNZ, ARM64_INS_TBZ, ARM64_INS_TBNZ]
+                .contains { $0.rawValue == id }
             let a = detail.arm64
             let ops = Self.operands(a.operands, count: Int(a.op_count), of: cs_arm64_op.self)
-            if branches, let last = ops.last, last.type == ARM64_OP_IMM {
+            if result.isCall || result.isJump, let last = ops.last, last.type == ARM64_OP_IMM {
                 result.branchTarget = UInt64(bitPattern: last.imm)
             }
         }
         return result
+    }
+
+    /// Capstone writes AT&T's size suffix always (`pushq`, `movq`); objdump
+    /// and gdb only where the operands leave the size open: a register
+    /// operand sets it, and call, ret, jmp, push and pop are 64-bit in
+    /// long mode. The suffix is dropped only when the mnemonic is exactly
+    /// the instruction's name plus one of b/w/l/q (`movzbl` keeps its letters).
+    private func objdumpMnemonic(_ mnemonic: String, id: UInt32, registerOperand: Bool) -> String {
+        guard let p = cs_insn_name(handle, id) else { return mnemonic }
+        let name = String(cString: p)
+        var words = mnemonic.split(separator: " ").map(String.init)
+        guard let last = words.last, last.count == name.count + 1, last.hasPrefix(name),
+              let suffix = last.last, "bwlq".contains(suffix) else { return mnemonic }
+        let stackOrBranch = ["call", "ret", "jmp", "push", "pop"].contains(name)
+        guard registerOperand || stackOrBranch else { return mnemonic }
+        words[words.count - 1] = name
+        return words.joined(separator: " ")
     }
 
     /// The first `count` elements of a fixed-size C array imported as a tuple.

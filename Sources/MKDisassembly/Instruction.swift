@@ -2,7 +2,8 @@
 public struct Instruction: Equatable, Sendable {
     public var address: UInt64
     public var bytes: [UInt8]
-    /// As capstone spells it (`callq`, `mov`); `(bad)` when the bytes do not decode.
+    /// As capstone spells it, less AT&T size suffixes objdump leaves out
+    /// (`call`, `mov %rsp,%rbp`, but `movq $0x0,(%rax)`); `(bad)` when the bytes do not decode.
     public var mnemonic: String
     /// The operands, comma-separated without spaces as objdump and gdb write them.
     public var operands: String
