@@ -114,7 +114,8 @@ struct CodeWindow {
         while out.count < count {
             let pageBase = at & ~(Self.pageSize - 1)
             guard let bytes = try page(pageBase) else {
-                let reason = failed[pageBase] ?? "not readable"
+                // Why, as a read of this very address says it (the page read names the page).
+                let reason = failure(at) ?? failed[pageBase] ?? "not readable"
                 if out.isEmpty { throw DisassemblyError.unreadable(address: at, reason: reason) }
                 return (out, (at, reason))
             }
@@ -126,6 +127,15 @@ struct CodeWindow {
             at = next
         }
         return (out, nil)
+    }
+
+    private func failure(_ address: UInt64) -> String? {
+        do {
+            _ = try memory.readVirtual(address, count: 1)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     private mutating func page(_ base: UInt64) throws -> [UInt8]? {
