@@ -3,6 +3,7 @@ import Foundation
 import MKFormat
 import MKDebugInfo
 import MKCommands
+import MKRepl
 
 /// `dis`, `disassemble` and `x/i` on the panicked dump, against objdump
 /// and addr2line on the vmlinux (relocated by the KASLR offset): the same
@@ -172,6 +173,13 @@ import MKCommands
         let more = try session.execute("x")
         #expect(more.fields.first { $0.0 == "address" }?.1 == next)
         #expect(more.text.split(separator: "\n").count == 1 && more.text.contains("<panic+"), "\(more.text)")
+        // Enter in the REPL repeats x/3i from where the last x stopped, as gdb.
+        let enter = try #require(RepeatRule.repeatLine(after: "x/3i panic", session: session))
+        #expect(enter == "x/3i")
+        let after = try #require(more.fields.first { $0.0 == "next" }?.1)
+        let repeated = try session.execute(enter)
+        #expect(repeated.fields.first { $0.0 == "address" }?.1 == after)
+        #expect(repeated.text.split(separator: "\n").count == 3)
         // Intel on request: the same instruction, the other way round.
         _ = try session.execute("set disassembly-flavor intel")
         #expect(try session.execute("x/i panic+6").text.hasSuffix("mov    rbp,rsp"))

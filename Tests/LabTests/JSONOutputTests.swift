@@ -36,6 +36,9 @@ import MKCommands
         ("bt 1", ["task": .string, "pid": .number, "comm": .string, "frames": .array, "notes": .array]),
         ("log -l 2", ["records": .array, "warnings": .array]),
         ("set pagination off", ["pagination": .bool]),
+        ("dis schedule 3", ["function": .stringOrNull, "module": .stringOrNull, "start": .string, "end": .string,
+                            "flavor": .string, "instructions": .array]),
+        ("set disassembly-flavor att", ["disassembly_flavor": .string]),
     ]
 
     /// The spec a command line runs: its command word, then subcommand words.

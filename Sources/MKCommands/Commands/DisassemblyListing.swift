@@ -87,35 +87,44 @@ struct DisassemblyListing {
                 }
             }
             let current = insn.address == markedPC
-            lines.append((indent ? (current ? "=> " : "   ") : "") + text(insn, rawBytes: style.rawBytes))
-            rows.append(row(insn, current: current, file: file, line: line, inlined: inlined))
+            let named = Names(self, insn)
+            lines.append((indent ? (current ? "=> " : "   ") : "") + text(insn, named, rawBytes: style.rawBytes))
+            rows.append(row(insn, named, current: current, file: file, line: line, inlined: inlined))
         }
         return (lines, rows)
     }
 
+    /// The `func+off` names of an instruction's address, target and reference, looked up once.
+    struct Names {
+        var address: String?, target: String?, reference: String?
+        init(_ listing: DisassemblyListing, _ insn: Instruction) {
+            address = listing.names.describe(insn.address)
+            target = insn.branchTarget.flatMap { listing.names.describe($0) }
+            reference = insn.memoryReference.flatMap { listing.names.describe($0) }
+        }
+    }
+
     /// `0xADDR <func+off>:\t[bytes\t]insn` with the target's name and the operand comment.
-    func text(_ insn: Instruction, rawBytes: Bool) -> String {
+    func text(_ insn: Instruction, _ named: Names, rawBytes: Bool) -> String {
         var s = "0x" + String(insn.address, radix: 16)
-        if let name = names.describe(insn.address) { s += " <\(name)>" }
+        if let name = named.address { s += " <\(name)>" }
         s += ":\t"
         if rawBytes { s += insn.hexBytes + "\t" }
         s += insn.text
-        if let t = insn.branchTarget, let name = names.describe(t) { s += " <\(name)>" }
+        if let name = named.target { s += " <\(name)>" }
         if let r = insn.memoryReference {
-            s += "        # 0x" + String(r, radix: 16) + (names.describe(r).map { " <\($0)>" } ?? "")
+            s += "        # 0x" + String(r, radix: 16) + (named.reference.map { " <\($0)>" } ?? "")
         }
         return s
     }
 
-    func row(_ insn: Instruction, current: Bool, file: String?, line: Int?, inlined: [String]) -> JSONValue {
+    func row(_ insn: Instruction, _ named: Names, current: Bool, file: String?, line: Int?, inlined: [String]) -> JSONValue {
         func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         return .object([
-            ("address", jsonAddress(insn.address)), ("symbol", opt(names.describe(insn.address))),
+            ("address", jsonAddress(insn.address)), ("symbol", opt(named.address)),
             ("bytes", .string(insn.hexBytes)), ("mnemonic", .string(insn.mnemonic)), ("operands", .string(insn.operands)),
-            ("target", insn.branchTarget.map(jsonAddress) ?? .null),
-            ("target_symbol", opt(insn.branchTarget.flatMap { names.describe($0) })),
-            ("reference", insn.memoryReference.map(jsonAddress) ?? .null),
-            ("reference_symbol", opt(insn.memoryReference.flatMap { names.describe($0) })),
+            ("target", insn.branchTarget.map(jsonAddress) ?? .null), ("target_symbol", opt(named.target)),
+            ("reference", insn.memoryReference.map(jsonAddress) ?? .null), ("reference_symbol", opt(named.reference)),
             ("current", .bool(current)), ("file", opt(file)), ("line", line.map { .int(Int64($0)) } ?? .null),
             ("inlined", .array(inlined.map { .string($0) })),
         ])
