@@ -116,12 +116,22 @@ final class CapstoneEngine {
     /// and gdb only where the operands leave the size open: a register
     /// operand sets it, and call, ret, jmp, push and pop are 64-bit in
     /// long mode. The suffix is dropped only when the mnemonic is exactly
-    /// the instruction's name plus one of b/w/l/q (`movzbl` keeps its letters).
+    /// the instruction's name plus one of b/w/l/q (`movzbl` keeps its letters),
+    /// and from the string instructions stos, lods, scas (the accumulator is an operand).
     private func objdumpMnemonic(_ mnemonic: String, id: UInt32, registerOperand: Bool) -> String {
         guard let p = cs_insn_name(handle, id) else { return mnemonic }
         let name = String(cString: p)
         var words = mnemonic.split(separator: " ").map(String.init)
-        guard let last = words.last, last.count == name.count + 1, last.hasPrefix(name),
+        guard let last = words.last else { return mnemonic }
+        // String instructions with the accumulator as an operand: objdump writes
+        // `rep stos %rax,%es:(%rdi)` (capstone's detail lists only the memory operand).
+        if ["stos", "lods", "scas"].contains(String(last.dropLast())), let s = last.last, "bwlq".contains(s) {
+            words[words.count - 1] = String(last.dropLast())
+            return words.joined(separator: " ")
+        }
+        // pushfq/popfq: 64-bit in long mode, written pushf/popf.
+        if name == "pushfq" || name == "popfq" { words[words.count - 1] = String(name.dropLast()); return words.joined(separator: " ") }
+        guard last.count == name.count + 1, last.hasPrefix(name),
               let suffix = last.last, "bwlq".contains(suffix) else { return mnemonic }
         let stackOrBranch = ["call", "ret", "jmp", "push", "pop"].contains(name)
         guard registerOperand || stackOrBranch else { return mnemonic }
