@@ -242,10 +242,27 @@ import MKRepl
         #expect(r.out.contains("=> 0x" + String(pc, radix: 16) + " <pvpanic_panic_notify+"), "\(r.out)")
     }
 
+    /// A running instance (the lab's `web`, read live through its kcore): the whole of `schedule`.
+    @Test func liveInstance() throws {
+        let lab = try MultikernelLab.load()
+        let r = try lab.mkdbg(["--json", "--instance", "web", "-e", "sym schedule", "-e", "dis schedule"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        let out = try r.out.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        try #require(out.count == 2)
+        let start = try #require(Self.number(out[0]["address"]))
+        let size = try #require(out[0]["size"] as? Int)
+        let insns = try #require(out[1]["instructions"] as? [[String: Any]])
+        #expect(Self.number(out[1]["start"]) == start && Self.number(out[1]["end"]) == start + UInt64(size))
+        #expect(insns.count > 10 && insns.contains { $0["mnemonic"] as? String == "call" && $0["target_symbol"] as? String == "__schedule" })
+    }
+
     @Test func unreadableCodeIsATypedError() throws {
         let fx = try LabFixture.load("panicked")
-        let out = try Self.json(fx, ["dis 0x10 2", "x/2i 0x10"])
-        for o in out {
+        let out = try Self.json(fx, ["dis 0x10 2", "x/2i 0x10", "dis no_such_function_here"])
+        try #require(out.count == 3)
+        let unknown = try #require(out[2]["error"] as? [String: Any])
+        #expect(unknown["kind"] as? String == "unknown_symbol" && unknown["symbol"] as? String == "no_such_function_here")
+        for o in out.prefix(2) {
             #expect(o["ok"] as? Bool == false)
             let e = try #require(o["error"] as? [String: Any])
             #expect(e["kind"] as? String == "unreadable_memory")
