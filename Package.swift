@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers depend downward only:
-// C interop -> MKSystem -> MKFormat -> MKMemory -> MKDebugInfo -> MKValues -> MKKernel
+// C interop -> MKSystem -> MKFormat -> MKMemory -> MKDisassembly -> MKDebugInfo -> MKValues -> MKKernel
 //   -> MKMultikernel -> MKCommands -> MKRepl -> mkdbg
 let package = Package(
     name: "mkdbg",
@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CLzo", pkgConfig: "lzo2", providers: [.apt(["liblzo2-dev"])]),
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CCapstone", pkgConfig: "capstone", providers: [.apt(["libcapstone-dev"])]),
 
         // System: file descriptors, errno, atomic files, the mutex, signals, text helpers.
         // Raw C system calls go through it.
@@ -30,17 +31,20 @@ let package = Package(
         .target(name: "MKFormat", dependencies: ["MKSystem", "CZlib", "CLzo", "CSnappy", "CZstd", "CFdt"]),
         // Address spaces: physical reads, x86-64 translation, page cache.
         .target(name: "MKMemory", dependencies: ["MKFormat"]),
+        // Disassembly: capstone over code read through memory (raw calls in Capstone.swift).
+        .target(name: "MKDisassembly", dependencies: ["MKFormat", "MKMemory", "CCapstone"]),
         // Debug info: ELF symbol tables, build-ids, the symbol store.
         .target(name: "MKDebugInfo", dependencies: ["MKSystem", "MKFormat", "MKMemory", "CElf"]),
         // Values: the C expression language (lexer, parser, AST), typed values.
         // (Expression/ uses only the standard library; Value/ needs debug info.)
         .target(name: "MKValues", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo"]),
         // Kernel knowledge: tasks, printk, lists, per-CPU data, modules, backtraces.
-        .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues"]),
+        .target(name: "MKKernel", dependencies: ["MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKDisassembly"]),
         // Multikernel: kernfs, instances, resources, freeze and thaw.
         .target(name: "MKMultikernel", dependencies: ["MKSystem", "MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel"]),
         // Commands over a target (image + symbols).
-        .target(name: "MKCommands", dependencies: ["MKSystem", "MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel"]),
+        .target(name: "MKCommands", dependencies: ["MKSystem", "MKFormat", "MKMemory", "MKDebugInfo", "MKValues", "MKKernel", "MKMultikernel",
+                                                  "MKDisassembly"]),
         // The interactive REPL: readline, history, completion, pager, Ctrl-C.
         .target(name: "MKRepl", dependencies: ["MKSystem", "MKCommands", "MKFormat", "MKDebugInfo", "MKValues", "CReadline"]),
         .executableTarget(name: "mkdbg", dependencies: [
@@ -55,10 +59,12 @@ let package = Package(
         .testTarget(name: "MKSystemTests", dependencies: ["MKSystem"]),
         .testTarget(name: "MKFormatTests", dependencies: ["MKFormat", "CZlib", "CLzo", "CSnappy", "CZstd"]),
         .testTarget(name: "MKMemoryTests", dependencies: ["MKMemory", "MKFormat"]),
+        .testTarget(name: "MKDisassemblyTests", dependencies: ["MKDisassembly"]),
         .testTarget(name: "MKMultikernelTests", dependencies: ["MKMultikernel", "MKFormat", "mkdbg"]),
         .testTarget(name: "MKValuesTests", dependencies: ["MKValues", "MKDebugInfo", "MKFormat"]),
         // Tests against the lab's real kernel dumps (scripts/lab fixtures).
-        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat", "MKSystem"]),
+        .testTarget(name: "LabTests", dependencies: ["mkdbg", "MKCommands", "MKRepl", "MKDebugInfo", "MKMemory", "MKFormat", "MKSystem",
+                                                  "MKDisassembly", "MKKernel"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,7 +5,7 @@ struct ExamineFormat: Equatable {
     var format: Character = "x"
     var unit: Int = 4
 
-    static let formats: Set<Character> = ["x", "d", "u", "o", "t", "c", "a", "s", "z"]
+    static let formats: Set<Character> = ["x", "d", "u", "o", "t", "c", "a", "s", "z", "i"]
     static let units: [Character: Int] = ["b": 1, "h": 2, "w": 4, "g": 8]
     static let maxCount = 1 << 20
 
@@ -31,7 +31,7 @@ struct ExamineFormat: Equatable {
                 f.unit = u
                 unitGiven = true
             } else {
-                throw CommandError.invalid("x: unknown format letter '\(c)' in /\(text); formats are x d u o t c a s z, units b h w g")
+                throw CommandError.invalid("x: unknown format letter '\(c)' in /\(text); formats are x d u o t c a s z i, units b h w g")
             }
         }
         if !unitGiven {

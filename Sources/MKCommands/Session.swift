@@ -4,6 +4,7 @@ import MKDebugInfo
 import MKValues
 import MKKernel
 import MKMultikernel
+import MKDisassembly
 
 /// A debugging session: the open targets (one `TargetContext` each, in
 /// the order opened; one is current), the commands, and the settings that
@@ -22,6 +23,9 @@ public final class Session {
     public var printLimits = PrintLimits()
     /// `set walk-limit N`: the links one command may follow in its kernel list walks.
     public var walkLimit = WalkBudget.defaultLimit
+    /// `set disassembly-flavor att|intel`: how x86 code is written (a session
+    /// setting, as gdb's: how to read code is the reader's choice, not the dump's).
+    public var disassemblyFlavor = DisassemblyFlavor.att
 
     public var target: Target? { current?.target }
     /// The instance the current target reads, when it is one.

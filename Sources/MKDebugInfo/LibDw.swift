@@ -119,6 +119,13 @@ struct DIE {
         return dwarf_lowpc(&d, &v) == 0 ? v : nil
     }
 
+    /// The end of a DIE's one contiguous range (`DW_AT_high_pc`, address or length).
+    var highPC: UInt64? {
+        var d = raw
+        var v: Dwarf_Addr = 0
+        return dwarf_highpc(&d, &v) == 0 ? v : nil
+    }
+
     var declFile: String? {
         var d = raw
         return dwarf_decl_file(&d).map { String(cString: $0) }

@@ -40,6 +40,9 @@ import MKCommands
         ("bt -f 1", ["task": .string, "pid": .number, "frames": .array, "notes": .array, "stack_words": .array]),
         ("log -l 2", ["records": .array, "warnings": .array]),
         ("set pagination off", ["pagination": .bool]),
+        ("dis schedule 3", ["function": .stringOrNull, "module": .stringOrNull, "start": .string, "end": .string,
+                            "flavor": .string, "instructions": .array]),
+        ("set disassembly-flavor att", ["disassembly_flavor": .string]),
     ]
 
     /// The spec a command line runs: its command word, then subcommand words.

@@ -260,8 +260,39 @@ def case_drgn_ps_scale(ctx):
     return ps_cases(ctx, image, ", +2000 processes", PS_SCALE_BASELINE)[1] if image else None
 
 
+DIS_DONE = b"DIS-DONE"
+
+
+def largest_functions(vmlinux, count):
+    """The `count` largest functions of the vmlinux's resident text ([_stext, _etext): not
+    .init.text, freed after boot), by `nm -S`."""
+    out = subprocess.run(["nm", "-S", "--defined-only", vmlinux], capture_output=True, text=True, check=True).stdout
+    rows, bounds = [], {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[2] in ("_stext", "_etext"):
+            bounds[f[2]] = int(f[0], 16)
+        if len(f) == 4 and f[2] in "Tt":
+            rows.append((int(f[1], 16), int(f[0], 16), f[3]))
+    lo, hi = bounds.get("_stext", 0), bounds.get("_etext", 1 << 64)
+    names = sorted(((size, name) for size, addr, name in rows if lo <= addr < hi and "." not in name), reverse=True)
+    return [name for _, name in names[:count]]
+
+
+def case_mkdbg_dis(ctx):
+    """`dis` of the vmlinux's 100 largest functions (warm index) in one run, from memory; the
+    answer is the marker echoed after the last. No baseline: objdump reads the file, not the dump."""
+    work = tempfile.mkdtemp(prefix="mkdbg-bench-")
+    ctx.cleanup.append(lambda: shutil.rmtree(work, ignore_errors=True))
+    script = os.path.join(work, "dis-100")
+    with open(script, "w") as f:
+        f.write("".join("dis %s\n" % n for n in largest_functions(ctx.vmlinux, 100)) + "echo DIS-DONE\n")
+    name = "mkdbg dis of the 100 largest functions (warm)"
+    return Case(name, [ctx.mkdbg, "-c", ctx.image, "-x", script], DIS_DONE, baseline=name)
+
+
 CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn, case_mkdbg_log, case_drgn_dmesg, case_dump_throughput,
-         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale]
+         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis]
 BASELINE = "drgn 0.3.0"
 
 
@@ -384,6 +415,7 @@ Targets: cold ≤ 0.6 × drgn's time, warm ≤ 0.15 × drgn's time, peak RSS ≤
 time ≤ 0.5 × drgn's, RSS ≤ drgn's (`scripts/bench --case log` runs those two alone).
 Throughput: `dump memory` of 256 MiB of the direct map against `dd bs=1M` copying the same bytes of
 the file, in MiB/s; target ≥ 0.8 × dd (`scripts/bench --case dump` runs it alone).
+`dis` of the vmlinux's 100 largest resident functions in one run (no baseline; `--case dis`).
 Cases are functions in `scripts/benchkit/bench.py` (`CASES`); add one there.
 
 """

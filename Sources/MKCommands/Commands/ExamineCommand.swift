@@ -4,14 +4,14 @@ import MKDebugInfo
 import MKValues
 
 enum ExamineCommand {
-    static let usage = "x[/NFU] [-p] ADDRESS   (N count, F format x d u o t c a s z, U unit b h w g)"
+    static let usage = "x[/NFU] [-p] ADDRESS   (N count, F format x d u o t c a s z i, U unit b h w g)"
     static let maxStringLength = 200
 
     static let spec = CommandSpec(
         name: "x", group: "memory",
         summary: "examine memory, as gdb's x",
         usage: usage,
-        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/16xb 0xffffffff81000000", "x -p 0x1000"],
+        examples: ["x/4xg init_task", "x/s init_uts_ns+4", "x/3i panic", "x/16xb 0xffffffff81000000", "x -p 0x1000"],
         arguments: [.address("ADDRESS", .many)],
         options: [.flag("-p", help: "physical memory (ADDRESS a number or symbol±offset)")],
         json: ["address", "physical", "format", "unit", "count", "next", "rows"],
@@ -31,7 +31,8 @@ enum ExamineCommand {
             physical = session.examineState.physical
         }
         let reader = Reader(target: target, physical: physical)
-        let (text, next, rows) = try examine(reader, address, format)
+        let (text, next, rows) = format.format == "i" ? try instructions(session, address, format, physical: physical)
+                                                      : try examine(reader, address, format)
         session.examineState = ExamineState(format: format, nextAddress: next, physical: physical)
         return CommandOutput(text: text, fields: [
             ("address", jsonAddress(address)), ("physical", .bool(physical)), ("format", .string(String(format.format))),
@@ -58,6 +59,20 @@ enum ExamineCommand {
             guard value.type.isScalar else { throw CommandError.invalid("x: cannot use a value of type \(value.type) as an address") }
             return try value.integerBits(target.memory)
         }
+    }
+
+    /// `x/Ni`: N instructions as gdb shows them (the selected frame's pc
+    /// marked `=>`); a bare `x` goes on after the last.
+    static func instructions(_ session: Session, _ address: UInt64, _ f: ExamineFormat,
+                             physical: Bool) throws -> (String, UInt64, [JSONValue]) {
+        guard !physical else { throw CommandError.invalid("x/i reads code at virtual addresses; drop -p") }
+        let listing = try DisassemblyListing(session)
+        let insns = try listing.disassembler.disassemble(listing.memory, from: address, count: f.count)
+        let (lines, _) = listing.render(insns, .init(alwaysIndent: true))
+        let rows: [JSONValue] = insns.map { i in
+            .object([("address", jsonAddress(i.address)), ("values", .array([.string(i.text)]))])
+        }
+        return (lines.joined(separator: "\n"), insns.last?.end ?? address, rows)
     }
 
     struct Reader {

@@ -1,6 +1,7 @@
 import MKFormat
 import MKKernel
 import MKValues
+import MKDisassembly
 
 /// `set`: session settings: `pagination` (whether the REPL pages long
 /// output), gdb's print limits (`print elements`, `print repeats`) plus
@@ -16,19 +17,21 @@ enum SetCommand {
                set print output-limit N         (characters of one printed value; default 1048576)
                set walk-limit N                 (links one command may follow in all its kernel list walks
                                                  together: ps, bt, task, list, mod, log; default \(WalkBudget.defaultLimit))
+               set disassembly-flavor att|intel (how dis, disassemble and x/i write x86 code; default att)
                set PID | TASK                   (select a task, as crash: bt, frame, info locals use it)
                set [print]                      (show the settings)
         """
 
     static let spec = CommandSpec(
         name: "set", group: "support",
-        summary: "change a session setting (pagination, print elements/repeats/output-limit, walk-limit)",
+        summary: "change a session setting (pagination, print elements/repeats/output-limit, walk-limit, disassembly-flavor)",
         usage: usage,
         examples: ["set pagination off", "set print elements 50", "set print repeats unlimited",
-                   "set print output-limit 100000", "set walk-limit 2000000", "set 1", "set"],
+                   "set print output-limit 100000", "set walk-limit 2000000", "set disassembly-flavor intel", "set 1", "set"],
         arguments: [ArgumentSpec("SETTING", .text, .optional, expected: "a setting"), ArgumentSpec("VALUE", .text, .many)],
-        subcommands: [pagination, print, walkLimit],
-        json: ["pagination", "walk_limit", "print_elements", "print_repeats", "print_output_limit", "task", "pid", "comm", "cpu"],
+        subcommands: [pagination, print, walkLimit, disassemblyFlavor],
+        json: ["pagination", "walk_limit", "disassembly_flavor", "print_elements", "print_repeats", "print_output_limit",
+               "task", "pid", "comm", "cpu"],
         repeats: false
     ) { args, session in
         // No subcommand matched.
@@ -63,6 +66,20 @@ enum SetCommand {
         }
         session.walkLimit = n
         return CommandOutput(text: "", fields: [("walk_limit", .int(Int64(n)))])
+    }
+
+    static let disassemblyFlavor = CommandSpec(
+        name: "disassembly-flavor", summary: "how dis, disassemble and x/i write x86 code: att (default) or intel",
+        examples: ["set disassembly-flavor intel"],
+        arguments: [.words("att|intel", ["att", "intel"], expected: "att or intel")], json: ["disassembly_flavor"],
+        excess: "expected att or intel", repeats: false
+    ) { args, session in
+        let word = args.argument("att|intel") ?? ""
+        guard let flavor = DisassemblyFlavor(rawValue: word.lowercased()) else {
+            throw CommandError.usage(command: "set", message: "\"\(word)\" is not att or intel", usage: usage)
+        }
+        session.disassemblyFlavor = flavor
+        return CommandOutput(text: "", fields: [("disassembly_flavor", .string(flavor.rawValue))])
     }
 
     static let print = CommandSpec(
@@ -126,6 +143,8 @@ enum SetCommand {
             fields.append(("pagination", .bool(session.pagination)))
             lines.append("walk-limit \(session.walkLimit)")
             fields.append(("walk_limit", .int(Int64(session.walkLimit))))
+            lines.append("disassembly-flavor \(session.disassemblyFlavor.rawValue)")
+            fields.append(("disassembly_flavor", .string(session.disassemblyFlavor.rawValue)))
         }
         if print {
             let l = session.printLimits

@@ -3,6 +3,7 @@ import MKDebugInfo
 import MKValues
 import MKKernel
 import MKMultikernel
+import MKDisassembly
 
 /// A failed command's error as `--json` reports it: a kind a program can
 /// branch on, the message a person would read (the text output's), and
@@ -56,6 +57,11 @@ struct ErrorReport {
             case let .unreadableTask(address, _): return ("unreadable_memory", [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string("task"))])
             case .noCPU: return ("target_state", [])
             }
+        case let e as DisassemblyError:
+            if case let .unreadable(address, _) = e {
+                return ("unreadable_memory", [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string("code"))])
+            }
+            return ("invalid_argument", [])
         case let e as FormatError:
             if e.kind == .io { return ("io", [("path", .string(e.file))]) }
             var fields: [(String, JSONValue)] = [("file", .string(e.file))]

@@ -77,6 +77,7 @@ public enum CommandRegistry {
         [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
          SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec,
          LogCommand.spec, BacktraceCommand.spec, FrameCommands.frame, FrameCommands.up, FrameCommands.down,
+         DisCommand.spec, DisassembleCommand.spec,
          SourceCommand.spec, ShellCommand.spec, QuitCommand.spec,
          InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
          FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec,

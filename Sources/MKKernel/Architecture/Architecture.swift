@@ -1,6 +1,7 @@
 import MKFormat
 import MKMemory
 import MKDebugInfo
+import MKDisassembly
 
 /// One register of an architecture: its gdb name, DWARF number, and where
 /// `NT_PRSTATUS` and `struct pt_regs` keep it.
@@ -60,6 +61,8 @@ public protocol Architecture: Sendable {
     /// base registers; nil when the kernel has no ORC for this architecture.
     var orcRegisterMap: [UInt8: Int]? { get }
     var frameRecord: FrameRecord { get }
+    /// What its code is decoded as (`dis`, `disassemble`, `x/i`).
+    var instructionSet: InstructionSet { get }
 
     /// Whether `address` is in the kernel's half of the address space.
     func isKernelAddress(_ address: UInt64) -> Bool

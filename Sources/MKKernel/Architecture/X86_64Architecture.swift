@@ -1,6 +1,7 @@
 import MKFormat
 import MKMemory
 import MKDebugInfo
+import MKDisassembly
 
 extension RegisterFile {
     /// x86-64: DWARF 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15 rip), and
@@ -65,6 +66,8 @@ public struct X86_64Architecture: Architecture {
     }
 
     public var frameRecord: FrameRecord { FrameRecord(savedFramePointer: 0, returnAddress: 8, callerStackPointer: 16) }
+
+    public var instructionSet: InstructionSet { .x86_64 }
 
     public func isKernelAddress(_ address: UInt64) -> Bool { address >= Self.kernelHalf }
 
