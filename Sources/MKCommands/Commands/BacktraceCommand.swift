@@ -46,7 +46,7 @@ enum BacktraceCommand {
                 }
             } else {
                 guard n <= UInt64(Int32.max) else {
-                    throw CommandError.invalid("bt: \(word) is neither a PID nor a kernel address")
+                    throw CommandError.invalidArgument(word, message: "bt: \(word) is neither a PID nor a kernel address")
                 }
                 do {
                     task = try tracer.task(pid: Int64(n))
@@ -84,7 +84,7 @@ enum BacktraceCommand {
                 json.append(.object([("cpu", .int(Int64(cpu)))] + fields(bt).filter { $0.0 != "cpu" }))
             case let .failure(error):
                 texts.append("CPU \(cpu): cannot find its task: \(error)")
-                json.append(.object([("cpu", .int(Int64(cpu))), ("error", .string("\(error)"))]))
+                json.append(.object([("cpu", .int(Int64(cpu))), ("error", ErrorReport(error).json)]))
             }
         }
         return CommandOutput(text: texts.joined(separator: "\n\n"), fields: [("backtraces", .array(json))])

@@ -52,10 +52,10 @@ enum ExamineCommand {
         let r = value.type.resolved
         switch r.kind {
         case .structure, .union, .array, .function:
-            guard let a = value.address else { throw CommandError.invalid("x: \(text) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: text, message: "x: \(text) is not in memory") }
             return a
         default:
-            guard value.type.isScalar else { throw CommandError.invalid("x: cannot use a value of type \(value.type) as an address") }
+            guard value.type.isScalar else { throw CommandError.wrongType(expression: text, type: "\(value.type)", message: "x: cannot use a value of type \(value.type) as an address") }
             return try value.integerBits(target.memory)
         }
     }

@@ -29,7 +29,7 @@ enum InfoCommand {
     ) { _, session in
         let target = try session.requireTarget()
         guard let info = target.image.vmcoreInfo else {
-            throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")
+            throw CommandError.targetState("\(target.image.path): no VMCOREINFO note")
         }
         return CommandOutput(text: info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"),
                              fields: [("entries", .object(info.entries.map { ($0.key, .string($0.value)) }))])

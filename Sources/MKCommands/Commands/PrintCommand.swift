@@ -20,7 +20,7 @@ enum PrintCommand {
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
-                throw CommandError.invalid("print: unknown format /\(f); formats are x d u o t c a s z")
+                throw CommandError.invalidArgument("/" + f, message: "print: unknown format /\(f); formats are x d u o t c a s z")
             }
             format = c
         }

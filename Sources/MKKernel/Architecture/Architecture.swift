@@ -96,7 +96,7 @@ public enum Architectures {
         guard let machine else { return X86_64Architecture() }
         guard let arch = all.first(where: { $0.elfMachine == machine }) else {
             let known = all.map { "\($0.name) (\($0.elfMachine))" }.joined(separator: ", ")
-            throw KernelError.unsupported("ELF machine \(machine) has no architecture table; known: \(known)")
+            throw KernelError.unsupportedArchitecture(machine: machine, name: nil, message: "ELF machine \(machine) has no architecture table; known: \(known)")
         }
         return arch
     }

@@ -62,7 +62,7 @@ public struct X86_64Architecture: Architecture {
     public func sleepingTaskRegisters(_ task: KObject, kernel: Kernel) throws -> (RegisterSet, pcIsReturnAddress: Bool) {
         let sp = try task["thread"]["sp"].unsigned()
         guard isKernelAddress(sp), sp & 7 == 0 else {
-            throw KernelError.unsupported("thread.sp \(hex(sp)) is not a kernel stack address")
+            throw KernelError.implausible(what: "thread.sp", value: sp, address: task.address, message: "thread.sp \(hex(sp)) is not a kernel stack address")
         }
         let frameType = try kernel.type("struct inactive_task_frame")
         let f = kernel.object(frameType, at: sp)
