@@ -7,6 +7,16 @@ import MKFormat
 public protocol KernelAddressLayout: Sendable {
     /// The architecture's name, as the arch table spells it (`x86-64`).
     var architecture: String { get }
+    /// Where kernel addresses begin and where the image is linked.
+    var space: KernelSpace { get }
+    /// What `info image` shows of the layout, in order: name and text.
+    var facts: [(name: String, value: String)] { get }
+    /// The physical load address minus the link address (x86-64 `phys_base`), when the architecture has one.
+    var physicalLoadOffset: Int64? { get }
+    /// Levels of the kernel's page tables (x86-64: 4 or 5).
+    var pageTableLevels: Int { get }
+    /// The direct map's base, once known.
+    var directMapBase: UInt64? { get }
     var kaslrOffset: UInt64 { get }
     /// End of physical memory the direct map can reach (the image's top).
     var physicalLimit: UInt64 { get set }
@@ -20,12 +30,6 @@ public protocol KernelAddressLayout: Sendable {
     func directToPhysical(_ va: UInt64) -> UInt64?
     /// The kernel's page-table walk, reading 8-byte entries with `readEntry`.
     func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
-}
-
-extension LayoutError {
-    static func unsupportedMachine(_ machine: UInt16, image: String) -> LayoutError {
-        .inconsistent("ELF machine \(machine) has no address layout; only x86-64 (62) kernels can be translated", image: image)
-    }
 }
 
 /// The address layouts mkdbg knows, by ELF machine.

@@ -38,7 +38,7 @@ enum BacktraceCommand {
             guard let n = AddressExpression.parseNumber(word) else {
                 throw CommandError.usage(command: "bt", message: "\(word) is neither a PID nor a task address", usage: usage)
             }
-            if n >= 0xffff_8000_0000_0000 {
+            if try session.kernel().architecture().isKernelAddress(n) {
                 task = n
                 if let all = try? tracer.allTasks(), !all.contains(n),
                    !(0..<tracer.cpuCount).contains(where: { (try? tracer.currentTask(cpu: $0)) == n }) {

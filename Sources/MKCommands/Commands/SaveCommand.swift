@@ -58,7 +58,7 @@ enum SaveCommand {
         }
         let writer: ElfCoreWriter
         do {
-            writer = try ElfCoreWriter(notes: notes, loads: loads)
+            writer = try ElfCoreWriter(notes: notes, loads: loads, machine: image.elfMachine)
         } catch {
             throw CommandError.failed("save vmcore: \(error)", cause: error)
         }

@@ -1,5 +1,6 @@
 import MKSystem
 import MKFormat
+import MKMemory
 import MKDebugInfo
 import MKValues
 import MKKernel
@@ -48,6 +49,13 @@ struct ErrorReport {
             switch e {
             case let .missing(what): return ("unsupported_kernel", [("what", .string(what))])
             case let .malformed(what): return ("bad_kernel_data", [("what", .string(what))])
+            }
+        case let e as LayoutError:
+            switch e {
+            case let .unsupportedMachine(machine, _):
+                return ("unsupported_architecture", [("machine", .int(Int64(machine))), ("architecture", ElfMachine.name(machine).map { .string($0) } ?? .null)])
+            case let .missingKey(_, image), let .inconsistent(_, image): return ("image_format", [("file", .string(image))])
+            case .noVmcoreInfo: return ("target_state", [])
             }
         case let e as MultikernelError: return multikernel(e)
         case let e as BacktraceError:

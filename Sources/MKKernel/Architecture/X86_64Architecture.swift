@@ -13,7 +13,6 @@ extension RegisterFile {
 public struct X86_64Architecture: Architecture {
     public static let rax = 0, rdx = 1, rcx = 2, rbx = 3, rsi = 4, rdi = 5, rbp = 6, rsp = 7
     public static let r8 = 8, r9 = 9, r10 = 10, r11 = 11, r12 = 12, r13 = 13, r14 = 14, r15 = 15, rip = 16
-    static let kernelHalf: UInt64 = 0xffff_8000_0000_0000
 
     public init() {}
 
@@ -44,7 +43,7 @@ public struct X86_64Architecture: Architecture {
 
     public var frameRecord: FrameRecord { FrameRecord(savedFramePointer: 0, returnAddress: 8, callerStackPointer: 16) }
 
-    public func isKernelAddress(_ address: UInt64) -> Bool { address >= Self.kernelHalf }
+    public func isKernelAddress(_ address: UInt64) -> Bool { X86_64Layout.space.isKernelAddress(address) }
 
     /// CPL 3 in cs; without cs, a pc in the lower half.
     public func isUserMode(_ regs: RegisterSet) -> Bool {
