@@ -30,10 +30,10 @@ enum PrintCommand {
         let formatter = ValueFormatter(memory: target.memory, format: format, limits: session.printLimits, symbolize: { target.symbols?.describeForPointer($0) })
         // Print before recording, so a value that cannot be read is not kept.
         let text = try formatter.top(value)
-        let n = evaluator.history.record(value)
+        let n = evaluator.history.record(value, memory: target.memory)
         var fields: [(String, JSONValue)] = [("history", .int(Int64(n))), ("type", .string(TypeFormatter.name(of: value.type))),
                                              ("value", .string(text))]
-        if let a = value.address { fields.append(("address", jsonAddress(a))) }
+        if let a = value.address ?? value.snapshotAddress { fields.append(("address", jsonAddress(a))) }
         if value.type.isScalar, let bits = try? value.integerBits(target.memory) {
             fields.append(("integer", value.type.resolved.isSigned ? .int(Int64(bitPattern: bits)) : .uint(bits)))
         }

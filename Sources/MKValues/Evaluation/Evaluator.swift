@@ -211,7 +211,7 @@ public final class Evaluator {
     }
 
     func relocate(_ linkAddress: UInt64) -> UInt64 {
-        linkAddress >= 0xffff_ffff_8000_0000 ? linkAddress &+ (symbols?.kaslrOffset ?? 0) : linkAddress
+        symbols?.relocated(linkAddress) ?? linkAddress
     }
 
     func member(_ base: Value, _ name: String, _ range: SourceRange, arrow: Bool) throws -> Value {
@@ -264,7 +264,9 @@ public final class Evaluator {
                 guard !o1, !o2, end <= UInt64(base.bytes.count) else {
                     throw EvaluationError("element \(i) lies outside the array value's \(base.bytes.count) bytes", at: range)
                 }
-                return Value(type: element, bytes: Array(base.bytes[Int(start)..<Int(end)]))
+                var v = Value(type: element, bytes: Array(base.bytes[Int(start)..<Int(end)]))
+                v.snapshotAddress = base.snapshotAddress.map { $0 &+ start }
+                return v
             }
         }
         let p = try base.integerBits(memory)
@@ -275,7 +277,7 @@ public final class Evaluator {
     func rvalue(_ v: Value, _ range: SourceRange) throws -> Value {
         let r = v.type.resolved
         if r.kind == .array, let element = r.target {
-            guard let a = v.address else { throw EvaluationError("array value has no address to decay to", at: range) }
+            guard let a = v.address ?? v.snapshotAddress else { throw EvaluationError("array value has no address to decay to", at: range) }
             return Value.integer(a, type: CType.pointer(to: element))
         }
         if r.kind == .function {
@@ -289,7 +291,7 @@ public final class Evaluator {
         switch op {
         case .addressOf:
             if v.isBitfield { throw EvaluationError("cannot take the address of a bitfield", at: range) }
-            guard let a = v.address else { throw EvaluationError("cannot take the address of a value not in memory", at: range) }
+            guard let a = v.address ?? v.snapshotAddress else { throw EvaluationError("cannot take the address of a value not in memory", at: range) }
             return Value.integer(a, type: CType.pointer(to: v.type))
         case .dereference:
             let p = try rvalue(v, range)
