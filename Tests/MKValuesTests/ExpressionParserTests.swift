@@ -382,7 +382,8 @@ private func bytes(_ input: String) throws -> [UInt8]? {
         expectError("'\u{e9}'", column: 0, "non-ASCII character")
         expectError("18446744073709551616", column: 0, "too large")
         expectError("1 + 0x1ffffffffffffffff", column: 4, "too large")
-        expectError("a @ b", column: 2, "unexpected character '@'")
+        expectError("a ` b", column: 2, "unexpected character '`'")
+        expectError("a @", column: 3, "expected an expression")
         expectError("a # b", column: 2, "unexpected character '#'")
         expectError("x \u{e9}", column: 2, "unexpected character '\u{e9}' (U+00E9)")
         expectError("a\u{1}", column: 1, "unexpected character U+0001")
@@ -463,9 +464,9 @@ private func bytes(_ input: String) throws -> [UInt8]? {
         #expect(e.render(input: "(struct task_struct *p") == "(struct task_struct *p\n                     ^")
         let tab = try #require(failure("\tx +"))
         #expect(tab.render(input: "\tx +") == "\tx +\n\t   ^")
-        let wide = try #require(failure("\"\u{e9}\" @"))
+        let wide = try #require(failure("\"\u{e9}\" #"))
         #expect(wide.column == 5)
-        #expect(wide.render(input: "\"\u{e9}\" @") == "\"\u{e9}\" @\n    ^")
+        #expect(wide.render(input: "\"\u{e9}\" #") == "\"\u{e9}\" #\n    ^")
         #expect(ExpressionError.render(input: "a + bogus", column: 4, length: 5) == "a + bogus\n    ^~~~~")
         #expect(ExpressionError.render(input: "ab", column: .max, length: .max) == "ab\n  ^")
         #expect(ExpressionError.render(input: "ab", column: -5, length: .max) == "ab\n^~")
@@ -644,5 +645,17 @@ private func bytes(_ input: String) throws -> [UInt8]? {
             check(input, &successes)
         }
         #expect(successes > 50)
+    }
+}
+
+/// gdb's `@` (c-exp.y): left-associative, looser than `+` and `-`, tighter than shifts.
+@Suite struct ArtificialArrayParseTests {
+    @Test func precedenceAsGdbs() throws {
+        #expect(try shape("a[1]@2+1") == "((a[1]) @ (2 + 1))")
+        #expect(try shape("a@2<<1") == "((a @ 2) << 1)")
+        #expect(try shape("a@2@3") == "((a @ 2) @ 3)")
+        #expect(try shape("*p@n*2") == "((*p) @ (n * 2))")
+        #expect(try canonical("(a@2)+1") == "(a @ 2) + 1")
+        #expect(try canonical("a @ (b << 1)") == "a @ (b << 1)")
     }
 }

@@ -171,7 +171,7 @@ public final class CommandRunner {
         } else {
             text = result.text
             if text.isEmpty { return }
-            if !text.hasSuffix("\n") { text += "\n" }
+            if result.endsLine && !text.hasSuffix("\n") { text += "\n" }
         }
         switch sink {
         case .terminal:

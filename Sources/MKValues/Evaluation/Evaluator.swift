@@ -150,6 +150,7 @@ public final class Evaluator {
                 if op == .logicalOr && l { return Value.integer(1, type: Self.int) }
                 return Value.integer(try truth(try evaluate(rhs), rhs.range) ? 1 : 0, type: Self.int)
             }
+            if op == .artificialArray { return try artificialArray(try evaluate(lhs), lhs.range, try evaluate(rhs), rhs.range) }
             return try binary(op, try evaluate(lhs), try evaluate(rhs), node.range)
         case let .conditional(c, a, b):
             return try truth(try evaluate(c), c.range) ? try evaluate(a) : try evaluate(b)
@@ -423,6 +424,9 @@ public final class Evaluator {
             return Value.integer((a != 0 && b != 0) || (op == .logicalOr && (a != 0 || b != 0)) ? 1 : 0, type: Self.int)
         case .shiftLeft, .shiftRight:
             return try shift(op, lb, lt, rb, rt, range)
+        case .artificialArray:
+            // Evaluated before the operands become rvalues (it needs the left's address).
+            throw EvaluationError("the left side of @ must be a value in memory", at: range)
         }
         return Value.integer(result & w.mask, type: t)
     }
