@@ -4,7 +4,7 @@ import MKDebugInfo
 enum InfoFunctionsCommand {
     static let spec = CommandSpec(
         name: "functions", summary: "the functions the debug info defines, sorted, those matching a POSIX REGEX",
-        usage: "info functions [REGEX]", examples: ["info functions panic$|^do_exit$"],
+        usage: "info functions [REGEX]", examples: ["info functions ^panic", "info functions ^do_exit$"],
         arguments: [NameListing.argument()], json: NameListing.fields
     ) { args, session in
         try NameListing.list("functions", kinds: [.function], regex: args.argument("REGEX"), session)
