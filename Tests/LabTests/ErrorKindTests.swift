@@ -16,7 +16,8 @@ import MKKernel
 
     static let cases: [Case] = [
         Case(command: "p no_such_symbol_here", kind: "unknown_symbol", fields: ["symbol": "no_such_symbol_here"]),
-        Case(command: "x/xg 0x10", kind: "unreadable_memory", fields: ["address": "0x10", "space": "virtual", "level": "pgd"]),
+        Case(command: "x/xg 0x10", kind: "unreadable_memory", fields: ["address": "0x10", "space": "virtual", "level": "pgd", "entry": "0x0"]),
+        Case(command: "x/xg 0x8000000000000000", kind: "unreadable_memory", fields: ["space": "virtual", "level": "canonical"]),
         Case(command: "x/q init_task", kind: "invalid_argument", fields: ["argument": "/q"]),
         Case(command: "x/0x init_task", kind: "out_of_range", fields: ["value": "0", "minimum": "1", "maximum": "1048576"]),
         // The panicked kernel has two CPU ids.
@@ -64,6 +65,21 @@ import MKKernel
         let e = try #require(objects[1]["error"] as? [String: Any])
         #expect(e["address"] as? String == "0xffffc90000000000")
         #expect(["pgd", "pud", "pmd", "pte"].contains(e["level"] as? String ?? ""), "\(e)")
+    }
+
+    /// A direct-map address over a hole of the dump: the virtual address, how it
+    /// was translated and the physical address the image does not hold.
+    @Test func holeBehindTheDirectMap() throws {
+        let fx = try LabFixture.load("panicked")
+        let base = try runMkdbg(["-c", fx.elf, "-e", "output/x page_offset_base"]).out
+        let offset = try #require(UInt64(base.dropFirst(2), radix: 16), "\(base)")
+        // 0x20000000-0xfffc0000 is a hole of this dump (info image).
+        let address = "0x" + String(offset + 0x3000_0000, radix: 16)
+        let r = try runMkdbg(["-c", fx.elf, "--json", "-e", "x/xg \(address)"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], Comment(rawValue: r.out))
+        let e = try #require(o["error"] as? [String: Any])
+        #expect(e["kind"] as? String == "unreadable_memory" && e["address"] as? String == address)
+        #expect(e["level"] as? String == "image" && e["via"] as? String == "direct map" && e["physical_address"] as? String == "0x30000000", "\(e)")
     }
 
     /// `bt -a`'s and `per_cpu`'s per-CPU failures are error objects of the

@@ -151,11 +151,20 @@ struct ErrorReport {
             return [("address", jsonAddress(address)), ("space", .string("physical")), ("level", .string("image"))]
         case let .pageExcluded(address, _):
             return [("address", jsonAddress(address)), ("space", .string("physical")), ("level", .string("excluded"))]
-        case let .virtualNotMapped(address, reason):
-            // The page-table walk names the entry that was not present first (`pmd entry 0x0 at …`).
-            let first = String(reason.prefix { $0 != " " })
-            let level = ["pml5", "pgd", "pud", "pmd", "pte"].contains(first) ? first : (reason.hasPrefix("not a canonical") ? "canonical" : "mapping")
-            return [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string(level))]
+        case let .virtualNotMapped(address, _):
+            return [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string("mapping"))]
+        case let .pageNotPresent(address, level, entry, entryAddress):
+            return [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string(level)),
+                    ("entry", jsonAddress(entry)), ("entry_address", jsonAddress(entryAddress))]
+        case let .notCanonical(address, _):
+            return [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", .string("canonical"))]
+        case let .mappedUnreadable(address, method, physical):
+            // The level is the physical read's (image, excluded, corrupt); the physical address is named too.
+            let inner = memoryFields(physical)
+            let level = inner.first { $0.0 == "level" }?.1 ?? .string("image")
+            let pa = inner.first { $0.0 == "address" }?.1 ?? .null
+            return [("address", jsonAddress(address)), ("space", .string("virtual")), ("level", level),
+                    ("via", .string(method)), ("physical_address", pa)]
         case let .corrupt(address, _):
             return [("address", jsonAddress(address)), ("space", .string("physical")), ("level", .string("corrupt"))]
         }
