@@ -41,4 +41,12 @@ public enum KernelAddressLayouts {
         case let m?: throw LayoutError.unsupportedMachine(m, image: imagePath)
         }
     }
+
+    /// The VMCOREINFO keys the layout of a kernel of `machine` is built from (none for an unknown machine).
+    public static func vmcoreInfoKeys(machine: UInt16?) -> [String] {
+        switch machine {
+        case nil, ElfHeader.emX86_64?: return X86_64Layout.vmcoreInfoKeys
+        default: return []
+        }
+    }
 }

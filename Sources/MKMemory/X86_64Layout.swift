@@ -9,6 +9,8 @@ public struct X86_64Layout: KernelAddressLayout, Equatable {
     public static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
     /// Size of the kernel text map (KERNEL_IMAGE_SIZE with KASLR).
     public static let kernelImageSize: UInt64 = 1 << 30
+    /// The VMCOREINFO keys the layout is built from.
+    public static let vmcoreInfoKeys = ["KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)"]
     /// The upper half is the kernel's; the image is linked at the text map.
     public static let space = KernelSpace(kernelStart: 0xffff_8000_0000_0000, imageBase: startKernelMap)
     public static let defaultPageOffset4: UInt64 = 0xffff_8880_0000_0000

@@ -90,7 +90,7 @@ enum InfoCommand {
             fact("release", info.osRelease ?? "(none)")
             fact("build-id", info.buildId ?? "(none)")
             fact("page size", info.pageSize.map { "\($0) bytes" } ?? (info["PAGESIZE"].map { "invalid (PAGESIZE=\($0))" } ?? "unknown (no PAGESIZE)"))
-            problems += info.missingRequiredKeys.map { "VMCOREINFO lacks \($0)" }
+            problems += info.missingKeys(KernelAddressLayouts.vmcoreInfoKeys(machine: image.elfMachine)).map { "VMCOREINFO lacks \($0)" }
             problems += info.valueProblems
             problems += info.malformedLines.map { "VMCOREINFO line is not KEY=VALUE: \($0)" }
         }
