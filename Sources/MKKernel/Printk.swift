@@ -200,7 +200,7 @@ public enum Printk {
                 }
             } catch {
                 // The first error names the address; the run's warning gives it.
-                skip(run?.reason.hasPrefix("unreadable") == true ? run!.reason : "unreadable (\(error))",
+                skip(run.map(\.reason).flatMap { $0.hasPrefix("unreadable") ? $0 : nil } ?? "unreadable (\(error))",
                      index: index, address: descAddress, id: id)
                 return
             }
