@@ -14,7 +14,7 @@ enum AddressExpression {
 
     static func evaluate(_ text: String, target: Target?) throws -> UInt64 {
         let expr = String(text.filter { $0 != " " && $0 != "\t" })
-        guard !expr.isEmpty else { throw CommandError.invalid("expected an address") }
+        guard !expr.isEmpty else { throw CommandError.invalidArgument(text, message: "expected an address") }
         var terms: [(sign: Int, text: String)] = []
         var current = ""
         var sign = 1
@@ -40,7 +40,7 @@ enum AddressExpression {
                 guard let target else { throw CommandError.noTarget }
                 v = try target.address(of: String(term.text.dropFirst()))
             } else {
-                throw CommandError.invalid("cannot parse \"\(term.text)\" in address \"\(text)\": expected a number or a symbol")
+                throw CommandError.invalidArgument(text, message: "cannot parse \"\(term.text)\" in address \"\(text)\": expected a number or a symbol")
             }
             if term.sign < 0 { v = 0 &- v }
             value = value &+ v

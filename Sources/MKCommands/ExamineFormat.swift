@@ -19,7 +19,7 @@ struct ExamineFormat: Equatable {
         while let c = rest.first, c.isNumber { digits.append(c); rest = rest.dropFirst() }
         if !digits.isEmpty {
             guard let n = Int(digits), n > 0, n <= maxCount else {
-                throw CommandError.invalid("x: count \(digits) out of range 1...\(maxCount)")
+                throw CommandError.outOfRange(value: UInt64(digits), minimum: 1, maximum: UInt64(maxCount), message: "x: count \(digits) out of range 1...\(maxCount)")
             }
             f.count = n
         }
@@ -31,7 +31,7 @@ struct ExamineFormat: Equatable {
                 f.unit = u
                 unitGiven = true
             } else {
-                throw CommandError.invalid("x: unknown format letter '\(c)' in /\(text); formats are x d u o t c a s z i, units b h w g")
+                throw CommandError.invalidArgument("/" + text, message: "x: unknown format letter '\(c)' in /\(text); formats are x d u o t c a s z i, units b h w g")
             }
         }
         if !unitGiven {

@@ -84,7 +84,7 @@ enum FrameRegisters {
         }
         guard bt.frames.indices.contains(context.selection.frame) else {
             let why = bt.frames.isEmpty ? "has no frames" + (bt.notes.first.map { " (\($0))" } ?? "") : "has no frame \(context.selection.frame)"
-            throw CommandError.invalid("task \(hex(bt.task)) \(why)")
+            throw CommandError.targetState("task \(hex(bt.task)) \(why)")
         }
         return (bt, context.selection.frame)
     }

@@ -40,14 +40,10 @@ extension Session {
         makeCurrent(context)
     }
 
-    /// The value history is the session's, whichever target is current:
-    /// it moves to the context becoming current.
+    /// Each context keeps its own value history (its evaluator's), as it
+    /// keeps its `x` continuation: switching targets switches them.
     private func makeCurrent(_ context: TargetContext) {
-        let history = current?.existingEvaluator?.history
         current = context
-        guard let history else { return }
-        if let e = context.existingEvaluator { e.history = history; return }
-        if let e = try? context.evaluator() { e.history = history }
     }
 
     /// Runs `body` with `name` current (opening the instance of that name

@@ -5,7 +5,8 @@ import MKMultikernel
 
 /// Everything that belongs to one target: the image (with its memory and
 /// symbols), whether it is a running instance, the kernel helpers and the
-/// evaluator built over its debug info, `x`'s continuation, and the module
+/// evaluator built over its debug info (with the target's value history:
+/// `$1` on one target is not another's), `x`'s continuation, and the module
 /// debug files `mod -s` loaded for it. A session holds one per open target;
 /// switching targets switches which one is current.
 public final class TargetContext {
@@ -52,9 +53,6 @@ public final class TargetContext {
         evaluatorStorage = e
         return e
     }
-
-    /// The evaluator if one was made already (for handing the value history on).
-    var existingEvaluator: Evaluator? { evaluatorStorage }
 
     /// Kernel helpers over the target (types, objects, list walks).
     public func kernel() throws -> Kernel {

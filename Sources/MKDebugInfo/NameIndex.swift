@@ -4,7 +4,7 @@ import CElf
 public enum IndexKind: UInt8, Sendable, CaseIterable {
     case structure = 1, union, enumeration, typedef, base, variable, function, enumerator
 
-    var label: String {
+    public var label: String {
         switch self {
         case .structure: return "struct"
         case .union: return "union"

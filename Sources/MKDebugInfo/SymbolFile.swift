@@ -25,11 +25,11 @@ enum SymbolFile {
     /// Builds the file from the ELF symbol table: drops section, file and
     /// absolute-constant symbols; orders equal addresses sized-first,
     /// global-first, so address lookups take the first.
-    static func encode(_ raw: [RawSymbol], buildId: String, vmlinuxSize: UInt64) -> [UInt8] {
+    static func encode(_ raw: [RawSymbol], buildId: String, vmlinuxSize: UInt64, imageBase: UInt64) -> [UInt8] {
         var kept: [RawSymbol] = []
         kept.reserveCapacity(raw.count)
         for r in raw where !r.name.isEmpty && r.type != RawSymbol.typeSection && r.type != RawSymbol.typeFile && r.name.utf8.count <= 0xffff {
-            if r.section == 0xfff1 && r.value < SymbolTable.relocatableFloor { continue }
+            if r.section == 0xfff1 && r.value < imageBase { continue }
             kept.append(r)
         }
         kept.sort {

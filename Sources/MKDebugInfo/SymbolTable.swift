@@ -1,4 +1,5 @@
 import MKFormat
+import MKMemory
 
 /// One kernel symbol at its run-time address.
 public struct Symbol: Sendable, Equatable {
@@ -22,13 +23,12 @@ public final class SymbolTable {
     let byNameStart: Int
     let namesStart: Int
     public let kaslrOffset: UInt64
+    /// The architecture's kernel space: symbols in its image move with KASLR;
+    /// per-CPU symbols sit near zero and do not.
+    public let space: KernelSpace
 
-    /// Addresses at or above this belong to the kernel image and move with
-    /// KASLR; per-CPU symbols sit near zero and do not.
-    static let relocatableFloor: UInt64 = 0xffff_ffff_8000_0000
-    static let kernelHalf: UInt64 = 0xffff_8000_0000_0000
-
-    init(file: SymbolFile.Validated, kaslrOffset: UInt64) {
+    init(file: SymbolFile.Validated, kaslrOffset: UInt64, space: KernelSpace) {
+        self.space = space
         self.bytes = file.bytes
         self.count = file.count
         self.entriesStart = file.entriesStart
@@ -46,7 +46,10 @@ public final class SymbolTable {
 
     @inline(__always) private func linkValue(_ i: Int) -> UInt64 { u64(entry(i)) }
 
-    @inline(__always) private func relocate(_ v: UInt64) -> UInt64 { v >= Self.relocatableFloor ? v &+ kaslrOffset : v }
+    @inline(__always) private func relocate(_ v: UInt64) -> UInt64 { space.relocate(v, kaslrOffset: kaslrOffset) }
+
+    /// A link-time address (a DWARF location) at run time.
+    public func relocated(_ linkAddress: UInt64) -> UInt64 { relocate(linkAddress) }
 
     private func nameRange(_ i: Int) -> Range<Int> {
         let e = entry(i)
@@ -104,7 +107,7 @@ public final class SymbolTable {
     /// within its size when it has one (else within 1 MiB, for labels).
     public func symbolize(_ address: UInt64) -> (symbol: Symbol, offset: UInt64)? {
         // Per-CPU symbols are offsets, not addresses: never name a small number after one.
-        guard address >= Self.kernelHalf else { return nil }
+        guard space.isKernelAddress(address) else { return nil }
         var lo = 0, hi = count
         while lo < hi {
             let mid = (lo + hi) / 2

@@ -58,7 +58,10 @@ public final class Target {
         self.symbolProblem = problem
 
         let kaslr = memory.addressLayout?.kaslrOffset ?? 0
-        let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
+        guard let space = memory.addressLayout?.space ?? KernelSpace.forMachine(image.elfMachine) else {
+            throw LayoutError.unsupportedMachine(image.elfMachine ?? 0, image: image.path)
+        }
+        let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, space: space, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
         self.symbols = table
         let directMapBase = memory.addressLayout?.directMapBaseVariable
         try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })

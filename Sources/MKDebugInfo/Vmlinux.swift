@@ -1,4 +1,5 @@
 import MKFormat
+import MKMemory
 
 /// A kernel's vmlinux: its build-id, its release (from `linux_banner`) and
 /// its symbol table.
@@ -31,18 +32,18 @@ public final class Vmlinux {
     /// The symbol table relocated by `kaslrOffset`: from its file in
     /// `cacheDirectory` when that is valid, else from the ELF symbol table
     /// (and then saved there).
-    public func symbolTable(kaslrOffset: UInt64, cacheDirectory: String? = nil) throws -> SymbolTable {
+    public func symbolTable(kaslrOffset: UInt64, space: KernelSpace, cacheDirectory: String? = nil) throws -> SymbolTable {
         let id = buildId ?? ""
         let path = cacheDirectory.flatMap { dir in buildId.map { "\(dir)/\($0).mksym" } }
         if let path, let source = try? FileSource(path: path), source.size < 1 << 30,
            let bytes = try? source.read(at: 0, count: Int(source.size)),
            let valid = try? SymbolFile.validate(bytes, path: path, buildId: id, vmlinuxSize: fileSize) {
-            return SymbolTable(file: valid, kaslrOffset: kaslrOffset)
+            return SymbolTable(file: valid, kaslrOffset: kaslrOffset, space: space)
         }
-        let bytes = SymbolFile.encode(try symbols(), buildId: id, vmlinuxSize: fileSize)
+        let bytes = SymbolFile.encode(try symbols(), buildId: id, vmlinuxSize: fileSize, imageBase: space.imageBase)
         let valid = try SymbolFile.validate(bytes, path: path ?? "(in memory)", buildId: id, vmlinuxSize: fileSize)
         if let path { try? IndexFile.writeAtomically(bytes, path: path) }
-        return SymbolTable(file: valid, kaslrOffset: kaslrOffset)
+        return SymbolTable(file: valid, kaslrOffset: kaslrOffset, space: space)
     }
 
     /// Name of the allocated section holding a link-time address.

@@ -31,7 +31,7 @@ final class ChunkedArrayReader {
     /// Calls `body` with element `i`'s bytes; throws when they cannot be read.
     func withElement<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard i >= 0 && i < count else {
-            throw KernelError.unsupported("element \(i) is outside the array of \(count) at \(hex(base))")
+            throw KernelError.outOfRange(value: i >= 0 ? UInt64(i) : nil, maximum: count > 0 ? UInt64(count - 1) : nil, message: "element \(i) is outside the array of \(count) at \(hex(base))")
         }
         let start = i - i % chunkElements
         if start != chunkStart {

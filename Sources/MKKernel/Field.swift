@@ -26,7 +26,7 @@ extension Kernel {
     public func field(_ path: String, in type: CType) throws -> Field {
         let (total, t, last) = try memberPath(path, in: type)
         guard let size = t.byteSize, size <= 1 << 20, total < 1 << 20 else {
-            throw KernelError.unsupported("\(TypeFormatter.name(of: type)).\(path) has no known size")
+            throw KernelError.unsupportedLayout(what: "\(TypeFormatter.name(of: type)).\(path)", message: "\(TypeFormatter.name(of: type)).\(path) has no known size")
         }
         return Field(layout: MemberLayout(path: path, offset: total, type: t, member: last), type: t)
     }

@@ -50,7 +50,7 @@ public struct KObject {
 
     public func deref() throws -> KObject {
         guard type.isPointer, let t = type.resolved.target else {
-            throw KernelError.unsupported("cannot dereference \(TypeFormatter.name(of: type)): not a pointer")
+            throw KernelError.wrongType(type: TypeFormatter.name(of: type), message: "cannot dereference \(TypeFormatter.name(of: type)): not a pointer")
         }
         return KObject(Value(type: t, address: try unsigned()), kernel)
     }
@@ -59,7 +59,7 @@ public struct KObject {
     public func index(_ i: Int) throws -> KObject {
         let r = type.resolved
         guard let e = r.target, let size = e.byteSize, r.kind == .array || r.kind == .pointer else {
-            throw KernelError.unsupported("cannot index \(TypeFormatter.name(of: type))")
+            throw KernelError.wrongType(type: TypeFormatter.name(of: type), message: "cannot index \(TypeFormatter.name(of: type))")
         }
         let base = r.kind == .array ? (address ?? 0) : try unsigned()
         return KObject(Value(type: e, address: base &+ UInt64(bitPattern: Int64(i) &* Int64(bitPattern: size))), kernel)
@@ -81,12 +81,12 @@ public struct KObject {
             if p == 0 { return "" }
             return try kernel.memory.readCString(p, limit: limit)
         }
-        throw KernelError.unsupported("\(TypeFormatter.name(of: type)) is not a string")
+        throw KernelError.wrongType(type: TypeFormatter.name(of: type), message: "\(TypeFormatter.name(of: type)) is not a string")
     }
 
     /// Reinterprets the object's address as another type.
     public func cast(to t: CType) throws -> KObject {
-        guard let a = address else { throw KernelError.unsupported("object is not in memory") }
+        guard let a = address else { throw KernelError.notInMemory(what: TypeFormatter.name(of: type), message: "object is not in memory") }
         return KObject(Value(type: t, address: a), kernel)
     }
 }

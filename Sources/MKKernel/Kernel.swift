@@ -61,19 +61,3 @@ public final class Kernel {
 
     public func readU64(_ address: UInt64) throws -> UInt64 { try memory.readVirtualU64(address) }
 }
-
-public enum KernelError: Error, CustomStringConvertible {
-    case missingType(String)
-    case missingMember(String, String)
-    case missingSymbol(String)
-    case unsupported(String)
-
-    public var description: String {
-        switch self {
-        case let .missingType(t): return "the kernel's debug info has no type \(t)"
-        case let .missingMember(t, m): return "\(t) has no member \(m) in this kernel"
-        case let .missingSymbol(s): return "the kernel has no symbol \(s)"
-        case let .unsupported(what): return what
-        }
-    }
-}

@@ -39,10 +39,10 @@ extension Kernel {
         }
         if has(variable: "tick_nsec") {
             let tick = try object("tick_nsec").unsigned()
-            guard tick > 0 else { throw KernelError.unsupported("tick_nsec is 0: cannot derive HZ") }
+            guard tick > 0 else { throw KernelError.implausible(what: "tick_nsec", value: 0, address: nil, message: "tick_nsec is 0: cannot derive HZ") }
             let hz = Int((1_000_000_000 + tick / 2) / tick)
             guard (10...100_000).contains(hz) else {
-                throw KernelError.unsupported("tick_nsec \(tick) gives HZ \(hz): not plausible")
+                throw KernelError.implausible(what: "tick_nsec", value: tick, address: nil, message: "tick_nsec \(tick) gives HZ \(hz): not plausible")
             }
             return KernelClock(hz: hz, hzMethod: "10^9 / tick_nsec (\(tick) ns)", jiffies: jiffies,
                                initialJiffies: KernelClock.initialJiffies(hz: hz))
@@ -54,10 +54,10 @@ extension Kernel {
         let nsec = shift < 64 ? try mono["xtime_nsec"].unsigned() >> shift : 0
         let uptime = (Double(base) + Double(nsec)) / 1e9
         let delta = Double(Int64(bitPattern: jiffies &- (1 << 32)))
-        guard uptime != 300 else { throw KernelError.unsupported("cannot derive HZ: uptime is exactly 300 s") }
+        guard uptime != 300 else { throw KernelError.implausible(what: "tk_core.timekeeper.tkr_mono", value: nil, address: nil, message: "cannot derive HZ: uptime is exactly 300 s") }
         let hz = Int((delta / (uptime - 300)).rounded())
         guard (10...100_000).contains(hz) else {
-            throw KernelError.unsupported("jiffies and the monotonic clock give HZ \(hz): not plausible")
+            throw KernelError.implausible(what: "jiffies_64", value: jiffies, address: nil, message: "jiffies and the monotonic clock give HZ \(hz): not plausible")
         }
         return KernelClock(hz: hz, hzMethod: "jiffies against the monotonic clock", jiffies: jiffies,
                            initialJiffies: KernelClock.initialJiffies(hz: hz))

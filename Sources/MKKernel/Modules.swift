@@ -92,7 +92,7 @@ extension Kernel {
             let base = try field("base", in: element)
             let size = try field("size", in: element)
             guard let textKind = debugInfo.enumerator("MOD_TEXT")?.value else {
-                throw KernelError.unsupported("struct module has mem[] but the kernel has no MOD_TEXT")
+                throw KernelError.unsupportedLayout(what: "struct module", message: "struct module has mem[] but the kernel has no MOD_TEXT")
             }
             let kinds = debugInfo.enumerator("MOD_TEXT")?.type.resolved.enumerators ?? []
             let count = Int(mem.type.resolved.count ?? 0)
@@ -109,7 +109,7 @@ extension Kernel {
         if let base = optionalField("module_core", in: t), let size = optionalField("core_size", in: t) {
             return .moduleCore(base: base, size: size, textSize: optionalField("core_text_size", in: t))
         }
-        throw KernelError.unsupported("struct module has neither mem[], core_layout nor module_core: unknown layout")
+        throw KernelError.unsupportedLayout(what: "struct module", message: "struct module has neither mem[], core_layout nor module_core: unknown layout")
     }
 
     /// The GNU build-id note the module loader kept for sysfs

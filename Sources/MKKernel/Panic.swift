@@ -50,8 +50,8 @@ extension Kernel {
     /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.
     func panicBuffer() -> String? {
         guard let v = debugInfo.staticLocal("buf", inFunction: "panic"), let link = v.linkAddress else { return nil }
-        let kaslr = target.symbols?.kaslrOffset ?? memory.addressLayout?.kaslrOffset ?? 0
-        let address = link >= 0xffff_ffff_8000_0000 ? link &+ kaslr : link
+        let address = target.symbols?.relocated(link)
+            ?? memory.addressLayout.map { $0.space.relocate(link, kaslrOffset: $0.kaslrOffset) } ?? link
         let size = Int(min(v.type.byteSize ?? 1024, 4096))
         guard let bytes = try? memory.readVirtual(address, count: size) else { return nil }
         var text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)

@@ -19,7 +19,7 @@ extension Kernel {
         guard has(variable: "nr_cpu_ids") else { return 1 }
         let n = try object("nr_cpu_ids").unsigned()
         guard n >= 1, n <= 1 << 16 else {
-            throw KernelError.unsupported("nr_cpu_ids is \(n): not a plausible CPU count")
+            throw KernelError.implausible(what: "nr_cpu_ids", value: n, address: nil, message: "nr_cpu_ids is \(n): not a plausible CPU count")
         }
         return Int(n)
     }
@@ -39,7 +39,7 @@ extension Kernel {
             throw KernelError.missingSymbol("__cpu_\(kind.rawValue)_mask")
         }
         let bits = try mask["bits"]
-        guard let address = bits.address else { throw KernelError.unsupported("the CPU mask is not in memory") }
+        guard let address = bits.address else { throw KernelError.notInMemory(what: "__cpu_\(kind.rawValue)_mask.bits", message: "the CPU mask is not in memory") }
         let words = (limit + 63) / 64
         let available = Int((bits.type.byteSize ?? 8) / 8)
         let bytes = try memory.readVirtual(address, count: 8 * min(words, max(available, 1)))
@@ -69,7 +69,7 @@ extension Kernel {
         let n = try nrCPUIds()
         guard has(variable: "__per_cpu_offset") else { return [UInt64](repeating: 0, count: n) }
         let array = try object("__per_cpu_offset")
-        guard let address = array.address else { throw KernelError.unsupported("__per_cpu_offset is not in memory") }
+        guard let address = array.address else { throw KernelError.notInMemory(what: "__per_cpu_offset", message: "__per_cpu_offset is not in memory") }
         let capacity = array.type.resolved.count.map(Int.init) ?? n
         let count = min(n, capacity)
         let bytes = try memory.readVirtual(address, count: 8 * count)
@@ -94,7 +94,7 @@ extension Kernel {
     public func perCPUAddress(_ address: UInt64, cpu: Int, offsets: [UInt64]? = nil) throws -> UInt64 {
         let table = try offsets ?? perCPUOffsets()
         guard cpu >= 0, cpu < table.count else {
-            throw KernelError.unsupported("CPU \(cpu) is out of range: this kernel has CPU ids 0-\(table.count - 1)")
+            throw KernelError.outOfRange(value: cpu >= 0 ? UInt64(cpu) : nil, maximum: table.isEmpty ? nil : UInt64(table.count - 1), message: "CPU \(cpu) is out of range: this kernel has CPU ids 0-\(table.count - 1)")
         }
         return address &+ table[cpu]
     }
@@ -104,7 +104,7 @@ extension Kernel {
         guard let v = debugInfo.variable(name) else { throw KernelError.missingSymbol(name) }
         let base = try address(of: name)
         if has(variable: "__per_cpu_offset") && !isPerCPU(base) {
-            throw KernelError.unsupported("\(name) is not a per-CPU variable")
+            throw KernelError.notPerCPU(name)
         }
         return object(v.type, at: try perCPUAddress(base, cpu: cpu, offsets: offsets))
     }

@@ -40,25 +40,25 @@ public enum Printk {
     public static func read(_ kernel: Kernel, budget: WalkBudget = WalkBudget()) throws -> PrintkLog {
         guard kernel.has(variable: "prb") else {
             if kernel.has(variable: "log_first_idx") {
-                throw KernelError.unsupported("unsupported kernel log format: this kernel (before 5.10) keeps its log in "
+                throw KernelError.unsupportedLayout(what: "struct printk_log", message: "unsupported kernel log format: this kernel (before 5.10) keeps its log in "
                                               + "log_buf as variable-length struct printk_log records, which mkdbg does not read yet")
             }
-            throw KernelError.unsupported("unsupported kernel log format: the kernel's debug info has neither prb "
+            throw KernelError.unsupportedLayout(what: "prb", message: "unsupported kernel log format: the kernel's debug info has neither prb "
                                           + "(the printk ring buffer of 5.10 and later) nor log_buf")
         }
         let layout = try PrintkLayout(kernel: kernel)
         let prb = try kernel.object("prb").deref()
         guard let prbAddress = prb.address, prbAddress != 0 else {
-            throw KernelError.unsupported("prb is NULL: no printk ring buffer")
+            throw KernelError.implausible(what: "prb", value: 0, address: nil, message: "prb is NULL: no printk ring buffer")
         }
         let countBits = try prb.path("desc_ring.count_bits").unsigned()
         let sizeBits = try prb.path("text_data_ring.size_bits").unsigned()
         guard countBits >= 1 && countBits <= maxCountBits else {
-            throw KernelError.unsupported("printk ring buffer at \(hex(prbAddress)): desc_ring.count_bits is \(countBits); "
+            throw KernelError.implausible(what: "desc_ring.count_bits", value: countBits, address: prbAddress, message: "printk ring buffer at \(hex(prbAddress)): desc_ring.count_bits is \(countBits); "
                                           + "expected 1 to \(maxCountBits)")
         }
         guard sizeBits >= 3 && sizeBits <= maxSizeBits else {
-            throw KernelError.unsupported("printk ring buffer at \(hex(prbAddress)): text_data_ring.size_bits is \(sizeBits); "
+            throw KernelError.implausible(what: "text_data_ring.size_bits", value: sizeBits, address: prbAddress, message: "printk ring buffer at \(hex(prbAddress)): text_data_ring.size_bits is \(sizeBits); "
                                           + "expected 3 to \(maxSizeBits)")
         }
         var walk = Walk(kernel: kernel, layout: layout, budget: budget,
@@ -200,7 +200,7 @@ public enum Printk {
                 }
             } catch {
                 // The first error names the address; the run's warning gives it.
-                skip(run?.reason.hasPrefix("unreadable") == true ? run!.reason : "unreadable (\(error))",
+                skip(run.map(\.reason).flatMap { $0.hasPrefix("unreadable") ? $0 : nil } ?? "unreadable (\(error))",
                      index: index, address: descAddress, id: id)
                 return
             }

@@ -62,7 +62,7 @@ struct PrintkLayout {
         blockDataOffset = Int(dataOffset)
         guard stateVar.size == 8 || stateVar.size == 4, blockBegin.size == stateVar.size, blockNext.size == stateVar.size,
               blockIdSize == stateVar.size, blockDataOffset >= blockIdSize else {
-            throw KernelError.unsupported("unsupported printk ring buffer layout: state_var is \(stateVar.size) bytes, "
+            throw KernelError.unsupportedLayout(what: "struct printk_ringbuffer", message: "unsupported printk ring buffer layout: state_var is \(stateVar.size) bytes, "
                                           + "lpos \(blockBegin.size)/\(blockNext.size), block id \(blockIdSize) at data \(blockDataOffset)")
         }
         func enumerator(_ name: String) throws -> UInt64 {
@@ -78,7 +78,7 @@ struct PrintkLayout {
 
     static func size(of t: CType) throws -> Int {
         guard let s = t.byteSize, s > 0, s < 1 << 16 else {
-            throw KernelError.unsupported("\(TypeFormatter.name(of: t)) has no usable size")
+            throw KernelError.unsupportedLayout(what: TypeFormatter.name(of: t), message: "\(TypeFormatter.name(of: t)) has no usable size")
         }
         return Int(s)
     }
@@ -92,7 +92,7 @@ struct PrintkLayout {
             throw KernelError.missingMember(t, m)
         }
         guard member != nil, let size = type.byteSize, size > 0, size <= 1 << 12, offset < 1 << 20 else {
-            throw KernelError.unsupported("\(TypeFormatter.name(of: t)).\(path) has no usable size")
+            throw KernelError.unsupportedLayout(what: "\(TypeFormatter.name(of: t)).\(path)", message: "\(TypeFormatter.name(of: t)).\(path) has no usable size")
         }
         return Field(path: path, offset: offset, type: type, member: member)
     }

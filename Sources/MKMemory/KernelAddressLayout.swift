@@ -7,6 +7,16 @@ import MKFormat
 public protocol KernelAddressLayout: Sendable {
     /// The architecture's name, as the arch table spells it (`x86-64`).
     var architecture: String { get }
+    /// Where kernel addresses begin and where the image is linked.
+    var space: KernelSpace { get }
+    /// What `info image` shows of the layout, in order: name and text.
+    var facts: [(name: String, value: String)] { get }
+    /// The physical load address minus the link address (x86-64 `phys_base`), when the architecture has one.
+    var physicalLoadOffset: Int64? { get }
+    /// Levels of the kernel's page tables (x86-64: 4 or 5).
+    var pageTableLevels: Int { get }
+    /// The direct map's base, once known.
+    var directMapBase: UInt64? { get }
     var kaslrOffset: UInt64 { get }
     /// End of physical memory the direct map can reach (the image's top).
     var physicalLimit: UInt64 { get set }
@@ -22,12 +32,6 @@ public protocol KernelAddressLayout: Sendable {
     func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
 }
 
-extension LayoutError {
-    static func unsupportedMachine(_ machine: UInt16, image: String) -> LayoutError {
-        .inconsistent("ELF machine \(machine) has no address layout; only x86-64 (62) kernels can be translated", image: image)
-    }
-}
-
 /// The address layouts mkdbg knows, by ELF machine.
 public enum KernelAddressLayouts {
     /// The layout of a kernel of `machine` (nil: x86-64) from VMCOREINFO.
@@ -35,6 +39,14 @@ public enum KernelAddressLayouts {
         switch machine {
         case nil, ElfHeader.emX86_64?: return try X86_64Layout(vmcoreInfo: vmcoreInfo, imagePath: imagePath)
         case let m?: throw LayoutError.unsupportedMachine(m, image: imagePath)
+        }
+    }
+
+    /// The VMCOREINFO keys the layout of a kernel of `machine` is built from (none for an unknown machine).
+    public static func vmcoreInfoKeys(machine: UInt16?) -> [String] {
+        switch machine {
+        case nil, ElfHeader.emX86_64?: return X86_64Layout.vmcoreInfoKeys
+        default: return []
         }
     }
 }

@@ -121,7 +121,7 @@ public final class KernelMemory {
                 switch e {
                 case let .physicalNotPresent(pa, _), let .pageExcluded(pa, _):
                     let delta = pa >= t.physical ? pa - t.physical : 0
-                    throw MemoryError.virtualNotMapped(address: va &+ delta, reason: "\(t.method.rawValue) maps it to \(e)")
+                    throw MemoryError.mappedUnreadable(address: va &+ delta, method: t.method.rawValue, physical: e)
                 default:
                     throw e
                 }

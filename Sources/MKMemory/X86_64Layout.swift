@@ -9,6 +9,10 @@ public struct X86_64Layout: KernelAddressLayout, Equatable {
     public static let startKernelMap: UInt64 = 0xffff_ffff_8000_0000
     /// Size of the kernel text map (KERNEL_IMAGE_SIZE with KASLR).
     public static let kernelImageSize: UInt64 = 1 << 30
+    /// The VMCOREINFO keys the layout is built from.
+    public static let vmcoreInfoKeys = ["KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)"]
+    /// The upper half is the kernel's; the image is linked at the text map.
+    public static let space = KernelSpace(kernelStart: 0xffff_8000_0000_0000, imageBase: startKernelMap)
     public static let defaultPageOffset4: UInt64 = 0xffff_8880_0000_0000
     public static let defaultPageOffset5: UInt64 = 0xff11_0000_0000_0000
 
@@ -32,6 +36,17 @@ public struct X86_64Layout: KernelAddressLayout, Equatable {
     }
 
     public var architecture: String { "x86-64" }
+    public var space: KernelSpace { Self.space }
+    public var physicalLoadOffset: Int64? { physBase }
+    public var pageTableLevels: Int { levels }
+    public var directMapBase: UInt64? { pageOffsetBase }
+
+    public var facts: [(name: String, value: String)] {
+        [("KASLR offset", hex(kaslrOffset)),
+         ("phys_base", physBase < 0 ? "-" + hex(physBase.magnitude) : hex(UInt64(physBase))),
+         ("page tables", "\(levels)-level, top table at physical \(hex(topLevelTable))"),
+         ("direct map", pageOffsetBase.map { "page_offset_base \(hex($0))" } ?? "unknown")]
+    }
     public var directMapBaseVariable: String? { "page_offset_base" }
 
     /// `page_offset_base`'s value; the paging mode's default when it is unknown or 0.
@@ -95,6 +110,8 @@ public enum LayoutError: Error, CustomStringConvertible, Equatable {
     case missingKey(String, image: String)
     case inconsistent(String, image: String)
     case noVmcoreInfo(image: String)
+    /// The image is of an architecture without an address layout: its ELF machine.
+    case unsupportedMachine(UInt16, image: String)
 
     public var description: String {
         switch self {
@@ -102,6 +119,9 @@ public enum LayoutError: Error, CustomStringConvertible, Equatable {
             return "\(image): VMCOREINFO has no \(key); cannot locate the kernel in memory"
         case let .inconsistent(what, image):
             return "\(image): \(what)"
+        case let .unsupportedMachine(machine, image):
+            return "\(image): \(ElfMachine.name(machine) ?? "ELF machine \(machine)") is not supported yet: "
+                + "mkdbg reads x86-64 kernels (this image is \(ElfMachine.describe(machine)))"
         case let .noVmcoreInfo(image):
             return "\(image): no VMCOREINFO note; cannot translate kernel virtual addresses (was qemu_fw_cfg loaded in the guest, or is this a user-space core?)"
         }

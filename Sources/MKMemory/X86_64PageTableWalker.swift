@@ -25,7 +25,7 @@ public struct X86_64PageTableWalker: PageTableWalker {
 
     public func translate(_ va: UInt64) throws -> Translation {
         guard isCanonical(va) else {
-            throw MemoryError.virtualNotMapped(address: va, reason: "not a canonical \(levels == 5 ? 57 : 48)-bit address")
+            throw MemoryError.notCanonical(address: va, bits: levels == 5 ? 57 : 48)
         }
         let names = levels == 5 ? ["pml5", "pgd", "pud", "pmd", "pte"] : ["pgd", "pud", "pmd", "pte"]
         var table = root
@@ -37,7 +37,7 @@ public struct X86_64PageTableWalker: PageTableWalker {
             let entry = try readEntry(entryAddress)
             steps.append(PageTableStep(level: name, entryAddress: entryAddress, entry: entry))
             guard entry & Self.present != 0 else {
-                throw MemoryError.virtualNotMapped(address: va, reason: "\(name) entry \(hex(entry)) at physical \(hex(entryAddress)) is not present")
+                throw MemoryError.pageNotPresent(address: va, level: name, entry: entry, entryAddress: entryAddress)
             }
             let isLeaf = name == "pte" || ((name == "pud" || name == "pmd") && entry & Self.pageSizeBit != 0)
             if isLeaf {

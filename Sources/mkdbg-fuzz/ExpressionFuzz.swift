@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MKFormat
+import MKMemory
 import MKDebugInfo
 import MKValues
 
@@ -23,7 +24,7 @@ struct ExpressionFuzz: FuzzTarget {
         do {
             let vmlinux = try Vmlinux(path: path)
             debugInfo = try DebugInfo.load(vmlinux, cacheDirectory: nil)
-            symbols = try vmlinux.symbolTable(kaslrOffset: 0)
+            symbols = try vmlinux.symbolTable(kaslrOffset: 0, space: X86_64Layout.space)
         } catch {
             fail("\(path): \(error)")
         }

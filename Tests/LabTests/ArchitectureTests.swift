@@ -132,4 +132,33 @@ import MKCommands
         #expect(!called.isEmpty)
         #expect(called.allSatisfy { $0.registers[X86_64Architecture.rax] == nil && $0.registers[X86_64Architecture.rdi] == nil })
     }
+
+    /// An arm64 core opens as an ELF core recording its machine; mkdbg then
+    /// says arm64 is not supported yet (a typed error naming the machine),
+    /// with or without VMCOREINFO, not that the file is not an x86-64 core.
+    @Test func arm64CoreIsUnsupportedArchitecture() throws {
+        let fx = try LabFixture.load("panicked")
+        let info = try #require(try ImageOpener.open(fx.elf).vmcoreInfo)
+        let dir = NSTemporaryDirectory() + "mkdbg-arm64-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for withInfo in [true, false] {
+            let path = dir + "/arm64-\(withInfo).core"
+            let notes = withInfo ? [ElfNote(name: "VMCOREINFO", type: 0, descriptor: Array(info.entries.map { "\($0.key)=\($0.value)\n" }.joined().utf8), offset: 0)] : []
+            let writer = try ElfCoreWriter(notes: notes, loads: [.init(physicalAddress: 0x4000_0000, size: 0x1000)],
+                                           machine: ElfHeader.emAarch64)
+            try writer.write(to: try DumpTests.FileOutput(path)) { _, buffer in buffer.initializeMemory(as: UInt8.self, repeating: 0) }
+            let core = try ElfCore(path: path)
+            #expect(core.elfMachine == 183)
+            #expect(core.prStatus.isEmpty)
+            let r = try runMkdbg(["--json", "-c", path, "-e", "p 1"])
+            #expect(r.status == 1)
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
+            let e = try #require(o["error"] as? [String: Any])
+            #expect(e["kind"] as? String == "unsupported_architecture", "\(e)")
+            #expect(e["machine"] as? Int == 183 && e["architecture"] as? String == "arm64", "\(e)")
+            #expect(r.err.hasPrefix("mkdbg: \(path): arm64 is not supported yet"), "\(r.err)")
+            #expect(!r.err.contains("x86-64 core"))
+        }
+    }
 }

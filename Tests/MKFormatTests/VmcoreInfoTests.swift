@@ -30,7 +30,7 @@ import MKFormat
         #expect(info.kernelOffset == 0x18000000)
         #expect(info.crashTime == 1700000000)
         #expect(info.malformedLines == ["garbage line"])
-        #expect(info.missingRequiredKeys == ["SYMBOL(init_top_pgt)"])
+        #expect(info.missingKeys(["KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)"]) == ["SYMBOL(init_top_pgt)"])
         #expect(info.symbol("nope") == nil)
     }
 
@@ -72,7 +72,7 @@ import MKFormat
             #expect(info.pageSizeProblem?.contains(message) == true, "\(info.pageSizeProblem ?? "nil")")
             #expect(info.valueProblems.count == 1)
             // Present, so not reported as missing.
-            #expect(!info.missingRequiredKeys.contains("PAGESIZE"))
+            #expect(!info.missingKeys().contains("PAGESIZE"))
         }
         #expect(VmcoreInfo(text: "OSRELEASE=6.1\n").pageSizeProblem == nil)
     }
@@ -86,7 +86,7 @@ import MKFormat
             CRASHTIME=soon
             """)
         #expect(info.kernelOffset == nil)
-        #expect(info.missingRequiredKeys == ["OSRELEASE"])
+        #expect(info.missingKeys() == ["OSRELEASE"])
         #expect(info.valueProblems == [
             "VMCOREINFO KERNELOFFSET=\"zz12\" does not parse as a hex number",
             "VMCOREINFO NUMBER(phys_base)=\"0x10\" does not parse as a decimal number",

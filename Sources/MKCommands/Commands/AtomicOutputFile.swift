@@ -13,32 +13,32 @@ final class AtomicOutputFile: CoreOutput {
     private let file: AtomicFile
 
     init(path: String, command: String) throws {
-        guard !path.isEmpty else { throw CommandError.invalid("\(command): expected a file name") }
+        guard !path.isEmpty else { throw CommandError.invalidArgument(path, message: "\(command): expected a file name") }
         if let st = FileSystem.status(path) {
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                throw CommandError.invalid("\(command): \(path): is a directory, expected a file to write")
+                throw CommandError.io(path: path, message: "\(command): \(path): is a directory, expected a file to write")
             }
             if (st.st_mode & S_IFMT) != S_IFREG {
-                throw CommandError.invalid("\(command): \(path): not a regular file; mkdbg replaces files atomically and will not replace this one")
+                throw CommandError.io(path: path, message: "\(command): \(path): not a regular file; mkdbg replaces files atomically and will not replace this one")
             }
         }
         let (directory, base) = AtomicFile.split(path)
         guard !base.isEmpty else {
-            throw CommandError.invalid("\(command): \(path): names a directory, expected a file to write")
+            throw CommandError.io(path: path, message: "\(command): \(path): names a directory, expected a file to write")
         }
         let dst: stat
         do {
             dst = try FileSystem.status(directory)
         } catch let e as Errno {
-            throw CommandError.invalid("\(command): cannot write \(path): directory \(directory): \(e.reason)")
+            throw CommandError.io(path: path, message: "\(command): cannot write \(path): directory \(directory): \(e.reason)")
         }
         if (dst.st_mode & S_IFMT) != S_IFDIR {
-            throw CommandError.invalid("\(command): cannot write \(path): \(directory) is not a directory")
+            throw CommandError.io(path: path, message: "\(command): cannot write \(path): \(directory) is not a directory")
         }
         do {
             file = try AtomicFile(path: path)
         } catch let e as Errno {
-            throw CommandError.invalid("\(command): cannot write \(path): cannot create a file in \(directory): \(e.reason)")
+            throw CommandError.io(path: path, message: "\(command): cannot write \(path): cannot create a file in \(directory): \(e.reason)")
         }
         self.path = path
         self.command = command
@@ -69,7 +69,7 @@ final class AtomicOutputFile: CoreOutput {
         do {
             try body()
         } catch let e as Errno {
-            throw CommandError.invalid("\(command): \(what) \(path): \(e.reason)")
+            throw CommandError.io(path: path, message: "\(command): \(what) \(path): \(e.reason)")
         }
     }
 

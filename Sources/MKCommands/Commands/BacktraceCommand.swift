@@ -65,7 +65,7 @@ enum BacktraceCommand {
                 json.append(.object([("cpu", .int(Int64(cpu)))] + fields(bt).filter { $0.0 != "cpu" }))
             case let .failure(error):
                 texts.append("CPU \(cpu): cannot find its task: \(error)")
-                json.append(.object([("cpu", .int(Int64(cpu))), ("error", .string("\(error)"))]))
+                json.append(.object([("cpu", .int(Int64(cpu))), ("error", ErrorReport(error).json)]))
             }
         }
         return CommandOutput(text: texts.joined(separator: "\n\n"), fields: [("backtraces", .array(json))])

@@ -54,7 +54,7 @@ enum DisCommand {
             instructions = try listing.disassembler.disassemble(listing.memory, from: address, count: count)
         } else if let f = named {
             guard f.size > 0 else {
-                throw CommandError.invalid("dis: \(f.name) has no size in the symbol table or DWARF; give a COUNT")
+                throw CommandError.invalidArgument(f.name, message: "dis: \(f.name) has no size in the symbol table or DWARF; give a COUNT")
             }
             instructions = try listing.disassembler.disassemble(listing.memory, range: f.range)
         } else {

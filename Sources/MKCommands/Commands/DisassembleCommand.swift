@@ -45,7 +45,7 @@ enum DisassembleCommand {
         var function: CodeFunction?
         let range: Range<UInt64>
         if text.isEmpty {
-            guard let pc = listing.markedPC else { throw CommandError.invalid("No frame selected.") }
+            guard let pc = listing.markedPC else { throw CommandError.targetState("No frame selected.") }
             let f = try listing.function(containing: pc)
             (function, range) = (f, f.range)
         } else if let comma = topLevelComma(text) {
@@ -56,12 +56,12 @@ enum DisassembleCommand {
                 second.removeFirst()
                 let length = try listing.address(of: second, session)
                 let (e, overflow) = start.addingReportingOverflow(length)
-                guard !overflow else { throw CommandError.invalid("disassemble: \(hex(start)) + \(hex(length)) overflows") }
+                guard !overflow else { throw CommandError.outOfRange(value: length, minimum: nil, maximum: UInt64.max - start, message: "disassemble: \(hex(start)) + \(hex(length)) overflows") }
                 end = e
             } else {
                 end = try listing.address(of: second, session)
             }
-            guard start < end else { throw CommandError.invalid("disassemble: the range \(hex(start)),\(hex(end)) is empty") }
+            guard start < end else { throw CommandError.invalidArgument("\(hex(start)),\(hex(end))", message: "disassemble: the range \(hex(start)),\(hex(end)) is empty") }
             range = start..<end
         } else {
             let f = try listing.function(containing: try listing.address(of: text, session))

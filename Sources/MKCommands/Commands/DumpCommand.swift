@@ -30,7 +30,7 @@ enum DumpCommand {
     ) { args, _ in
         // No kind matched.
         if let f = args.argument("KIND"), ["ihex", "srec", "tekhex", "verilog"].contains(f) {
-            throw CommandError.invalid("dump: the \(f) format is not supported; mkdbg writes raw binary (dump memory, dump physical, dump value)")
+            throw CommandError.invalidArgument(f, message: "dump: the \(f) format is not supported; mkdbg writes raw binary (dump memory, dump physical, dump value)")
         }
         guard let kind = args.argument("KIND") else {
             throw CommandError.usage(command: "dump", message: "expected memory, physical or value", usage: usage)
@@ -68,11 +68,11 @@ enum DumpCommand {
         let physical = kind == "physical"
         let (start, end) = try startAndEnd(rest, session, physical: physical)
         guard end > start else {
-            throw CommandError.invalid("\(label): END \(hex(end)) is not above START \(hex(start)); nothing to write")
+            throw CommandError.outOfRange(value: end, minimum: start &+ 1, maximum: nil, message: "\(label): END \(hex(end)) is not above START \(hex(start)); nothing to write")
         }
         let size = end - start
         guard size <= maxSize else {
-            throw CommandError.invalid("\(label): \(hex(start))-\(hex(end)) is \(sizeText(size)), more than the \(sizeText(maxSize)) a dump may write")
+            throw CommandError.outOfRange(value: size, minimum: 1, maximum: maxSize, message: "\(label): \(hex(start))-\(hex(end)) is \(sizeText(size)), more than the \(sizeText(maxSize)) a dump may write")
         }
         let memory = target.memory
         let seconds = try write(file: file, label: label, size: size, space: physical ? "physical" : "virtual", start: start) { offset, buffer in
@@ -119,11 +119,11 @@ enum DumpCommand {
         let value = try ExpressionRunner.evaluate(text, evaluator)
         switch value.type.resolved.kind {
         case .structure, .union, .array, .function:
-            guard let a = value.address else { throw CommandError.invalid("dump: \(role) \(text) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: text, message: "dump: \(role) \(text) is not in memory") }
             return a
         default:
             guard value.type.isScalar else {
-                throw CommandError.invalid("dump: cannot use \(text), of type \(value.type), as \(role)")
+                throw CommandError.wrongType(expression: text, type: "\(value.type)", message: "dump: cannot use \(text), of type \(value.type), as \(role)")
             }
             return try value.integerBits(target.memory)
         }
@@ -137,14 +137,14 @@ enum DumpCommand {
         if let address = value.address, !value.isBitfield {
             // An lvalue: its bytes in memory, streamed like dump memory.
             guard let size = value.type.byteSize else {
-                throw CommandError.invalid("dump value: \(text) has type \(typeName), whose size is unknown")
+                throw CommandError.wrongType(expression: text, type: typeName, message: "dump value: \(text) has type \(typeName), whose size is unknown")
             }
-            guard size > 0 else { throw CommandError.invalid("dump value: \(text) has size 0; nothing to write") }
+            guard size > 0 else { throw CommandError.outOfRange(value: 0, minimum: 1, maximum: maxSize, message: "dump value: \(text) has size 0; nothing to write") }
             guard size <= maxSize else {
-                throw CommandError.invalid("dump value: \(text) is \(sizeText(size)), more than the \(sizeText(maxSize)) a dump may write")
+                throw CommandError.outOfRange(value: size, minimum: 1, maximum: maxSize, message: "dump value: \(text) is \(sizeText(size)), more than the \(sizeText(maxSize)) a dump may write")
             }
             guard checkedAdd(address, size) != nil else {
-                throw CommandError.invalid("dump value: \(text) at \(hex(address)) runs past the top of the address space")
+                throw CommandError.outOfRange(value: address, minimum: nil, maximum: 0 &- size, message: "dump value: \(text) at \(hex(address)) runs past the top of the address space")
             }
             let memory = target.memory
             let seconds = try write(file: file, label: "dump value", size: size, space: "virtual", start: address) { offset, buffer in
@@ -161,7 +161,7 @@ enum DumpCommand {
         } else {
             bytes = try value.load(target.memory)
         }
-        guard !bytes.isEmpty else { throw CommandError.invalid("dump value: \(text) has no bytes; nothing to write") }
+        guard !bytes.isEmpty else { throw CommandError.outOfRange(value: 0, minimum: 1, maximum: maxSize, message: "dump value: \(text) has no bytes; nothing to write") }
         let all = bytes
         let seconds = try write(file: file, label: "dump value", size: UInt64(all.count), space: "value", start: 0) { offset, buffer in
             all.withUnsafeBytes { src in

@@ -53,10 +53,10 @@ enum ExamineCommand {
         let r = value.type.resolved
         switch r.kind {
         case .structure, .union, .array, .function:
-            guard let a = value.address else { throw CommandError.invalid("x: \(text) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: text, message: "x: \(text) is not in memory") }
             return a
         default:
-            guard value.type.isScalar else { throw CommandError.invalid("x: cannot use a value of type \(value.type) as an address") }
+            guard value.type.isScalar else { throw CommandError.wrongType(expression: text, type: "\(value.type)", message: "x: cannot use a value of type \(value.type) as an address") }
             return try value.integerBits(target.memory)
         }
     }
@@ -65,7 +65,7 @@ enum ExamineCommand {
     /// marked `=>`); a bare `x` goes on after the last.
     static func instructions(_ session: Session, _ address: UInt64, _ f: ExamineFormat,
                              physical: Bool) throws -> (String, UInt64, [JSONValue]) {
-        guard !physical else { throw CommandError.invalid("x/i reads code at virtual addresses; drop -p") }
+        guard !physical else { throw CommandError.invalidArgument("-p", message: "x/i reads code at virtual addresses; drop -p") }
         let listing = try DisassemblyListing(session)
         let insns = try listing.disassembler.disassemble(listing.memory, from: address, count: f.count)
         let (lines, _) = listing.render(insns, .init(alwaysIndent: true))

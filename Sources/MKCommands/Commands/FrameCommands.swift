@@ -24,7 +24,7 @@ enum FrameCommands {
             throw CommandError.usage(command: "frame", message: "\"\(word)\" is not a frame number", usage: "frame [N]")
         }
         return try select(session, command: "frame") { _, count in
-            guard n < count else { throw CommandError.invalid("frame: no frame \(n): the stack has frames 0 to \(count - 1)") }
+            guard n < count else { throw CommandError.outOfRange(value: UInt64(n), minimum: 0, maximum: UInt64(count - 1), message: "frame: no frame \(n): the stack has frames 0 to \(count - 1)") }
             return n
         }
     }
@@ -38,7 +38,7 @@ enum FrameCommands {
     ) { args, session in
         let n = try steps(args, "up")
         return try select(session, command: "up") { current, count in
-            guard current + 1 < count else { throw CommandError.invalid("up: frame \(current) is the outermost frame; cannot go up") }
+            guard current + 1 < count else { throw CommandError.outOfRange(value: UInt64(current + 1), minimum: 0, maximum: UInt64(count - 1), message: "up: frame \(current) is the outermost frame; cannot go up") }
             return min(count - 1, current + min(n, count))
         }
     }
@@ -52,7 +52,7 @@ enum FrameCommands {
     ) { args, session in
         let n = try steps(args, "down")
         return try select(session, command: "down") { current, _ in
-            guard current > 0 else { throw CommandError.invalid("down: frame 0 is the innermost frame; cannot go down") }
+            guard current > 0 else { throw CommandError.outOfRange(value: nil, minimum: 0, maximum: nil, message: "down: frame 0 is the innermost frame; cannot go down") }
             return max(0, current - n)
         }
     }
@@ -70,7 +70,7 @@ enum FrameCommands {
         guard let context = session.current else { throw CommandError.noTarget }
         let bt = try backtrace(context, session, command)
         guard !bt.frames.isEmpty else {
-            throw CommandError.invalid("\(command): task \(hex(bt.task)) has no frames" + (bt.notes.first.map { " (\($0))" } ?? ""))
+            throw CommandError.targetState("\(command): task \(hex(bt.task)) has no frames" + (bt.notes.first.map { " (\($0))" } ?? ""))
         }
         let index = try pick(min(context.selection.frame, bt.frames.count - 1), bt.frames.count)
         context.selection = FrameSelection(task: bt.task, frame: index)
@@ -81,7 +81,7 @@ enum FrameCommands {
         guard let context = session.current else { throw CommandError.noTarget }
         let bt = try backtrace(context, session, "frame")
         guard bt.frames.indices.contains(context.selection.frame) else {
-            throw CommandError.invalid("frame: task \(hex(bt.task)) has no frame \(context.selection.frame)")
+            throw CommandError.targetState("frame: task \(hex(bt.task)) has no frame \(context.selection.frame)")
         }
         return output(bt, context.selection.frame)
     }

@@ -12,7 +12,8 @@ enum InfoCommand {
         summary: "describe the target (image, VMCOREINFO, debug info) and where symbols are",
         examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"],
         subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec,
-                      InfoRegistersCommand.spec, InfoFrameCommand.spec]
+                      InfoRegistersCommand.spec, InfoFrameCommand.spec,
+                      InfoFunctionsCommand.spec, InfoVariablesCommand.spec, InfoTypesCommand.spec]
     )
 
     static let imageSpec = CommandSpec(
@@ -30,7 +31,7 @@ enum InfoCommand {
     ) { _, session in
         let target = try session.requireTarget()
         guard let info = target.image.vmcoreInfo else {
-            throw CommandError.invalid("\(target.image.path): no VMCOREINFO note")
+            throw CommandError.targetState("\(target.image.path): no VMCOREINFO note")
         }
         return CommandOutput(text: info.entries.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"),
                              fields: [("entries", .object(info.entries.map { ($0.key, .string($0.value)) }))])
@@ -90,7 +91,7 @@ enum InfoCommand {
             fact("release", info.osRelease ?? "(none)")
             fact("build-id", info.buildId ?? "(none)")
             fact("page size", info.pageSize.map { "\($0) bytes" } ?? (info["PAGESIZE"].map { "invalid (PAGESIZE=\($0))" } ?? "unknown (no PAGESIZE)"))
-            problems += info.missingRequiredKeys.map { "VMCOREINFO lacks \($0)" }
+            problems += info.missingKeys(KernelAddressLayouts.vmcoreInfoKeys(machine: image.elfMachine)).map { "VMCOREINFO lacks \($0)" }
             problems += info.valueProblems
             problems += info.malformedLines.map { "VMCOREINFO line is not KEY=VALUE: \($0)" }
         }
@@ -101,12 +102,8 @@ enum InfoCommand {
             fact("vmlinux", "none")
         }
         if let p = target.symbolProblem { problems.append(p) }
-        if let layout = target.memory.layout {
-            fact("KASLR offset", hex(layout.kaslrOffset))
-            fact("phys_base", layout.physBase < 0 ? "-" + hex(UInt64(-layout.physBase)) : hex(UInt64(layout.physBase)))
-            fact("page tables", "\(layout.levels)-level, top table at physical \(hex(layout.topLevelTable))")
-            fact("direct map", layout.pageOffsetBase.map { "page_offset_base \(hex($0))" } ?? "unknown")
-        }
+        // The architecture's layout says what it has (x86-64: phys_base, 4- or 5-level tables).
+        for (name, value) in target.memory.addressLayout?.facts ?? [] { fact(name, value) }
 
         let ranges = image.physicalRanges
         let total = ranges.reduce(UInt64(0)) { $0 &+ $1.size }
@@ -149,11 +146,11 @@ enum InfoCommand {
         fields.append(("page_size", info?.pageSize.map { .uint($0) } ?? .null))
         fields.append(("vmlinux", target.vmlinux.map { .string($0.path) } ?? .null))
         fields.append(("vmlinux_matches", .bool(target.vmlinux != nil && target.symbolProblem == nil)))
-        if let layout = target.memory.layout {
+        if let layout = target.memory.addressLayout {
             fields.append(("kaslr_offset", jsonAddress(layout.kaslrOffset)))
-            fields.append(("phys_base", .int(layout.physBase)))
-            fields.append(("page_table_levels", .int(Int64(layout.levels))))
-            fields.append(("page_offset_base", layout.pageOffsetBase.map(jsonAddress) ?? .null))
+            fields.append(("phys_base", layout.physicalLoadOffset.map { .int($0) } ?? .null))
+            fields.append(("page_table_levels", .int(Int64(layout.pageTableLevels))))
+            fields.append(("page_offset_base", layout.directMapBase.map(jsonAddress) ?? .null))
         }
         fields.append(("physical_ranges", .array(ranges.map { .object([("start", jsonAddress($0.start)), ("end", jsonAddress($0.end))]) })))
         fields.append(("notes", .array(image.notes.map { .object([("name", .string($0.name)), ("type", .uint(UInt64($0.type))), ("size", .int(Int64($0.descriptor.count)))]) })))

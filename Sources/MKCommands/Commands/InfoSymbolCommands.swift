@@ -43,7 +43,7 @@ enum InfoSymbolCommands {
         for (moduleName, file) in session.moduleDebugFiles.sorted(by: { $0.key < $1.key }) {
             guard let dwarf = try? file.dwarf.get(), let at = dwarf.fileAddress(ofSymbol: name) else { continue }
             guard let (fileName, line) = dwarf.sourceLine(at: at.address) else {
-                throw CommandError.invalid("No line number information available for \(name) [\(moduleName)]")
+                throw CommandError.noDebugInfo("No line number information available for \(name) [\(moduleName)]")
             }
             let loaded = try Backtracer(kernel: session.kernel()).modules.first { $0.name == moduleName }
             let start = loaded?.symbol(named: name)?.address
@@ -65,7 +65,7 @@ enum InfoSymbolCommands {
         if let answer = try moduleLine(text, session) { return answer }
         let address = try ExamineCommand.address(of: text, session, physical: false)
         guard let loc = d.sourceLocation(linkAddress: address &- kaslr) else {
-            throw CommandError.invalid("No line number information available for address \(hex(address))")
+            throw CommandError.noDebugInfo("No line number information available for address \(hex(address))")
         }
         let sym = target.symbols?.describeForPointer(address).map { " <\($0)>" } ?? ""
         var out = "Line \(loc.line) of \"\(loc.file)\" contains address \(hex(address))\(sym)"

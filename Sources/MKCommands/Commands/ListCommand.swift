@@ -61,7 +61,7 @@ enum ListCommand {
             } else {
                 let parts = o.split(separator: ".", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else {
-                    throw CommandError.invalid("list: -o wants a number or STRUCT.MEMBER, not \"\(o)\"")
+                    throw CommandError.invalidArgument(o, message: "list: -o wants a number or STRUCT.MEMBER, not \"\(o)\"")
                 }
                 let t = try resolveStruct(parts[0], kernel)
                 let f = try kernel.field(parts[1], in: t)
@@ -72,7 +72,7 @@ enum ListCommand {
         } else if let t = structType, let m = display.first {
             let f = try kernel.field(m, in: t)
             guard let k = linkageKind(f.type) else {
-                throw CommandError.invalid("list: \(TypeFormatter.name(of: t)).\(m) is a \(TypeFormatter.name(of: f.type)), not a list_head or hlist_node; give the linkage with -o STRUCT.MEMBER")
+                throw CommandError.wrongType(expression: "\(TypeFormatter.name(of: t)).\(m)", type: TypeFormatter.name(of: f.type), message: "list: \(TypeFormatter.name(of: t)).\(m) is a \(TypeFormatter.name(of: f.type)), not a list_head or hlist_node; give the linkage with -o STRUCT.MEMBER")
             }
             linkOffset = UInt64(f.offset)
             linkKind = k
@@ -87,7 +87,7 @@ enum ListCommand {
         var address: UInt64
         switch r.kind {
         case .structure, .union:
-            guard let a = value.address else { throw CommandError.invalid("list: \(headText) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: headText, message: "list: \(headText) is not in memory") }
             address = a
             headKind = r.name
         case .pointer:
@@ -96,10 +96,10 @@ enum ListCommand {
         case .integer, .enumeration:
             address = try value.integerBits(target.memory)
         case .array:
-            guard let a = value.address else { throw CommandError.invalid("list: \(headText) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: headText, message: "list: \(headText) is not in memory") }
             address = a
         default:
-            throw CommandError.invalid("list: HEAD must be a list_head, a pointer or an address; \(headText) is a \(TypeFormatter.name(of: value.type))")
+            throw CommandError.wrongType(expression: headText, type: TypeFormatter.name(of: value.type), message: "list: HEAD must be a list_head, a pointer or an address; \(headText) is a \(TypeFormatter.name(of: value.type))")
         }
         let linkageHead = ["list_head", "hlist_head", "hlist_node"].contains(headKind ?? "")
         var kind: ListQuery.Kind = linkKind ?? .list
@@ -108,7 +108,7 @@ enum ListCommand {
         var start = address
         if !linkageHead && !args.has("-H") { start = address &+ linkOffset }
         if args.has("-r") && kind == .hlist {
-            throw CommandError.invalid("list: -r needs a doubly linked list_head list; hlists go one way")
+            throw CommandError.invalidArgument("-r", message: "list: -r needs a doubly linked list_head list; hlists go one way")
         }
 
         var query = ListQuery(kind: kind, start: start, startIsHead: startIsHead, linkOffset: linkOffset)

@@ -24,31 +24,31 @@ enum PerCpuCommand {
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
-                throw CommandError.invalid("per_cpu: unknown format /\(f); formats are x d u o t c a s z")
+                throw CommandError.invalidArgument("/" + f, message: "per_cpu: unknown format /\(f); formats are x d u o t c a s z")
             }
             format = c
         }
         let expression = args.argument("VAR") ?? ""
         if expression.contains("->") || expression.contains("*") || expression.contains("&") {
-            throw CommandError.invalid("per_cpu: \(expression): only .member and [index] may follow the variable (its per-CPU copies are found by offset)")
+            throw CommandError.invalidArgument(expression, message: "per_cpu: \(expression): only .member and [index] may follow the variable (its per-CPU copies are found by offset)")
         }
         let kernel = try session.kernel()
         let evaluator = try session.evaluator()
         // The expression is evaluated at the variable's section offset, then moved to each CPU's copy.
         let value = try ExpressionRunner.evaluate(expression, evaluator)
         guard let offsetAddress = value.address else {
-            throw CommandError.invalid("per_cpu: \(expression) is not a variable in memory")
+            throw CommandError.notInMemory(expression: expression, message: "per_cpu: \(expression) is not a variable in memory")
         }
         let name = String(expression.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
         let base = try kernel.address(of: name)
         guard kernel.isPerCPU(base) else {
-            throw CommandError.invalid("per_cpu: \(name) is not a per-CPU variable (its address \(hex(base)) is outside the per-CPU section)")
+            throw CommandError.invalidArgument(name, message: "per_cpu: \(name) is not a per-CPU variable (its address \(hex(base)) is outside the per-CPU section)")
         }
         let offsets = try kernel.perCPUOffsets()
         let cpus: [Int]
         if let cpuArg {
             guard cpuArg >= 0, cpuArg < offsets.count else {
-                throw CommandError.invalid("per_cpu: CPU \(cpuArg) is out of range: this kernel has CPU ids 0-\(offsets.count - 1)")
+                throw CommandError.outOfRange(value: cpuArg >= 0 ? UInt64(cpuArg) : nil, minimum: 0, maximum: UInt64(offsets.count - 1), message: "per_cpu: CPU \(cpuArg) is out of range: this kernel has CPU ids 0-\(offsets.count - 1)")
             }
             cpus = [cpuArg]
         } else {
@@ -58,6 +58,7 @@ enum PerCpuCommand {
         var lines: [String] = []
         var json: [JSONValue] = []
         var failures = 0
+        var firstError: Error?
         for cpu in cpus {
             let address = try kernel.perCPUAddress(offsetAddress, cpu: cpu, offsets: offsets)
             var v = value
@@ -72,14 +73,15 @@ enum PerCpuCommand {
                 }
             } catch {
                 failures += 1
+                if firstError == nil { firstError = error }
                 text = "<error: \(error)>"
-                entry.append(("error", .string("\(error)")))
+                entry.append(("error", ErrorReport(error).json))
             }
             lines.append("per_cpu(\(expression), \(cpu)) = \(text)")
             json.append(.object(entry))
         }
-        if failures == cpus.count, cpus.count > 0 {
-            throw CommandError.invalid(lines.joined(separator: "\n"))
+        if failures == cpus.count, let firstError {
+            throw CommandError.failed(lines.joined(separator: "\n"), cause: firstError)
         }
         return CommandOutput(text: lines.joined(separator: "\n"), fields: [
             ("expression", .string(expression)), ("type", .string(TypeFormatter.name(of: value.type))),

@@ -20,7 +20,7 @@ enum PrintCommand {
         var format: Character?
         if let f = args.format {
             guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
-                throw CommandError.invalid("print: unknown format /\(f); formats are x d u o t c a s z")
+                throw CommandError.invalidArgument("/" + f, message: "print: unknown format /\(f); formats are x d u o t c a s z")
             }
             format = c
         }
@@ -30,10 +30,10 @@ enum PrintCommand {
         let formatter = ValueFormatter(memory: target.memory, format: format, limits: session.printLimits, symbolize: { target.symbols?.describeForPointer($0) })
         // Print before recording, so a value that cannot be read is not kept.
         let text = try formatter.top(value)
-        let n = evaluator.history.record(value)
+        let n = evaluator.history.record(value, memory: target.memory)
         var fields: [(String, JSONValue)] = [("history", .int(Int64(n))), ("type", .string(TypeFormatter.name(of: value.type))),
                                              ("value", .string(text))]
-        if let a = value.address { fields.append(("address", jsonAddress(a))) }
+        if let a = value.address ?? value.snapshotAddress { fields.append(("address", jsonAddress(a))) }
         if value.type.isScalar, let bits = try? value.integerBits(target.memory) {
             fields.append(("integer", value.type.resolved.isSigned ? .int(Int64(bitPattern: bits)) : .uint(bits)))
         }

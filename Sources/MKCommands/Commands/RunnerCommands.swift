@@ -29,7 +29,7 @@ enum ShellCommand {
         let command = invocation.argument("COMMAND") ?? ""
         fflush(stdout)
         let status = system(command)
-        if status != 0 { throw CommandError.invalid("shell: \"\(command)\" exited with status \(status >> 8)") }
+        if status != 0 { throw CommandError.exitStatus(command: command, status: status >> 8, message: "shell: \"\(command)\" exited with status \(status >> 8)") }
         return CommandOutput(text: "", request: .nothing)
     }
 }

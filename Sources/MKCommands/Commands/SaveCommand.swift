@@ -48,7 +48,7 @@ enum SaveCommand {
         let loads = try selectRanges(image: image, requested: requested)
         let total = loads.reduce(UInt64(0)) { $0 + $1.size }
         guard total <= maxSize else {
-            throw CommandError.invalid("save vmcore: \(sizeText(total)) of physical memory is more than the \(sizeText(maxSize)) mkdbg saves")
+            throw CommandError.outOfRange(value: total, minimum: nil, maximum: maxSize, message: "save vmcore: \(sizeText(total)) of physical memory is more than the \(sizeText(maxSize)) mkdbg saves")
         }
 
         var warnings: [String] = []
@@ -58,9 +58,9 @@ enum SaveCommand {
         }
         let writer: ElfCoreWriter
         do {
-            writer = try ElfCoreWriter(notes: notes, loads: loads)
+            writer = try ElfCoreWriter(notes: notes, loads: loads, machine: image.elfMachine)
         } catch {
-            throw CommandError.invalid("save vmcore: \(error)")
+            throw CommandError.failed("save vmcore: \(error)", cause: error)
         }
 
         let clock = Stopwatch()
@@ -114,19 +114,19 @@ enum SaveCommand {
 
     /// `START-END` or `START+SIZE`, numbers in hex (0x) or decimal.
     static func range(_ text: String) throws -> PhysicalRange {
-        let bad = CommandError.invalid("save vmcore: cannot read the range \"\(text)\": expected START-END or START+SIZE (numbers, 0x for hex)")
+        let bad = CommandError.invalidArgument(text, message: "save vmcore: cannot read the range \"\(text)\": expected START-END or START+SIZE (numbers, 0x for hex)")
         let body = text.lowercased()
         guard let sep = body.dropFirst().firstIndex(where: { $0 == "-" || $0 == "+" }) else { throw bad }
         guard let start = AddressExpression.parseNumber(String(body[..<sep])),
               let second = AddressExpression.parseNumber(String(body[body.index(after: sep)...])) else { throw bad }
         if body[sep] == "+" {
             guard second > 0, checkedAdd(start, second) != nil else {
-                throw CommandError.invalid("save vmcore: the range \(text) is empty or wraps around")
+                throw CommandError.invalidArgument(text, message: "save vmcore: the range \(text) is empty or wraps around")
             }
             return PhysicalRange(start: start, size: second)
         }
         guard second > start else {
-            throw CommandError.invalid("save vmcore: in the range \(text), END \(hex(second)) is not above START \(hex(start))")
+            throw CommandError.invalidArgument(text, message: "save vmcore: in the range \(text), END \(hex(second)) is not above START \(hex(start))")
         }
         return PhysicalRange(start: start, size: second - start)
     }
@@ -136,7 +136,7 @@ enum SaveCommand {
     static func selectRanges(image: CoreImage, requested: [PhysicalRange]) throws -> [ElfCoreWriter.Load] {
         let have = image.physicalRanges
         guard !have.isEmpty else {
-            throw CommandError.invalid("save vmcore: \(image.path) holds no physical memory")
+            throw CommandError.targetState("save vmcore: \(image.path) holds no physical memory")
         }
         guard !requested.isEmpty else {
             return have.map { ElfCoreWriter.Load(physicalAddress: $0.start, size: $0.size) }
@@ -161,7 +161,7 @@ enum SaveCommand {
         loads.sort { $0.physicalAddress < $1.physicalAddress }
         guard !loads.isEmpty else {
             let shown = have.prefix(4).map { "\(hex($0.start))-\(hex($0.end))" }.joined(separator: ", ")
-            throw CommandError.invalid("save vmcore: the image holds none of the requested physical memory; it has \(shown)\(have.count > 4 ? ", ..." : "")")
+            throw CommandError.targetState("save vmcore: the image holds none of the requested physical memory; it has \(shown)\(have.count > 4 ? ", ..." : "")")
         }
         return loads
     }

@@ -127,10 +127,10 @@ enum SetCommand {
     static func positive(_ word: String, _ setting: String, maximum: Int) throws -> Int {
         guard let n = Int(word), n > 0 else {
             let unlimited = setting != "print output-limit"
-            throw CommandError.invalid("set \(setting): \"\(word)\" is not a positive number\(unlimited ? " or unlimited" : "")")
+            throw CommandError.invalidArgument(word, message: "set \(setting): \"\(word)\" is not a positive number\(unlimited ? " or unlimited" : "")")
         }
         guard n <= maximum else {
-            throw CommandError.invalid("set \(setting): \(n) is more than the largest accepted, \(maximum)")
+            throw CommandError.outOfRange(value: UInt64(n), minimum: 1, maximum: UInt64(maximum), message: "set \(setting): \(n) is more than the largest accepted, \(maximum)")
         }
         return n
     }

@@ -20,7 +20,7 @@ enum TaskArgument {
             return (n, [])
         }
         guard n <= UInt64(Int32.max) else {
-            throw CommandError.invalid("\(command): \(word) is neither a PID nor a kernel address")
+            throw CommandError.invalidArgument(word, message: "\(command): \(word) is neither a PID nor a kernel address")
         }
         do {
             return (try tracer.task(pid: Int64(n)), [])

@@ -5,6 +5,8 @@ public struct CommandOutput {
     public var fields: [(String, JSONValue)]
     /// Something only the runner can do (`quit`, `source`), or nil.
     public var request: RunnerRequest?
+    /// Whether the text output ends its line (false: `output`, which prints as gdb's, without one).
+    public var endsLine = true
 
     public init(text: String, fields: [(String, JSONValue)] = [], request: RunnerRequest? = nil) {
         self.text = text

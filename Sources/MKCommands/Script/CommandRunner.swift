@@ -55,7 +55,7 @@ public final class CommandRunner {
         if length > Self.maxLineLength {
             failures += 1
             let start = String(line.prefix(40))
-            report(CommandError.invalid("command line is \(length) bytes; the limit is \(Self.maxLineLength) (it starts \"\(start)…\")"),
+            report(CommandError.outOfRange(value: UInt64(length), minimum: nil, maximum: UInt64(Self.maxLineLength), message: "command line is \(length) bytes; the limit is \(Self.maxLineLength) (it starts \"\(start)…\")"),
                    line: start, name: "")
             return false
         }
@@ -152,7 +152,7 @@ public final class CommandRunner {
 
     public func source(_ path: String) throws -> Bool {
         guard sourceDepth < Self.maxSourceDepth else {
-            throw CommandError.invalid("source: files nested more than \(Self.maxSourceDepth) deep (does \(path) source itself?)")
+            throw CommandError.outOfRange(value: UInt64(sourceDepth + 1), minimum: nil, maximum: UInt64(Self.maxSourceDepth), message: "source: files nested more than \(Self.maxSourceDepth) deep (does \(path) source itself?)")
         }
         let text = try readTextFile(path)
         sourceDepth += 1
@@ -171,7 +171,7 @@ public final class CommandRunner {
         } else {
             text = result.text
             if text.isEmpty { return }
-            if !text.hasSuffix("\n") { text += "\n" }
+            if result.endsLine && !text.hasSuffix("\n") { text += "\n" }
         }
         switch sink {
         case .terminal:
@@ -181,12 +181,12 @@ public final class CommandRunner {
         case let .pipe(command):
             fflush(stdout)
             guard let p = popen(command, "w") else {
-                throw CommandError.invalid("cannot run \"\(command)\": \(Errno.currentReason)")
+                throw CommandError.exitStatus(command: command, status: nil, message: "cannot run \"\(command)\": \(Errno.currentReason)")
             }
             fputs(text, p)
             let status = pclose(p)
             if status != 0 && status != -1 && (status >> 8) != 141 {
-                throw CommandError.invalid("\"\(command)\" exited with status \(status >> 8)")
+                throw CommandError.exitStatus(command: command, status: status >> 8, message: "\"\(command)\" exited with status \(status >> 8)")
             }
         }
     }

@@ -11,8 +11,13 @@ public struct CommandArguments: Equatable {
     var starts: [String.Index]
     /// An unterminated quote: an error for commands that read words, not
     /// for those that take the line as typed (`shell echo it's`).
-    var quoteProblem: String?
-    var quoteError: CommandError? { quoteProblem.map { CommandError.invalid($0) } }
+    var quoteProblem: QuoteProblem?
+    var quoteError: CommandError? { quoteProblem.map { CommandError.syntax(column: $0.column, message: $0.message) } }
+
+    struct QuoteProblem: Equatable {
+        var column: Int
+        var message: String
+    }
 
     public init(line: String) throws {
         self.init(tolerant: line)
@@ -37,15 +42,17 @@ public struct CommandArguments: Equatable {
     /// Whitespace-separated words; single and double quotes group.
     static func split(_ text: String) throws -> [String] {
         let (words, _, problem) = tokens(text)
-        if let problem { throw CommandError.invalid(problem) }
+        if let problem { throw CommandError.syntax(column: problem.column, message: problem.message) }
         return words
     }
 
-    static func tokens(_ text: String) -> ([String], [String.Index], String?) {
+    static func tokens(_ text: String) -> ([String], [String.Index], QuoteProblem?) {
         var words: [String] = []
         var starts: [String.Index] = []
         var current = ""
         var quote: Character?
+        var quoteColumn = 0
+        var column = 0
         var inWord = false
         var i = text.startIndex
         while i < text.endIndex {
@@ -55,6 +62,7 @@ public struct CommandArguments: Equatable {
                 if c == q { quote = nil } else { current.append(c) }
             } else if c == "\"" || c == "'" {
                 quote = c
+                quoteColumn = column
                 inWord = true
             } else if c == " " || c == "\t" {
                 if inWord { words.append(current); current = ""; inWord = false }
@@ -63,9 +71,10 @@ public struct CommandArguments: Equatable {
                 inWord = true
             }
             i = text.index(after: i)
+            column += 1
         }
         if inWord { words.append(current) }
-        let problem = quote != nil ? "unterminated quote in: \(text)" : nil
+        let problem = quote != nil ? QuoteProblem(column: quoteColumn, message: "unterminated quote in: \(text)") : nil
         return (words, Array(starts.prefix(words.count)), problem)
     }
 }

@@ -74,7 +74,7 @@ public struct CommandSpec {
 /// command is one file defining its spec and one line here.
 public enum CommandRegistry {
     public static var all: [CommandSpec] {
-        [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
+        [HelpCommand.spec, PrintCommand.spec, OutputCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
          SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec,
          LogCommand.spec, BacktraceCommand.spec, FrameCommands.frame, FrameCommands.up, FrameCommands.down,
          DisCommand.spec, DisassembleCommand.spec,

@@ -43,10 +43,8 @@ public final class ElfCore: CoreImage {
             throw FormatError(.unsupported, file: path, offset: 16,
                               "ELF file is \(kind), expected a core file (e_type ET_CORE = 4)")
         }
-        guard header.machine == ElfHeader.emX86_64 else {
-            throw FormatError(.unsupported, file: path, offset: 18,
-                              "ELF machine \(header.machine), only x86-64 (62) cores are supported")
-        }
+        // Any e_machine is recorded (`elfMachine`); whether mkdbg can read the kernel is
+        // the address layout's and the architecture table's decision.
         self.header = header
         let phdrs = try ProgramHeader.readAll(header, source: source)
         self.programHeaders = phdrs

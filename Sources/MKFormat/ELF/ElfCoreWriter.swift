@@ -68,9 +68,12 @@ public struct ElfCoreWriter {
 
     public let notes: [ElfNote]
     public let loads: [Load]
+    /// `e_machine` written: the source image's (nil: it did not say, x86-64 as before).
+    public let machine: UInt16
 
     /// `loads` must be non-empty ranges, sorted and not overlapping.
-    public init(notes: [ElfNote], loads: [Load]) throws {
+    public init(notes: [ElfNote], loads: [Load], machine: UInt16? = nil) throws {
+        self.machine = machine ?? ElfHeader.emX86_64
         var previousEnd: UInt64 = 0
         for (i, l) in loads.enumerated() {
             guard l.size > 0, checkedAdd(l.physicalAddress, l.size) != nil else {
@@ -141,7 +144,7 @@ public struct ElfCoreWriter {
         // e_ident: ELF64, little-endian, version 1, System V ABI.
         h += [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8)
         Self.le(ElfHeader.etCore, into: &h)
-        Self.le(ElfHeader.emX86_64, into: &h)
+        Self.le(machine, into: &h)
         Self.le(UInt32(1), into: &h)             // e_version
         Self.le(UInt64(0), into: &h)             // e_entry
         Self.le(phoff, into: &h)                 // e_phoff

@@ -87,9 +87,10 @@ extension CoreImage {
     }
 
     /// The `NT_PRSTATUS` notes, one per CPU that saved registers, read
-    /// with the layout of the image's machine.
+    /// with the layout of the image's machine (none for a machine without one:
+    /// another architecture's registers are not read as x86-64's).
     public var prStatus: [PrStatus] {
-        prStatus(layout: PrStatusLayout.forMachine(elfMachine) ?? .x86_64)
+        PrStatusLayout.forMachine(elfMachine).map { prStatus(layout: $0) } ?? []
     }
 
     public func prStatus(layout: PrStatusLayout) -> [PrStatus] {

@@ -85,10 +85,12 @@ public struct VmcoreInfo: Sendable, Equatable {
     public func size(_ name: String) -> Int64? { table["SIZE(\(name))"].flatMap { Int64($0) } }
     public func length(_ name: String) -> Int64? { table["LENGTH(\(name))"].flatMap { Int64($0) } }
 
-    /// Keys an x86-64 debugger needs; reported by `info image` when absent.
-    public static let requiredKeys = ["OSRELEASE", "PAGESIZE", "KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(init_top_pgt)"]
+    /// Keys any kernel's debugger needs; an architecture's address layout adds its own
+    /// (`KernelAddressLayouts.vmcoreInfoKeys`). Reported by `info image` when absent.
+    public static let commonKeys = ["OSRELEASE", "PAGESIZE"]
 
-    public var missingRequiredKeys: [String] { Self.requiredKeys.filter { table[$0] == nil } }
+    /// Of the common keys and `keys`, those the note lacks, in that order.
+    public func missingKeys(_ keys: [String] = []) -> [String] { (Self.commonKeys + keys).filter { table[$0] == nil } }
 }
 
 extension Substring {

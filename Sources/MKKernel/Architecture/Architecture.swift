@@ -114,7 +114,9 @@ public enum Architectures {
         guard let machine else { return X86_64Architecture() }
         guard let arch = all.first(where: { $0.elfMachine == machine }) else {
             let known = all.map { "\($0.name) (\($0.elfMachine))" }.joined(separator: ", ")
-            throw KernelError.unsupported("ELF machine \(machine) has no architecture table; known: \(known)")
+            let name = ElfMachine.name(machine)
+            throw KernelError.unsupportedArchitecture(machine: machine, name: name,
+                message: "\(name ?? "ELF machine \(machine)") is not supported yet: no architecture table for \(ElfMachine.describe(machine)); known: \(known)")
         }
         return arch
     }

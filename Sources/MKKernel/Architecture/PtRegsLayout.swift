@@ -26,11 +26,11 @@ public struct PtRegsLayout: Sendable {
             specialOffsets[r.dwarfNumber] = off
         }
         mode = try kernel.offset(of: arch.modeRegister.ptRegsMember, in: t)
-        guard size > 0, size <= 4096 else { throw KernelError.unsupported("struct pt_regs has an odd size \(size)") }
+        guard size > 0, size <= 4096 else { throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs has an odd size \(size)") }
         for (regno, off) in offsets where off >= size || size - off < 8 {
-            throw KernelError.unsupported("struct pt_regs keeps DWARF register \(regno) at \(off), past its \(size) bytes")
+            throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs keeps DWARF register \(regno) at \(off), past its \(size) bytes")
         }
-        guard mode < size, size - mode >= 8 else { throw KernelError.unsupported("struct pt_regs's mode register at \(mode) is past its \(size) bytes") }
+        guard mode < size, size - mode >= 8 else { throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs's mode register at \(mode) is past its \(size) bytes") }
     }
 
     /// The whole saved register set at `address`.
@@ -47,7 +47,7 @@ public struct PtRegsLayout: Sendable {
     /// ss), whose pc member is at `address`.
     public func readHardwareFrame(at address: UInt64, memory: KernelMemory) throws -> (pc: UInt64, mode: UInt64, sp: UInt64) {
         guard let ip = offsets[file.pc], let sp = offsets[file.sp] else {
-            throw KernelError.unsupported("struct pt_regs has no pc or stack pointer member")
+            throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs has no pc or stack pointer member")
         }
         let base = address &- ip
         let pcv = try memory.readVirtualU64(base &+ ip)

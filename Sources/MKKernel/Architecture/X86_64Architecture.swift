@@ -15,7 +15,6 @@ extension RegisterFile {
 public struct X86_64Architecture: Architecture {
     public static let rax = 0, rdx = 1, rcx = 2, rbx = 3, rsi = 4, rdi = 5, rbp = 6, rsp = 7
     public static let r8 = 8, r9 = 9, r10 = 10, r11 = 11, r12 = 12, r13 = 13, r14 = 14, r15 = 15, rip = 16
-    static let kernelHalf: UInt64 = 0xffff_8000_0000_0000
 
     public init() {}
 
@@ -69,7 +68,7 @@ public struct X86_64Architecture: Architecture {
 
     public var instructionSet: InstructionSet { .x86_64 }
 
-    public func isKernelAddress(_ address: UInt64) -> Bool { address >= Self.kernelHalf }
+    public func isKernelAddress(_ address: UInt64) -> Bool { X86_64Layout.space.isKernelAddress(address) }
 
     /// CPL 3 in cs; without cs, a pc in the lower half.
     public func isUserMode(_ regs: RegisterSet) -> Bool {
@@ -87,7 +86,7 @@ public struct X86_64Architecture: Architecture {
     public func sleepingTaskRegisters(_ task: KObject, kernel: Kernel) throws -> (RegisterSet, pcIsReturnAddress: Bool) {
         let sp = try task["thread"]["sp"].unsigned()
         guard isKernelAddress(sp), sp & 7 == 0 else {
-            throw KernelError.unsupported("thread.sp \(hex(sp)) is not a kernel stack address")
+            throw KernelError.implausible(what: "thread.sp", value: sp, address: task.address, message: "thread.sp \(hex(sp)) is not a kernel stack address")
         }
         let frameType = try kernel.type("struct inactive_task_frame")
         let f = kernel.object(frameType, at: sp)

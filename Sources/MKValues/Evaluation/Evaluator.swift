@@ -150,6 +150,7 @@ public final class Evaluator {
                 if op == .logicalOr && l { return Value.integer(1, type: Self.int) }
                 return Value.integer(try truth(try evaluate(rhs), rhs.range) ? 1 : 0, type: Self.int)
             }
+            if op == .artificialArray { return try artificialArray(try evaluate(lhs), lhs.range, try evaluate(rhs), rhs.range) }
             return try binary(op, try evaluate(lhs), try evaluate(rhs), node.range)
         case let .conditional(c, a, b):
             return try truth(try evaluate(c), c.range) ? try evaluate(a) : try evaluate(b)
@@ -211,7 +212,7 @@ public final class Evaluator {
     }
 
     func relocate(_ linkAddress: UInt64) -> UInt64 {
-        linkAddress >= 0xffff_ffff_8000_0000 ? linkAddress &+ (symbols?.kaslrOffset ?? 0) : linkAddress
+        symbols?.relocated(linkAddress) ?? linkAddress
     }
 
     func member(_ base: Value, _ name: String, _ range: SourceRange, arrow: Bool) throws -> Value {
@@ -264,7 +265,9 @@ public final class Evaluator {
                 guard !o1, !o2, end <= UInt64(base.bytes.count) else {
                     throw EvaluationError("element \(i) lies outside the array value's \(base.bytes.count) bytes", at: range)
                 }
-                return Value(type: element, bytes: Array(base.bytes[Int(start)..<Int(end)]))
+                var v = Value(type: element, bytes: Array(base.bytes[Int(start)..<Int(end)]))
+                v.snapshotAddress = base.snapshotAddress.map { $0 &+ start }
+                return v
             }
         }
         let p = try base.integerBits(memory)
@@ -275,7 +278,7 @@ public final class Evaluator {
     func rvalue(_ v: Value, _ range: SourceRange) throws -> Value {
         let r = v.type.resolved
         if r.kind == .array, let element = r.target {
-            guard let a = v.address else { throw EvaluationError("array value has no address to decay to", at: range) }
+            guard let a = v.address ?? v.snapshotAddress else { throw EvaluationError("array value has no address to decay to", at: range) }
             return Value.integer(a, type: CType.pointer(to: element))
         }
         if r.kind == .function {
@@ -289,7 +292,7 @@ public final class Evaluator {
         switch op {
         case .addressOf:
             if v.isBitfield { throw EvaluationError("cannot take the address of a bitfield", at: range) }
-            guard let a = v.address else { throw EvaluationError("cannot take the address of a value not in memory", at: range) }
+            guard let a = v.address ?? v.snapshotAddress else { throw EvaluationError("cannot take the address of a value not in memory", at: range) }
             return Value.integer(a, type: CType.pointer(to: v.type))
         case .dereference:
             let p = try rvalue(v, range)
@@ -421,6 +424,9 @@ public final class Evaluator {
             return Value.integer((a != 0 && b != 0) || (op == .logicalOr && (a != 0 || b != 0)) ? 1 : 0, type: Self.int)
         case .shiftLeft, .shiftRight:
             return try shift(op, lb, lt, rb, rt, range)
+        case .artificialArray:
+            // Evaluated before the operands become rvalues (it needs the left's address).
+            throw EvaluationError("the left side of @ must be a value in memory", at: range)
         }
         return Value.integer(result & w.mask, type: t)
     }

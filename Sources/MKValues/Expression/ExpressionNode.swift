@@ -39,6 +39,8 @@ public enum UnaryOperator: Hashable, Sendable, CaseIterable, CustomStringConvert
 public enum BinaryOperator: Hashable, Sendable, CaseIterable, CustomStringConvertible {
     case multiply, divide, remainder
     case add, subtract
+    /// gdb's `LVALUE@N`: N objects in memory from the left operand's address, as an array.
+    case artificialArray
     case shiftLeft, shiftRight
     case less, lessEqual, greater, greaterEqual
     case equal, notEqual
@@ -49,11 +51,12 @@ public enum BinaryOperator: Hashable, Sendable, CaseIterable, CustomStringConver
     case logicalOr
 
     /// C precedence: higher binds tighter; all are left-associative.
-    /// `*` is 10 … `||` is 1.
+    /// `*` is 11 … `||` is 1. gdb's `@` sits between `+` and `<<` (its C grammar's).
     public var precedence: Int {
         switch self {
-        case .multiply, .divide, .remainder: return 10
-        case .add, .subtract: return 9
+        case .multiply, .divide, .remainder: return 11
+        case .add, .subtract: return 10
+        case .artificialArray: return 9
         case .shiftLeft, .shiftRight: return 8
         case .less, .lessEqual, .greater, .greaterEqual: return 7
         case .equal, .notEqual: return 6
@@ -72,6 +75,7 @@ public enum BinaryOperator: Hashable, Sendable, CaseIterable, CustomStringConver
         case .remainder: return "%"
         case .add: return "+"
         case .subtract: return "-"
+        case .artificialArray: return "@"
         case .shiftLeft: return "<<"
         case .shiftRight: return ">>"
         case .less: return "<"
@@ -95,6 +99,7 @@ public enum BinaryOperator: Hashable, Sendable, CaseIterable, CustomStringConver
         case .percent: self = .remainder
         case .plus: self = .add
         case .minus: self = .subtract
+        case .at: self = .artificialArray
         case .shiftLeft: self = .shiftLeft
         case .shiftRight: self = .shiftRight
         case .less: self = .less

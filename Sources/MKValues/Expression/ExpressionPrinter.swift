@@ -4,9 +4,9 @@ extension ExpressionNode {
     // exhaust the call stack however tall the tree.
 
     fileprivate static let conditionalLevel = 0
-    fileprivate static let unaryLevel = 11
-    fileprivate static let postfixLevel = 12
-    fileprivate static let primaryLevel = 13
+    fileprivate static let unaryLevel = 12
+    fileprivate static let postfixLevel = 13
+    fileprivate static let primaryLevel = 14
 
     enum Piece {
         case text(String)

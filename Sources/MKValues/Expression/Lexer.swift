@@ -384,6 +384,7 @@ private struct Scanner {
         case "?": p = .question
         case ":": p = .colon
         case "~": p = .tilde
+        case "@": p = .at
         case "+":
             if followedBy("+") { p = .plusPlus; length = 2 }
             else if followedBy("=") { p = .plusAssign; length = 2 }

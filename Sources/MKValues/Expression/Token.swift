@@ -146,6 +146,8 @@ public enum Punctuator: String, Sendable, CaseIterable {
     case pipePipe = "||"
     case bang = "!"
     case tilde = "~"
+    /// gdb's artificial array, `ARRAY[i]@N`.
+    case at = "@"
     case plusPlus = "++"
     case minusMinus = "--"
     // Assignments: lexed only so the parser can say they are unsupported.

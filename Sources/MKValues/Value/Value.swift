@@ -18,6 +18,9 @@ public struct Value {
     public var bytes: [UInt8]
     public var bitOffset: UInt64?
     public var bitSize: UInt64?
+    /// Where a computed value's bytes were copied from (a value-history entry):
+    /// its contents stay as recorded, and `&$1` still gives this address.
+    public var snapshotAddress: UInt64?
 
     public init(type: CType, address: UInt64) {
         self.type = type
@@ -58,6 +61,7 @@ public struct Value {
                 throw ValueError.outside("member \"\(m.name ?? "<anonymous>")\" (bytes \(offset) to \(o ? "beyond 2^64" : String(end)))")
             }
             v = Value(type: m.type, bytes: Array(bytes[Int(offset)..<Int(end)]))
+            v.snapshotAddress = snapshotAddress.map { $0 &+ offset }
         }
         v.bitOffset = m.bitOffset
         v.bitSize = m.bitSize

@@ -1,0 +1,18 @@
+import Testing
+@testable import MKValues
+
+private let parser = ExpressionParser(isTypeName: { _ in false })
+private func shape(_ input: String) throws -> String { try parser.parse(input).fullyParenthesized }
+private func canonical(_ input: String) throws -> String { try parser.parse(input).description }
+
+/// gdb's `@` (c-exp.y): left-associative, looser than `+` and `-`, tighter than shifts.
+@Suite struct ArtificialArrayParseTests {
+    @Test func precedenceAsGdbs() throws {
+        #expect(try shape("a[1]@2+1") == "((a[1]) @ (2 + 1))")
+        #expect(try shape("a@2<<1") == "((a @ 2) << 1)")
+        #expect(try shape("a@2@3") == "((a @ 2) @ 3)")
+        #expect(try shape("*p@n*2") == "((*p) @ (n * 2))")
+        #expect(try canonical("(a@2)+1") == "(a @ 2) + 1")
+        #expect(try canonical("a @ (b << 1)") == "a @ (b << 1)")
+    }
+}
