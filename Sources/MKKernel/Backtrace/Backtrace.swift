@@ -28,6 +28,9 @@ public struct BacktraceFrame: Equatable, Sendable {
     /// saved), by the architecture's DWARF numbers; inline frames share
     /// their real frame's.
     public var registers: RegisterSet
+    /// The pc is a return address (the call is at pc-1): what code
+    /// lookups (scopes, variable locations) use.
+    public var pcIsReturnAddress = false
 }
 
 /// A task's kernel stack, walked.
@@ -220,7 +223,7 @@ public final class Backtracer {
         let frames = walk.frames.enumerated().map { i, p in
             BacktraceFrame(index: i, pc: p.regs.pc ?? 0, sp: p.regs.sp ?? 0, function: nil, symbol: nil, offset: nil,
                            file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue,
-                           registers: p.regs)
+                           registers: p.regs, pcIsReturnAddress: p.pcIsReturnAddress)
         }
         return (frames, walk.notes, walk.complete)
     }
@@ -265,7 +268,8 @@ public final class Backtracer {
             func add(_ function: String?, symbol: String?, offset: UInt64?, file: String?, line: Int?, module: String?, inline: Bool) {
                 frames.append(BacktraceFrame(index: frames.count, pc: pc, sp: sp, function: function, symbol: symbol,
                                              offset: offset, file: file, line: line, module: module, isInline: inline,
-                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs))
+                                             reliable: p.reliable, method: p.method.rawValue, registers: p.regs,
+                                             pcIsReturnAddress: p.pcIsReturnAddress))
             }
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)
