@@ -14,6 +14,7 @@ enum BacktraceCommand {
         examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000"],
         arguments: [ArgumentSpec("PID|TASK-ADDRESS", .task, .optional)],
         options: [.flag("-a", help: "every CPU's current task")],
+        subcommands: [BacktraceFullCommand.spec],
         json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces"],
         excess: "expected at most one PID, task address or -a"
     ) { args, session in

@@ -11,7 +11,8 @@ enum InfoCommand {
         name: "info", aliases: ["i"], group: "target",
         summary: "describe the target (image, VMCOREINFO, debug info) and where symbols are",
         examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"],
-        subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec]
+        subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec,
+                      InfoFrameVariablesCommand.argsSpec, InfoFrameVariablesCommand.localsSpec]
     )
 
     static let imageSpec = CommandSpec(
