@@ -29,7 +29,11 @@ extension TargetContext {
     /// walked again each time on a live instance.
     func selectedBacktrace(budget: WalkBudget) throws -> Backtrace {
         let tracer = try backtracer(budget: budget)
-        let task = try selection.task ?? tracer.defaultTask().task
+        return try backtrace(task: selection.task ?? tracer.defaultTask().task, tracer: tracer)
+    }
+
+    /// A task's backtrace, walked once per image.
+    func backtrace(task: UInt64, tracer: Backtracer) throws -> Backtrace {
         if !isLive, let cached = backtraceCache[task] { return cached }
         let bt = try tracer.backtrace(task: task)
         if !isLive { backtraceCache[task] = bt }

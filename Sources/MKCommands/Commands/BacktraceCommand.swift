@@ -18,10 +18,8 @@ enum BacktraceCommand {
         json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces"],
         excess: "expected at most one PID, task address or -a"
     ) { args, session in
-        let kernel = try session.kernel()
-        let tracer = try Backtracer(kernel: kernel)
-        tracer.moduleDebugFiles = session.moduleDebugFiles
-        tracer.budget = session.walkBudget()
+        guard let context = session.current else { throw CommandError.noTarget }
+        let tracer = try context.backtracer(budget: session.walkBudget())
         let words = args.words("PID|TASK-ADDRESS")
         if args.has("-a") {
             guard words.isEmpty else {
@@ -32,37 +30,15 @@ enum BacktraceCommand {
         var preface: [String] = []
         let task: UInt64
         if let word = words.first {
-            if word.hasPrefix("-") {
-                let what = word.dropFirst().allSatisfy(\.isNumber) ? "\(word) is not a PID" : "unknown option \(word)"
-                throw CommandError.usage(command: "bt", message: what, usage: usage)
-            }
-            guard let n = AddressExpression.parseNumber(word) else {
-                throw CommandError.usage(command: "bt", message: "\(word) is neither a PID nor a task address", usage: usage)
-            }
-            if n >= 0xffff_8000_0000_0000 {
-                task = n
-                if let all = try? tracer.allTasks(), !all.contains(n),
-                   !(0..<tracer.cpuCount).contains(where: { (try? tracer.currentTask(cpu: $0)) == n }) {
-                    preface.append("\(hex(n)) is not a task on the task list; reading it as a task_struct anyway")
-                }
-            } else {
-                guard n <= UInt64(Int32.max) else {
-                    throw CommandError.invalid("bt: \(word) is neither a PID nor a kernel address")
-                }
-                do {
-                    task = try tracer.task(pid: Int64(n))
-                } catch let e as BacktraceError {
-                    throw CommandError.failed("bt: \(e)", cause: e)
-                }
-            }
+            (task, preface) = try TaskArgument.resolve(word, tracer: tracer, command: "bt", usage: usage)
+            // `bt PID` selects that task's stack for `frame`, `info locals`, `$pc`.
+            context.selection = FrameSelection(task: task, frame: 0)
         } else {
-            let d = try tracer.defaultTask()
-            task = d.task
-            if let note = d.note { preface.append(note) }
+            (task, preface) = try TaskArgument.selectedOrDefault(context, tracer: tracer)
         }
         var bt: Backtrace
         do {
-            bt = try tracer.backtrace(task: task)
+            bt = try context.backtrace(task: task, tracer: tracer)
         } catch let e as BacktraceError {
             throw CommandError.failed("bt: \(e)", cause: e)
         }
@@ -126,15 +102,18 @@ enum BacktraceCommand {
         ([header(bt)] + bt.frames.map(frameLine) + bt.notes.map { "-- \($0)" }).joined(separator: "\n")
     }
 
-    static func fields(_ bt: Backtrace) -> [(String, JSONValue)] {
+    static func frameObject(_ f: BacktraceFrame) -> JSONValue {
         func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
-        let frames: [JSONValue] = bt.frames.map { f in
-            .object([("index", .int(Int64(f.index))), ("pc", jsonAddress(f.pc)), ("sp", jsonAddress(f.sp)),
+        return .object([("index", .int(Int64(f.index))), ("pc", jsonAddress(f.pc)), ("sp", jsonAddress(f.sp)),
                      ("function", opt(f.function)), ("symbol", opt(f.symbol)),
                      ("offset", f.offset.map { .uint($0) } ?? .null), ("file", opt(f.file)),
                      ("line", f.line.map { .int(Int64($0)) } ?? .null), ("module", opt(f.module)),
                      ("inline", .bool(f.isInline)), ("reliable", .bool(f.reliable)), ("method", .string(f.method))])
-        }
+    }
+
+    static func fields(_ bt: Backtrace) -> [(String, JSONValue)] {
+        func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+        let frames = bt.frames.map(frameObject)
         return [("task", jsonAddress(bt.task)), ("pid", bt.pid.map { .int($0) } ?? .null), ("comm", opt(bt.comm)),
                 ("cpu", bt.cpu.map { .int(Int64($0)) } ?? .null), ("active", .bool(bt.active)),
                 ("frames", .array(frames)), ("notes", .array(bt.notes.map { .string($0) }))]

@@ -16,6 +16,7 @@ enum SetCommand {
                set print output-limit N         (characters of one printed value; default 1048576)
                set walk-limit N                 (links one command may follow in all its kernel list walks
                                                  together: ps, bt, task, list, mod, log; default \(WalkBudget.defaultLimit))
+               set PID | TASK                   (select a task, as crash: bt, frame, info locals use it)
                set [print]                      (show the settings)
         """
 
@@ -24,14 +25,16 @@ enum SetCommand {
         summary: "change a session setting (pagination, print elements/repeats/output-limit, walk-limit)",
         usage: usage,
         examples: ["set pagination off", "set print elements 50", "set print repeats unlimited",
-                   "set print output-limit 100000", "set walk-limit 2000000", "set"],
+                   "set print output-limit 100000", "set walk-limit 2000000", "set 1", "set"],
         arguments: [ArgumentSpec("SETTING", .text, .optional, expected: "a setting"), ArgumentSpec("VALUE", .text, .many)],
         subcommands: [pagination, print, walkLimit],
-        json: ["pagination", "walk_limit", "print_elements", "print_repeats", "print_output_limit"],
+        json: ["pagination", "walk_limit", "print_elements", "print_repeats", "print_output_limit", "task", "pid", "comm", "cpu"],
         repeats: false
     ) { args, session in
         // No subcommand matched.
         guard let name = args.argument("SETTING") else { return show(session, print: true, pagination: true) }
+        // crash's `set PID|TASK`: select the task.
+        if AddressExpression.parseNumber(name) != nil, args.words("VALUE").isEmpty { return try selectTask(name, session) }
         throw CommandError.usage(command: "set", message: "unknown setting \"\(name)\"", usage: usage)
     }
 

@@ -76,7 +76,7 @@ public enum CommandRegistry {
     public static var all: [CommandSpec] {
         [HelpCommand.spec, PrintCommand.spec, PtypeCommand.spec, WhatisCommand.spec, ExamineCommand.spec,
          SymCommand.spec, InfoCommand.spec, EchoCommand.spec, DumpCommand.spec, SaveCommand.spec, SetCommand.spec,
-         LogCommand.spec, BacktraceCommand.spec,
+         LogCommand.spec, BacktraceCommand.spec, FrameCommands.frame, FrameCommands.up, FrameCommands.down,
          SourceCommand.spec, ShellCommand.spec, QuitCommand.spec,
          InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
          FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec,
