@@ -23,7 +23,9 @@ later lines bare) and mkdbg's escaping of control bytes and invalid UTF-8 as \\x
 
 And `bt` against drgn's prog.stack_trace() on the same dumps: every CPU's current
 task and some sleeping ones, one check per task ("bt" in the by-kind line; what is
-compared is described in scripts/paritykit/parity_bt.py).
+compared is described in scripts/paritykit/parity_bt.py). And `bt full`'s arguments and
+locals against drgn's frame locals, one check per variable ("locals"; see
+scripts/paritykit/parity_locals.py).
 
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
 idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
@@ -221,6 +223,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_bt:  # `bt` against drgn's stack_trace(): scripts/paritykit/parity_bt.py
         import parity_bt
         by_kind["bt"] = list(parity_bt.run_bt_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_locals:  # `bt full` variables against drgn's frame locals: scripts/paritykit/parity_locals.py
+        import parity_locals
+        by_kind["locals"] = list(parity_locals.run_locals_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/paritykit/parity_ps.py
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
@@ -267,6 +272,8 @@ def main():
                            help="the dump drgn reads (default: --image); e.g. the ELF twin of a kdump")
             s.add_argument("--no-log", action="store_true", help="skip the `log` checks against drgn's get_dmesg()")
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
+            s.add_argument("--no-locals", action="store_true",
+                           help="skip the frame-variable checks against drgn (scripts/paritykit/parity_locals.py)")
             s.add_argument("--no-ps", action="store_true",
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
     args = ap.parse_args()

@@ -20,17 +20,25 @@ enum BacktraceFullCommand {
         json: ["task", "pid", "comm", "cpu", "active", "frames", "notes"],
         excess: "expected at most one PID or task address"
     ) { args, session in
+        guard let context = session.current else { throw CommandError.noTarget }
         let kernel = try session.kernel()
-        let tracer = try Backtracer(kernel: kernel)
-        tracer.moduleDebugFiles = session.moduleDebugFiles
-        tracer.budget = session.walkBudget()
-        let task = try resolveTask(args.words("PID|TASK-ADDRESS").first, tracer)
-        let bt: Backtrace
+        let tracer = try context.backtracer(budget: session.walkBudget())
+        var task: UInt64
+        var preface: [String]
+        if let word = args.words("PID|TASK-ADDRESS").first {
+            (task, preface) = try TaskArgument.resolve(word, tracer: tracer, command: "bt full", usage: usage)
+            // As `bt PID`: the task is selected for `frame`, `info locals`.
+            context.selection = FrameSelection(task: task, frame: 0)
+        } else {
+            (task, preface) = try TaskArgument.selectedOrDefault(context, tracer: tracer)
+        }
+        var bt: Backtrace
         do {
-            bt = try tracer.backtrace(task: task)
+            bt = try context.backtrace(task: task, tracer: tracer)
         } catch let e as BacktraceError {
             throw CommandError.failed("bt: \(e)", cause: e)
         }
+        bt.notes = preface + bt.notes
         let formatter = try KernelCommandSupport.formatter(session)
         let reader = FrameVariableReader(kernel: kernel)
         var lines = [BacktraceCommand.header(bt)]
@@ -68,20 +76,5 @@ enum BacktraceFullCommand {
             }
         }
         return line + args
-    }
-
-    /// A PID or a task_struct address; none: the task `bt` shows.
-    static func resolveTask(_ word: String?, _ tracer: Backtracer) throws -> UInt64 {
-        guard let word else { return try tracer.defaultTask().task }
-        guard !word.hasPrefix("-"), let n = AddressExpression.parseNumber(word) else {
-            throw CommandError.usage(command: "bt full", message: "\(word) is neither a PID nor a task address", usage: usage)
-        }
-        if n >= 0xffff_8000_0000_0000 { return n }
-        guard n <= UInt64(Int32.max) else { throw CommandError.invalid("bt full: \(word) is neither a PID nor a kernel address") }
-        do {
-            return try tracer.task(pid: Int64(n))
-        } catch let e as BacktraceError {
-            throw CommandError.failed("bt: \(e)", cause: e)
-        }
     }
 }

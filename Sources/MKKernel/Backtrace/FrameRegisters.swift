@@ -11,22 +11,23 @@ import MKDebugInfo
 /// callee's refined registers by the callee's `.debug_frame` rules (saved
 /// registers read back from the stack); a frame found through a `pt_regs`,
 /// or the first one, keeps the registers it was found with. Where the callee
-/// has no CFI (module code, assembly), the callee-saved registers other than
-/// the stack and frame pointers are dropped: unknown rather than wrong.
+/// has no CFI (module code, assembly) its callee-saved registers other than
+/// the stack and frame pointers are taken as unchanged (drgn assumes the
+/// same): a module function that saved and reused one would mislead here.
 struct FrameRegisters {
     let kernel: Kernel
     private let unwinder: CallFrameUnwinder?
-    private let dropped: Set<Int>
+    private let kept: Set<Int>
 
     init(kernel: Kernel) {
         self.kernel = kernel
         if let arch = try? kernel.architecture() {
             unwinder = CallFrameUnwinder(UnwindContext(kernel: kernel, code: KernelCode(kernel: kernel), arch: arch))
             let file = arch.registerFile
-            dropped = arch.calleeSaved.subtracting([file.sp, file.fp, file.pc])
+            kept = arch.calleeSaved.subtracting([file.sp, file.fp, file.pc])
         } else {
             unwinder = nil
-            dropped = []
+            kept = []
         }
     }
 
@@ -44,14 +45,19 @@ struct FrameRegisters {
             let callee = PhysicalFrame(regs: below, pcIsReturnAddress: frames[p].pcIsReturnAddress, method: .orc, reliable: true)
             if let unwinder, case let .caller(regs, _, _, _) = unwinder.step(callee) {
                 var r = regs
+                // libdw reports a register the FDE never mentions as undefined; the
+                // ABI says a callee-saved one keeps its value (compilers never mark
+                // them undefined).
+                for n in kept where r[n] == nil { r[n] = below[n] }
                 r.pc = f.registers.pc
                 r.sp = f.registers.sp
                 if r.bp == nil { r.bp = f.registers.bp }
                 r.mode = f.registers.mode
                 result[i] = r
             } else {
+                // No CFI for the callee: assume it kept the callee-saved registers, as drgn does.
                 var r = f.registers
-                for n in dropped { r[n] = nil }
+                for n in kept { r[n] = below[n] }
                 result[i] = r
             }
         }
