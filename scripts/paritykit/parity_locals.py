@@ -10,6 +10,9 @@ The tasks checked, chosen deterministically: the panicking CPU's current task (e
 current task on a dump without a panic), PID 1, and the kthreads kthreadd (PID 2) and
 ksoftirqd/0, which every guest starts; all but the first sleep in schedule().
 
+Then, where mkdbg's evaluator sees frame variables, every scalar drgn has a value for is
+asked again the gdb way: `bt TASK`, `frame N`, `p/x NAME`, comparing the integer.
+
 Frames line up by index: drgn and mkdbg both give each inlined function a frame of its own,
 innermost first, with the real frame's pc; a frame whose pc or function name differs is a
 failure and its variables are not compared. For every name drgn's locals() lists (arguments
@@ -78,6 +81,12 @@ def describe(obj):
         size = drgn.sizeof(obj.type_)
     except TypeError:
         size = None
+    kind = obj.type_.unaliased_kind()
+    if kind in (drgn.TypeKind.INT, drgn.TypeKind.BOOL, drgn.TypeKind.POINTER, drgn.TypeKind.ENUM):
+        try:
+            out["integer"] = int(obj.value_())
+        except drgn.FaultError as e:
+            out["fault"] = str(e)
     if size is not None and size <= MAX_BYTES:
         try:
             out["bytes"] = obj.to_bytes_().hex()
@@ -202,6 +211,60 @@ def compare_task(want, got, counts, report):
             counts.agree += 1
 
 
+def print_checks(args, mk_image, wants):
+    """`bt TASK`, `frame N`, `p/x NAME` for every scalar drgn has a value for; returns
+    (agree, disagree, optimized out, None) or (0, 0, 0, why) when mkdbg's `p` does not see
+    frame variables (its evaluator has no frame scope)."""
+    cmd = [args.mkdbg, "--json", "-c", mk_image]
+    asked = []  # (line index, label, drgn integer)
+    for w in wants:
+        cmd += ["-e", "bt %#x" % w["task"]]
+        asked.append(None)
+        for i, f in enumerate(w.get("frames", [])):
+            names = [n for n in f["names"] if "integer" in f["variables"].get(n, {})]
+            if not names:
+                continue
+            cmd += ["-e", "frame %d" % i]
+            asked.append(None)
+            for n in names:
+                cmd += ["-e", "p/x %s" % n]
+                asked.append(("PID %d #%d %s %s" % (w["pid"], i, f["name"], n), f["variables"][n]["integer"]))
+    try:
+        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
+        lines = m.stdout.decode("utf-8", "replace").splitlines()
+    except subprocess.TimeoutExpired:
+        lines = []
+    outs = []
+    for line in lines:
+        try:
+            outs.append(json.loads(line))
+        except ValueError:
+            pass
+    agree = disagree = optimized = 0
+    for k, a in enumerate(asked):
+        if a is None:
+            continue
+        label, want = a
+        got = outs[k] if k < len(outs) else {}
+        if not got.get("ok"):
+            err = got.get("error", {})
+            if isinstance(err, dict) and err.get("kind") == "unknown_symbol":
+                return 0, 0, 0, "mkdbg's p does not see frame variables (no frame scope in its evaluator)"
+            disagree += 1
+            print("FAIL [locals p/x] %s: %s" % (label, err.get("message") if isinstance(err, dict) else err))
+            continue
+        if "integer" not in got:
+            optimized += 1
+            print("NOTE [locals p/x] %s: mkdbg %s, drgn %#x" % (label, got.get("value"), want & (2**64 - 1)))
+            continue
+        if (got["integer"] - want) % 2**64 != 0:
+            disagree += 1
+            print("FAIL [locals p/x] %s: mkdbg %s, drgn %#x" % (label, got.get("value"), want & (2**64 - 1)))
+            continue
+        agree += 1
+    return agree, disagree, optimized, None
+
+
 def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt full` variables against drgn's; returns (passed, failed): one per variable compared."""
     passed = failed = 0
@@ -253,6 +316,14 @@ def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
                   counts.unreadable, counts.drgn_errors))
         passed += counts.agree
         failed += counts.failed
+        agree, disagree, optimized, skipped = print_checks(args, mk_image, wants)
+        if skipped:
+            print("parity: locals p/x on %s: skipped: %s" % (mk_image, skipped))
+        else:
+            print("parity: locals p/x on %s: `frame N` + `p/x NAME`: %d scalars agree with drgn, %d disagree, "
+                  "%d optimized out in mkdbg where drgn has a value" % (mk_image, agree, disagree, optimized))
+        passed += agree
+        failed += disagree
     return passed, failed
 
 
