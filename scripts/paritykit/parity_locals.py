@@ -7,8 +7,9 @@ Used by scripts/paritykit/parity.py's `run` ("locals" in the by-kind line); on i
       drgn's frames and variables of the checked tasks, JSON on stdout.
 
 The tasks checked, chosen deterministically: the panicking CPU's current task (every CPU's
-current task on a dump without a panic), PID 1, and the kthreads kthreadd (PID 2) and
-ksoftirqd/0, which every guest starts; all but the first sleep in schedule().
+current task on a dump without a panic), PID 1, the kthreads kthreadd (PID 2) and
+ksoftirqd/0, which every guest starts, and the lab's own processes (facts.json "pids":
+mk-sleeper, mk-worker-N, ...); all but the first sleep in schedule().
 
 Then, where mkdbg's evaluator sees frame variables, every scalar drgn has a value for is
 asked again the gdb way: `bt TASK`, `frame N`, `p/x NAME`, comparing the integer.
@@ -32,6 +33,7 @@ import subprocess
 import sys
 
 from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from parity_bt import facts_pids  # noqa: E402
 
 KERNEL_HALF = 0xFFFF800000000000
 MAX_BYTES = 4096
@@ -40,7 +42,7 @@ KTHREADS = ["kthreadd", "ksoftirqd/0"]
 
 # --------------------------------------------------------------------------- drgn side
 
-def drgn_tasks(prog):
+def drgn_tasks(prog, image):
     """(why, task) pairs, in a fixed order."""
     import drgn
     from drgn.helpers.linux.percpu import per_cpu
@@ -68,6 +70,11 @@ def drgn_tasks(prog):
     for comm in KTHREADS:
         if comm in by_comm:
             tasks.append(("kthread " + comm, by_comm[comm]))
+    # And the lab's own sleepers (facts.json "pids"), in PID order.
+    for pid in sorted(facts_pids(image).values()):
+        t = find_task(prog, pid)
+        if t:
+            tasks.append(("PID %d (lab process)" % pid, t))
     return tasks
 
 
@@ -100,7 +107,7 @@ def drgn_answers(image, vmlinux):
     from images import drgn_program
     prog = drgn_program(image, vmlinux)
     out, seen = [], set()
-    for why, t in drgn_tasks(prog):
+    for why, t in drgn_tasks(prog, image):
         addr = t.value_()
         if addr in seen:
             continue
