@@ -72,6 +72,7 @@ extension DIE {
                 }
                 guard block.length <= UInt64(maxBlock) else { return .unreadable("DW_OP_implicit_value of \(block.length) bytes") }
                 op.block = block.data.map { Array(UnsafeBufferPointer(start: $0, count: Int(block.length))) } ?? []
+                op.number2 = 0 // libdw's pointer to the block: meaningless once copied
             case DW_OP_entry_value, DW_OP_GNU_entry_value:
                 guard depth < 4 else { return .unreadable("DW_OP_entry_value nested too deep") }
                 var inner = Dwarf_Attribute()
@@ -85,6 +86,7 @@ extension DIE {
                     return .unreadable("DW_OP_entry_value's expression")
                 }
                 op.nested = nested
+                op.number2 = 0 // libdw's pointer to the expression
             case DW_OP_addrx, DW_OP_GNU_addr_index, DW_OP_constx, DW_OP_GNU_const_index:
                 var inner = Dwarf_Attribute()
                 var address: Dwarf_Addr = 0
