@@ -9,7 +9,8 @@ Used by scripts/paritykit/parity.py's `run` ("locals" in the by-kind line); on i
 The tasks checked, chosen deterministically: the panicking CPU's current task (every CPU's
 current task on a dump without a panic), PID 1, the kthreads kthreadd (PID 2) and
 ksoftirqd/0, which every guest starts, and the lab's own processes (facts.json "pids":
-mk-sleeper, mk-worker-N, ...); all but the first sleep in schedule().
+mk-sleeper, mk-worker-N, ...); all but the first sleep in schedule(). With
+MKDBG_PARITY_LOCALS_ALL=1 in the environment, every task.
 
 Then, where mkdbg's evaluator sees frame variables, every scalar drgn has a value for is
 asked again the gdb way: `bt TASK`, `frame N`, `p/x NAME`, comparing the integer.
@@ -29,6 +30,7 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -70,6 +72,8 @@ def drgn_tasks(prog, image):
     for comm in KTHREADS:
         if comm in by_comm:
             tasks.append(("kthread " + comm, by_comm[comm]))
+    if os.environ.get("MKDBG_PARITY_LOCALS_ALL"):  # every task, for a broad one-off run
+        tasks += [("PID %d" % t.pid.value_(), t) for t in sorted(for_each_task(prog), key=lambda t: t.pid.value_())]
     # And the lab's own sleepers (facts.json "pids"), in PID order.
     for pid in sorted(facts_pids(image).values()):
         t = find_task(prog, pid)
