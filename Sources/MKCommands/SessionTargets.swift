@@ -20,6 +20,7 @@ extension Session {
     public func use(_ target: Target, instance: Instance?, live: Bool, name: String? = nil) {
         let key = name ?? instance?.name ?? Session.defaultName(for: target.image.path)
         let context = TargetContext(name: key, target: target, instance: instance, live: live)
+        context.walkBudget = { [weak self] in self?.walkBudget() ?? WalkBudget() }
         if let i = contexts.firstIndex(where: { $0.name == key }) {
             let old = contexts[i]
             if let a = old.instance, let b = instance, a.directory == b.directory { context.moduleDebugFiles = old.moduleDebugFiles }

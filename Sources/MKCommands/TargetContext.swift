@@ -29,6 +29,10 @@ public final class TargetContext {
     /// Backtraces already walked on an image, by task address.
     var backtraceCache: [UInt64: Backtrace] = [:]
     private var evaluatorStorage: Evaluator?
+    /// The selected frame's registers as `$rip`, `$sp`… (the evaluator holds it weakly).
+    lazy var frameScope = SelectedFrameScope(context: self)
+    /// What a walk the evaluator starts may spend (`$pc` walks the selected stack): the session's `set walk-limit`.
+    var walkBudget: () -> WalkBudget = { WalkBudget() }
     private var kernelStorage: Kernel?
 
     init(name: String, target: Target, instance: Instance?, live: Bool) {
@@ -44,6 +48,7 @@ public final class TargetContext {
     public func evaluator() throws -> Evaluator {
         if let evaluatorStorage { return evaluatorStorage }
         let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
+        e.frameScope = frameScope
         evaluatorStorage = e
         return e
     }

@@ -36,6 +36,8 @@ public final class CType: CustomStringConvertible {
     public var enumerators: [(name: String, value: Int64)] = []
     public var parameters: [CType] = []
     public var isVariadic = false
+    /// A function type without a prototype (`void ()`, as gdb types `$pc`).
+    public var isUnprototyped = false
     /// DWARF offset it came from, when it came from DWARF.
     public let dieOffset: UInt64?
 
@@ -71,6 +73,7 @@ public final class CType: CustomStringConvertible {
         t.enumerators = enumerators
         t.parameters = parameters
         t.isVariadic = isVariadic
+        t.isUnprototyped = isUnprototyped
         t.isConst = isConst || c
         t.isVolatile = isVolatile || v
         return t

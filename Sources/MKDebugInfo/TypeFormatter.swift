@@ -27,7 +27,7 @@ public enum TypeFormatter {
                 t = e
             case .function:
                 let params = t.parameters.map { name(of: $0) } + (t.isVariadic ? ["..."] : [])
-                decl += "(" + (params.isEmpty ? "void" : params.joined(separator: ", ")) + ")"
+                decl += "(" + (params.isEmpty ? (t.isUnprototyped ? "" : "void") : params.joined(separator: ", ")) + ")"
                 t = t.target ?? .void
             default:
                 let base = qualifiers(t, trailing: false) + baseName(t)

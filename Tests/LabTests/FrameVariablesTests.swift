@@ -79,8 +79,10 @@ import MKValues
         // In the order of the inlined instance's DIEs (GCC's, as drgn lists them).
         #expect(chain.arguments.map(\.name) == ["nr_calls", "nr_to_call", "v", "val", "nl"])
         // atomic_notifier_call_chain calls notifier_call_chain(&nh->head, val, v, -1, NULL).
-        #expect(try s.integer(chain.variable(named: "nr_to_call")) == UInt64(bitPattern: -1))
         #expect(try s.integer(chain.variable(named: "nr_calls")) == 0)
+        // -1 is kept in r14, which the module code below (pvpanic, no CFI) may have reused: unknown, not guessed.
+        let count = try #require(chain.variable(named: "nr_to_call"))
+        #expect(count.value.isOptimizedOut && count.unavailable?.contains("register 14 is not known") == true, "\(count)")
         let (_, atomic) = try s.frame("atomic_notifier_call_chain")
         let list = try s.kernel.address(of: "panic_notifier_list")
         #expect(try s.integer(atomic.variable(named: "nh")) == list)

@@ -34,6 +34,10 @@ import MKCommands
         ("per_cpu current_task 0", ["expression": .string, "type": .string, "cpus": .array]),
         ("mod", ["modules": .array, "warnings": .array]),
         ("bt 1", ["task": .string, "pid": .number, "comm": .string, "frames": .array, "notes": .array]),
+        ("info registers", ["task": .string, "pid": .number, "frame": .number, "registers": .object]),
+        ("info frame", ["task": .string, "pid": .number, "frame": .object, "cfa": .stringOrNull, "saved_pc": .stringOrNull,
+                        "real_frame": .number, "saved_registers": .object]),
+        ("bt -f 1", ["task": .string, "pid": .number, "frames": .array, "notes": .array, "stack_words": .array]),
         ("log -l 2", ["records": .array, "warnings": .array]),
         ("set pagination off", ["pagination": .bool]),
     ]

@@ -256,6 +256,8 @@ import MKCommands
         #expect(Set(words("list ", "-")) == ["-H", "-h", "-r", "-o", "-s"])
         #expect(words("log -l 5 ", "-C") == ["-C"])
         #expect(words("info address ", "init_ta").contains("init_task"))
+        #expect(words("info registers ", "r1") == ["r10", "r11", "r12", "r13", "r14", "r15"])
+        #expect(words("i r rip ", "ef") == ["eflags"])
         #expect(words("list -H ", "init_ta").contains("init_task"))
         #expect(words("target ", "") == session.targetNames)
         #expect(c.complete(before: "open /tmp/x -s ", word: "/tm") == .files)

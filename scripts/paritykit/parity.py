@@ -23,8 +23,10 @@ later lines bare) and mkdbg's escaping of control bytes and invalid UTF-8 as \\x
 
 And `bt` against drgn's prog.stack_trace() on the same dumps: every CPU's current
 task and some sleeping ones, one check per task ("bt" in the by-kind line; what is
-compared is described in scripts/paritykit/parity_bt.py). And `bt full`'s arguments and
-locals against drgn's frame locals, one check per variable ("locals"; see
+compared is described in scripts/paritykit/parity_bt.py). And, for the same tasks,
+every register drgn's registers() reports in each frame against `info registers` in
+that frame ("regs": one check per register; scripts/paritykit/parity_regs.py). And `bt full`'s
+arguments and locals against drgn's frame locals, one check per variable ("locals"; see
 scripts/paritykit/parity_locals.py).
 
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
@@ -216,13 +218,16 @@ def check_questions(questions, drgn_answers, mk):
 
 
 def check_commands(args, image, drgn_image, vmlinux):
-    """log, bt, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
+    """log, bt, regs, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
     by_kind = {}
     if not args.no_log:  # `log` against drgn's get_dmesg(): scripts/paritykit/parity_log.py
         by_kind["log"] = list(run_log_checks(args, image, drgn_image, vmlinux))
     if not args.no_bt:  # `bt` against drgn's stack_trace(): scripts/paritykit/parity_bt.py
         import parity_bt
         by_kind["bt"] = list(parity_bt.run_bt_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_regs:  # `info registers` per frame against drgn's registers(): scripts/paritykit/parity_regs.py
+        import parity_regs
+        by_kind["regs"] = list(parity_regs.run_regs_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_locals:  # `bt full` variables against drgn's frame locals: scripts/paritykit/parity_locals.py
         import parity_locals
         by_kind["locals"] = list(parity_locals.run_locals_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
@@ -272,6 +277,8 @@ def main():
                            help="the dump drgn reads (default: --image); e.g. the ELF twin of a kdump")
             s.add_argument("--no-log", action="store_true", help="skip the `log` checks against drgn's get_dmesg()")
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
+            s.add_argument("--no-regs", action="store_true",
+                           help="skip the per-frame register checks against drgn (scripts/paritykit/parity_regs.py)")
             s.add_argument("--no-locals", action="store_true",
                            help="skip the frame-variable checks against drgn (scripts/paritykit/parity_locals.py)")
             s.add_argument("--no-ps", action="store_true",

@@ -5,17 +5,18 @@ import MKKernel
 /// `bt [PID|ADDR|-a]`: a task's kernel stack, gdb-style, walked with the
 /// kernel's ORC tables (then DWARF CFI, then frame pointers).
 enum BacktraceCommand {
-    static let usage = "bt [PID | TASK-ADDRESS | -a]"
+    static let usage = "bt [-f] [PID | TASK-ADDRESS | -a]"
 
     static let spec = CommandSpec(
         name: "bt", aliases: ["backtrace", "where"], group: "kernel",
         summary: "a task's kernel stack: the panicking task, a PID, a task address, or every CPU's (-a)",
         usage: usage,
-        examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000"],
+        examples: ["bt", "bt 1", "bt -a", "bt 0xffff888003a3c000", "bt -f"],
         arguments: [ArgumentSpec("PID|TASK-ADDRESS", .task, .optional)],
-        options: [.flag("-a", help: "every CPU's current task")],
+        options: [.flag("-a", help: "every CPU's current task"),
+                  .flag("-f", help: "each frame's stack words, from its sp to its caller's (text addresses symbolised)")],
         subcommands: [BacktraceFullCommand.spec],
-        json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces"],
+        json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces", "stack_words"],
         excess: "expected at most one PID, task address or -a"
     ) { args, session in
         guard let context = session.current else { throw CommandError.noTarget }
@@ -43,6 +44,10 @@ enum BacktraceCommand {
             throw CommandError.failed("bt: \(e)", cause: e)
         }
         bt.notes = preface + bt.notes
+        if args.has("-f") {
+            return CommandOutput(text: StackWords.text(bt, context: context, tracer: tracer),
+                                 fields: fields(bt) + [("stack_words", StackWords.json(bt, context: context))])
+        }
         return CommandOutput(text: text(bt), fields: fields(bt))
     }
 

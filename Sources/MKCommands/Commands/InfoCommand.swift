@@ -12,6 +12,7 @@ enum InfoCommand {
         summary: "describe the target (image, VMCOREINFO, debug info) and where symbols are",
         examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"],
         subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec,
+                      InfoRegistersCommand.spec, InfoFrameCommand.spec,
                       InfoFrameVariablesCommand.argsSpec, InfoFrameVariablesCommand.localsSpec]
     )
 

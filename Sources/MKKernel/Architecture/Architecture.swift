@@ -45,6 +45,13 @@ public protocol Architecture: Sendable {
     /// The general registers, by DWARF number, in gdb's order.
     var registers: [RegisterInfo] { get }
     var registerFile: RegisterFile { get }
+    /// Registers the unwinder does not follow but cores and `pt_regs` keep
+    /// (x86-64 eflags, segment registers, fs/gs bases), by DWARF number.
+    var specialRegisters: [RegisterInfo] { get }
+    /// Every register name in the order `info registers` lists them.
+    var displayOrder: [String] { get }
+    /// The named bits of a flags register (x86-64 eflags), lowest first; empty for other registers.
+    func flagBits(of register: String) -> [(bit: Int, name: String)]
     var prStatusLayout: PrStatusLayout { get }
     /// The register that holds the privilege state (`RegisterSet.mode`):
     /// its `pr_reg` name and `pt_regs` member.
@@ -68,6 +75,11 @@ public protocol Architecture: Sendable {
 extension Architecture {
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }
 
+    /// A general or special register by its gdb name.
+    public func anyRegister(named name: String) -> RegisterInfo? {
+        register(named: name) ?? specialRegisters.first { $0.name == name }
+    }
+
     /// DWARF numbers of the callee-saved registers.
     public var calleeSaved: Set<Int> { Set(registers.filter(\.calleeSaved).map(\.dwarfNumber)) }
 
@@ -75,6 +87,9 @@ extension Architecture {
     public func registers(from prStatus: PrStatus) -> RegisterSet {
         var regs = RegisterSet(file: registerFile)
         for r in registers {
+            if let n = r.prStatusName { regs[r.dwarfNumber] = prStatus.registers[n] }
+        }
+        for r in specialRegisters {
             if let n = r.prStatusName { regs[r.dwarfNumber] = prStatus.registers[n] }
         }
         regs.mode = prStatus.registers[modeRegister.prStatusName]

@@ -7,6 +7,8 @@ public struct PtRegsLayout: Sendable {
     public var size: UInt64
     /// DWARF register number → member offset.
     public var offsets: [Int: UInt64] = [:]
+    /// Special registers `pt_regs` keeps too (x86-64 flags, cs, ss).
+    public var specialOffsets: [Int: UInt64] = [:]
     /// Offset of the privilege state (x86-64 `cs`).
     public var mode: UInt64
     let file: RegisterFile
@@ -18,6 +20,10 @@ public struct PtRegsLayout: Sendable {
         for r in arch.registers {
             guard let member = r.ptRegsMember else { continue }
             offsets[r.dwarfNumber] = try kernel.offset(of: member, in: t)
+        }
+        for r in arch.specialRegisters {
+            guard let member = r.ptRegsMember, let off = try? kernel.offset(of: member, in: t), off < size, size - off >= 8 else { continue }
+            specialOffsets[r.dwarfNumber] = off
         }
         mode = try kernel.offset(of: arch.modeRegister.ptRegsMember, in: t)
         guard size > 0, size <= 4096 else { throw KernelError.unsupported("struct pt_regs has an odd size \(size)") }
@@ -32,6 +38,7 @@ public struct PtRegsLayout: Sendable {
         let bytes = try memory.readVirtual(address, count: Int(size))
         var regs = RegisterSet(file: file)
         for (regno, off) in offsets { regs[regno] = bytes.loadLE64(at: Int(off)) }
+        for (regno, off) in specialOffsets { regs[regno] = bytes.loadLE64(at: Int(off)) }
         regs.mode = bytes.loadLE64(at: Int(mode))
         return regs
     }
@@ -47,5 +54,15 @@ public struct PtRegsLayout: Sendable {
         let modev = try memory.readVirtualU64(base &+ mode)
         let spv = try memory.readVirtualU64(base &+ sp)
         return (pcv, modev, spv)
+    }
+}
+
+extension PtRegsLayout {
+    /// Where each register of a `pt_regs` at `address` is kept (for `info frame`).
+    public func slots(at address: UInt64) -> [Int: UInt64] {
+        var slots: [Int: UInt64] = [:]
+        for (regno, off) in offsets { slots[regno] = address &+ off }
+        for (regno, off) in specialOffsets { slots[regno] = address &+ off }
+        return slots
     }
 }

@@ -3,8 +3,9 @@ import MKMemory
 import MKDebugInfo
 
 extension RegisterFile {
-    /// x86-64: DWARF 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15 rip).
-    public static let x86_64 = RegisterFile(count: 17, pc: 16, sp: 7, fp: 6)
+    /// x86-64: DWARF 0–16 (rax rdx rcx rbx rsi rdi rbp rsp r8–r15 rip), and
+    /// up to 59 for rflags (49), the segment registers (50–55) and the fs/gs bases (58, 59).
+    public static let x86_64 = RegisterFile(count: 60, pc: 16, sp: 7, fp: 6)
 }
 
 /// The x86-64 table: System V ABI DWARF numbering, `user_regs_struct`,
@@ -35,6 +36,27 @@ public struct X86_64Architecture: Architecture {
         return table.enumerated().map { i, r in
             RegisterInfo(name: r.0, dwarfNumber: i, prStatusName: r.0, ptRegsMember: r.1, calleeSaved: r.2)
         }
+    }
+
+    /// By the System V ABI's DWARF numbers; `pt_regs` has flags, cs and ss only.
+    public var specialRegisters: [RegisterInfo] {
+        let table: [(String, Int, String?)] = [
+            ("eflags", 49, "flags"), ("es", 50, nil), ("cs", 51, "cs"), ("ss", 52, "ss"), ("ds", 53, nil),
+            ("fs", 54, nil), ("gs", 55, nil), ("fs_base", 58, nil), ("gs_base", 59, nil),
+        ]
+        return table.map { RegisterInfo(name: $0.0, dwarfNumber: $0.1, prStatusName: $0.0, ptRegsMember: $0.2, calleeSaved: false) }
+    }
+
+    /// gdb's order for `info registers`.
+    public var displayOrder: [String] {
+        ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+         "rip", "eflags", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base"]
+    }
+
+    public func flagBits(of register: String) -> [(bit: Int, name: String)] {
+        guard register == "eflags" else { return [] }
+        return [(0, "CF"), (2, "PF"), (4, "AF"), (6, "ZF"), (7, "SF"), (8, "TF"), (9, "IF"), (10, "DF"), (11, "OF"),
+                (14, "NT"), (16, "RF"), (17, "VM"), (18, "AC"), (19, "VIF"), (20, "VIP"), (21, "ID")]
     }
 
     /// ORC's dx, di, bp, sp, r10, r13 (the indirect and special ones are ORC's own).

@@ -29,16 +29,19 @@ struct CallFrameUnwinder: UnwindStrategy {
             let (cfa, _) = try eval.evaluate(row.cfa, initial: nil)
             let regs = frame.regs
             var caller = RegisterSet(file: regs.file)
+            var saved = SavedRegisters(cfa: cfa)
             caller.mode = regs.mode
             for regno in registers where regno != regs.file.sp {
                 switch row.registers[regno] {
                 case .sameValue?:
                     caller[regno] = regs[regno]
                 case .undefined?:
-                    caller[regno] = nil
+                    // libdw says undefined for a register the row does not mention: a callee-saved one keeps its value.
+                    caller[regno] = calleeSaved.contains(regno) ? regs[regno] : nil
                 case let .expression(ops)?:
                     let (v, isValue) = try eval.evaluate(ops, initial: cfa)
                     caller[regno] = isValue ? v : try kernel.readU64(v)
+                    if !isValue { saved.slots[regno] = v }
                 case nil:
                     // No rule: callee-saved registers keep their value.
                     caller[regno] = calleeSaved.contains(regno) ? regs[regno] : nil
@@ -46,7 +49,7 @@ struct CallFrameUnwinder: UnwindStrategy {
             }
             guard caller.pc != nil else { return .failed("DWARF CFI does not say where the return address is at \(hex(pc))") }
             caller.sp = cfa
-            return .caller(caller, pcIsReturnAddress: true, switchedStack: false, method: .cfi)
+            return .caller(caller, pcIsReturnAddress: true, switchedStack: false, method: .cfi, saved: saved)
         } catch {
             return .failed("DWARF CFI at \(hex(pc)): \(error)")
         }

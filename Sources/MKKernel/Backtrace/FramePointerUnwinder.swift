@@ -23,11 +23,14 @@ struct FramePointerUnwinder: UnwindStrategy {
                 return .failed("the frame pointer chain leads to \(hex(ra)), which is not kernel code")
             }
             var regs = frame.regs
-            regs.keepOnly(context.arch.calleeSaved)
+            // Nothing says where this function saved the other callee-saved registers: unknown in the caller.
+            regs.keepOnly([])
             regs.pc = ra
             regs.sp = bp &+ record.callerStackPointer
             regs.bp = savedBP
-            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer)
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer,
+                           saved: SavedRegisters(cfa: regs.sp, slots: [regs.file.fp: bp &+ record.savedFramePointer,
+                                                                       regs.file.pc: bp &+ record.returnAddress]))
         } catch {
             return .failed("cannot follow the frame pointer: \(error)")
         }

@@ -59,21 +59,10 @@ public final class FrameVariableReader {
     let kaslr: UInt64
     /// Call sites followed for one `DW_OP_entry_value` (each hop one caller up).
     static let maxEntryDepth = 4
-    private lazy var refiner = FrameRegisters(kernel: kernel)
-    /// The last backtrace's refined registers (bt full asks frame by frame).
-    private var refined: (frames: [BacktraceFrame], registers: [Int: RegisterSet])?
 
     public init(kernel: Kernel) {
         self.kernel = kernel
         kaslr = kernel.target.symbols?.kaslrOffset ?? 0
-    }
-
-    /// The registers of real frame `real`, recovered by DWARF CFI (`FrameRegisters`).
-    func registers(_ frames: [BacktraceFrame], _ real: Int) -> RegisterSet {
-        if let r = refined, r.frames == frames { return r.registers[real] ?? frames[real].registers }
-        let registers = refiner.registers(frames)
-        refined = (frames, registers)
-        return registers[real] ?? frames[real].registers
     }
 
     private var debugInfo: DebugInfo { kernel.debugInfo }
@@ -136,7 +125,7 @@ public final class FrameVariableReader {
                  depth: Int) -> (DwarfExpression, String?) {
         let f = frames[real]
         let place = Self.placement(frames, real)
-        let regs = registers(frames, real)
+        let regs = f.registers
         var m = DwarfExpression(registers: regs, memory: kernel.memory)
         m.relocation = kaslr
         var note: String?

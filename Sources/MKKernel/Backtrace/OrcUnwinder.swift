@@ -45,13 +45,13 @@ final class OrcUnwinder: UnwindStrategy {
         case .call, .regs, .regsPartial: break
         }
         do {
-            return try apply(e, to: frame.regs, pc: pc, registerMap: registerMap)
+            return try apply(e, to: frame.regs, pc: pc, lookup: lookup, registerMap: registerMap)
         } catch {
             return .failed("cannot read the stack for the ORC rule at \(hex(pc)): \(error)")
         }
     }
 
-    private func apply(_ e: OrcEntry, to start: RegisterSet, pc: UInt64, registerMap: [UInt8: Int]) throws -> UnwindStep {
+    private func apply(_ e: OrcEntry, to start: RegisterSet, pc: UInt64, lookup: UInt64, registerMap: [UInt8: Int]) throws -> UnwindStep {
         let kernel = context.kernel
         var regs = start
         let off = UInt64(bitPattern: Int64(e.spOffset))
@@ -86,12 +86,15 @@ final class OrcUnwinder: UnwindStrategy {
             regs.keepOnly(context.arch.calleeSaved)
             regs.sp = cfa
             regs.pc = ra
-            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
-            return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc)
+            var saved = SavedRegisters(cfa: cfa, slots: [regs.file.pc: cfa &- 8])
+            calleeSaved(&regs, callee: start, cfa: cfa, lookup: lookup, saved: &saved)
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP, saved: &saved)
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: switched, method: .orc, saved: saved)
         case .regs:
             guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
             let saved = try layout.read(at: cfa, memory: kernel.memory)
-            return .caller(saved, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+            return .caller(saved, pcIsReturnAddress: false, switchedStack: true, method: .regs,
+                           saved: SavedRegisters(cfa: cfa, slots: layout.slots(at: cfa)))
         case .regsPartial:
             guard case let .success(layout) = ptRegs else { return .failed(ptRegsProblem) }
             let hw = try layout.readHardwareFrame(at: cfa, memory: kernel.memory)
@@ -99,10 +102,48 @@ final class OrcUnwinder: UnwindStrategy {
             regs.pc = hw.pc
             regs.sp = hw.sp
             regs.mode = hw.mode
-            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP)
-            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs)
+            // cfa is the hardware frame's pc slot: only pc, sp and the mode register were read from it.
+            let base = cfa &- (layout.offsets[regs.file.pc] ?? 0)
+            let all = layout.slots(at: base)
+            let modeRegno = context.arch.anyRegister(named: context.arch.modeRegister.prStatusName)?.dwarfNumber
+            var saved = SavedRegisters(cfa: cfa, slots: all.filter { $0.key == regs.file.pc || $0.key == regs.file.sp || $0.key == modeRegno })
+            regs.bp = try restoredBP(e, cfa: cfa, bp: oldBP, saved: &saved)
+            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs, saved: saved)
         default:
             return .noInfo("ORC has no rule for \(hex(pc))")
+        }
+    }
+
+    /// ORC says nothing of the callee-saved registers a function pushed, so
+    /// the vmlinux's CFI row at the same pc says where they are (on ORC's
+    /// CFA); without one (module code) they are unknown in the caller.
+    private func calleeSaved(_ regs: inout RegisterSet, callee: RegisterSet, cfa: UInt64, lookup: UInt64,
+                             saved: inout SavedRegisters) {
+        let code = context.code
+        let numbers = context.arch.calleeSaved.filter { $0 != regs.file.fp }.sorted()
+        guard code.isVmlinux(lookup),
+              let row = context.kernel.debugInfo.callFrameRow(linkAddress: lookup &- code.kaslr, registers: numbers) else {
+            for n in numbers { regs[n] = nil }
+            return
+        }
+        var eval = DwarfExpression(registers: callee, memory: context.kernel.memory)
+        for n in numbers {
+            switch row.registers[n] {
+            case .sameValue?, .undefined?, nil:
+                // libdw reports a register the row does not mention as undefined; the ABI keeps callee-saved ones.
+                regs[n] = callee[n]
+            case let .expression(ops)?:
+                guard let (v, isValue) = try? eval.evaluate(ops, initial: cfa) else {
+                    regs[n] = nil
+                    continue
+                }
+                if isValue {
+                    regs[n] = v
+                } else {
+                    regs[n] = try? context.kernel.readU64(v)
+                    if regs[n] != nil { saved.slots[n] = v }
+                }
+            }
         }
     }
 
@@ -112,13 +153,17 @@ final class OrcUnwinder: UnwindStrategy {
     }
 
     /// The caller's frame pointer by the entry's bp rule.
-    private func restoredBP(_ e: OrcEntry, cfa: UInt64, bp: UInt64?) throws -> UInt64? {
+    private func restoredBP(_ e: OrcEntry, cfa: UInt64, bp: UInt64?, saved: inout SavedRegisters) throws -> UInt64? {
         let off = UInt64(bitPattern: Int64(e.bpOffset))
+        let fp = context.arch.registerFile.fp
         switch OrcEntry.Register(rawValue: e.bpReg) {
         case .undefined?: return bp
-        case .prevSP?: return try context.kernel.readU64(cfa &+ off)
+        case .prevSP?:
+            saved.slots[fp] = cfa &+ off
+            return try context.kernel.readU64(cfa &+ off)
         case .bp?:
             guard let bp else { return nil }
+            saved.slots[fp] = bp &+ off
             return try context.kernel.readU64(bp &+ off)
         default: return nil
         }

@@ -31,11 +31,14 @@ struct PhysicalFrame {
     /// Found by rules the code itself describes (start registers, ORC,
     /// CFI, pt_regs), not guessed — and so were all frames inside it.
     var reliable: Bool
+    /// Set once the walk stepped out of this frame: its CFA and where the
+    /// caller's registers were found.
+    var saved = SavedRegisters()
 }
 
 /// What one unwinding method says about the caller of a frame.
 enum UnwindStep {
-    case caller(RegisterSet, pcIsReturnAddress: Bool, switchedStack: Bool, method: PhysicalFrame.Method)
+    case caller(RegisterSet, pcIsReturnAddress: Bool, switchedStack: Bool, method: PhysicalFrame.Method, saved: SavedRegisters)
     /// The outermost frame (ORC says so).
     case end
     /// This method has nothing to say here; try the next.
@@ -125,15 +128,15 @@ final class StackUnwinder {
             }
             // Try each method in turn; remember why the earlier ones gave up.
             var reasons: [String] = []
-            var next: (RegisterSet, Bool, Bool, PhysicalFrame.Method)?
+            var next: (RegisterSet, Bool, Bool, PhysicalFrame.Method, SavedRegisters)?
             for method in methods {
                 guard let strategy = strategies[method] else { continue }
                 switch strategy.step(frame) {
                 case .end:
                     walk.complete = true
                     return walk
-                case let .caller(regs, isReturn, switched, how):
-                    next = (regs, isReturn, switched, how)
+                case let .caller(regs, isReturn, switched, how, saved):
+                    next = (regs, isReturn, switched, how, saved)
                 case let .noInfo(why), let .failed(why):
                     reasons.append(why)
                     // A failed ORC rule with data behind it is still worth a CFI or frame-pointer try.
@@ -141,10 +144,11 @@ final class StackUnwinder {
                 }
                 break
             }
-            guard let (regs, isReturn, switched, how) = next else {
+            guard let (regs, isReturn, switched, how, saved) = next else {
                 walk.notes.append("stopped at \(hex(pc)): " + reasons.joined(separator: "; "))
                 return walk
             }
+            walk.frames[walk.frames.count - 1].saved = saved
             guard let newSP = regs.sp, let newPC = regs.pc else {
                 walk.notes.append("stopped at \(hex(pc)): the caller's pc or stack pointer is unknown")
                 return walk

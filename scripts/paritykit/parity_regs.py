@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Register parity: mkdbg's `info registers` in every frame against drgn's
+prog.stack_trace(task)[i].registers().
+
+Used by scripts/paritykit/parity.py's `run` ("regs" in the by-kind line); on its own:
+
+  parity_regs.py answers --image P --vmlinux P     (needs drgn)
+      drgn's registers per frame of the checked tasks, JSON on stdout.
+
+The tasks are parity_bt.py's (every CPU's current task, PID 1 and 2, the lab's own
+processes). Frames are drgn's kernel frames (user-space ones dropped, as parity_bt
+does); they are matched to mkdbg's by index, and a frame whose pc or sp differs is a
+failure (parity_bt says more). Each register drgn reports is one check: mkdbg must
+give the same value (drgn's rflags, fs.base, gs.base are gdb's eflags, fs_base,
+gs_base). A register drgn knows and mkdbg says `<not saved>` is a failure too, and is
+named as such; one mkdbg knows and drgn does not is counted, not failed (mkdbg keeps,
+for example, a CPU's whole note in frame 0 of a task that was running).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+
+from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from parity_bt import KERNEL_HALF, facts_pids  # noqa: E402
+
+DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
+
+
+def drgn_registers(image, vmlinux):
+    import drgn
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import find_task
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+    tasks = []
+    for cpu in range(int(prog["nr_cpu_ids"])):
+        try:
+            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
+        except Exception:
+            pass
+    for pid in [1, 2] + sorted(facts_pids(image).values()):
+        t = find_task(prog, pid)
+        if t:
+            tasks.append(("PID %d" % pid, t))
+    out, seen = [], set()
+    for why, t in tasks:
+        addr = t.value_()
+        if addr in seen:
+            continue
+        seen.add(addr)
+        entry = {"why": why, "task": addr, "pid": t.pid.value_()}
+        try:
+            frames = []
+            for f in prog.stack_trace(t):
+                if f.pc < KERNEL_HALF:
+                    break
+                regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
+                frames.append({"pc": f.pc, "sp": f.sp, "registers": regs})
+            entry["frames"] = frames
+        except Exception as e:
+            entry["error"] = "%s: %s" % (type(e).__name__, e)
+        out.append(entry)
+    return out
+
+
+def cmd_answers(args):
+    json.dump(drgn_registers(args.image, args.vmlinux), sys.stdout)
+
+
+def mkdbg_frames(args, image, want):
+    """mkdbg's `info registers` of each of drgn's frames of one task, as JSON objects (None: no answer)."""
+    cmd = [args.mkdbg, "--json", "-c", image, "-e", "bt %#x" % want["task"]]
+    for i in range(len(want["frames"])):
+        cmd += ["-e", "frame %d" % i, "-e", "info registers"]
+    try:
+        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return []
+    lines = []
+    for line in m.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            lines.append(None)
+    # bt, then (frame, info registers) per frame: the register answers are every other line.
+    return [lines[2 + 2 * i] if 2 + 2 * i < len(lines) else None for i in range(len(want["frames"]))]
+
+
+def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
+    """One check per register drgn reports, per frame, per task, per dump; returns (passed, failed)."""
+    passed = failed = 0
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
+        if wants is None:
+            failed += 1
+            print("FAIL [regs] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
+            continue
+        ok = bad = extra = not_saved = 0
+        for want in wants:
+            name = "PID %d (%s, task %#x) on %s" % (want["pid"], want["why"], want["task"], mk_image)
+            if "error" in want:
+                failed += 1
+                bad += 1
+                print("FAIL [regs] %s\n  drgn could not answer: %s" % (name, want["error"]))
+                continue
+            gots = mkdbg_frames(args, mk_image, want)
+            for i, (f, got) in enumerate(zip(want["frames"], gots)):
+                if got is None or not got.get("ok"):
+                    failed += 1
+                    bad += 1
+                    print("FAIL [regs] %s frame %d\n  mkdbg: %s" % (
+                        name, i, (got or {}).get("error", "no answer")))
+                    continue
+                mk = got.get("registers", {})
+                problems = []
+                for reg, value in sorted(f["registers"].items()):
+                    if reg not in mk:
+                        problems.append("%s: drgn %#x, mkdbg has no such register" % (reg, value))
+                    elif mk[reg] is None:
+                        problems.append("%s: drgn %#x, mkdbg <not saved>" % (reg, value))
+                        not_saved += 1
+                    elif mk[reg] != value:
+                        problems.append("%s: drgn %#x, mkdbg %#x" % (reg, value, mk[reg]))
+                    else:
+                        passed += 1
+                        ok += 1
+                extra += sum(1 for r, v in mk.items() if v is not None and r not in f["registers"])
+                if problems:
+                    failed += len(problems)
+                    bad += len(problems)
+                    print("FAIL [regs] %s frame %d (pc %#x)\n  %s" % (name, i, f["pc"], "\n  ".join(problems)))
+        print("parity: regs on %s: %d of %d registers drgn reports agree (%d of them <not saved> in mkdbg); "
+              "%d more known to mkdbg only" % (mk_image, ok, ok + bad, not_saved, extra))
+    return passed, failed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        cmd_answers(args)
+
+
+if __name__ == "__main__":
+    main()
