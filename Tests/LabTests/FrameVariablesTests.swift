@@ -101,15 +101,21 @@ import MKValues
         #expect(locals.contains("buf = \"sysrq triggered crash\", '\\000' <repeats 1002 times>"), "\(locals)")
         let args = try s.session.execute("info args").text
         #expect(args.hasPrefix("fmt = (const char *) 0x") && args.hasSuffix("\"sysrq triggered crash\\n\""), "\(args)")
-        // Through the evaluator's frame scope, as `p` will see it.
+        // `p` sees the selected frame's names before the globals.
+        #expect(try s.session.execute("p i").text.hasSuffix(" = <optimized out>"))
+        #expect(try s.session.execute("p *fmt").text.hasSuffix(" = 115 's'"))
+        #expect(throws: ValueError.optimizedOut) { try s.session.execute("p i + 1") }
+        #expect(throws: CommandError.self) { try s.session.execute("p &fmt") }
+        #expect(try s.session.execute("p jiffies").text.hasPrefix("$"))
+        _ = try s.session.execute("frame 0")
+        #expect(throws: CommandError.self) { try s.session.execute("p fmt") }
+        // A scope of one frame, as the adapter gives it to any evaluator.
         let evaluator = try s.session.kernel().evaluator
         let scope = FrameVariablesScope(kernel: s.kernel, backtrace: s.bt, frame: i)
         evaluator.frameScope = scope
-        defer { evaluator.frameScope = nil }
         let formatter = ValueFormatter(memory: s.kernel.memory, symbolize: { _ in nil })
         #expect(try formatter.top(evaluator.evaluate("i")) == "<optimized out>")
         #expect(throws: ValueError.optimizedOut) { _ = try evaluator.evaluate("i + 1") }
-        #expect(try formatter.top(evaluator.evaluate("*fmt")) == "115 's'")
         withExtendedLifetime(scope) {}
     }
 
