@@ -51,9 +51,10 @@ public struct FrameVariables {
 /// address, evaluated with the frame's registers: that is what
 /// `DW_OP_call_frame_cfa` means, and it holds for frames whose caller was
 /// found across a `pt_regs` or at the end of the stack, where the caller's
-/// stack pointer is not the CFA. Only without a CFI row does it fall back
-/// to the caller's stack pointer after a plain return (equal to the CFA
-/// on x86-64, which pushes just the return address).
+/// stack pointer is not the CFA. Only without a CFI row (module code,
+/// assembly) does it fall back to the CFA the unwinder found stepping out of
+/// the frame (ORC's), else to the caller's stack pointer after a plain
+/// return (equal to the CFA on x86-64, which pushes just the return address).
 public final class FrameVariableReader {
     let kernel: Kernel
     let kaslr: UInt64
@@ -136,6 +137,9 @@ public final class FrameVariableReader {
             } catch {
                 note = "the CFA at \(hex(f.pc)) is unknown: \(error)"
             }
+        } else if let cfa = f.saved.cfa {
+            m.cfa = cfa
+            note = "no DWARF CFI at \(hex(f.pc)): the CFA is the one the unwinder found stepping out of the frame"
         } else if let c = place.caller, frames[c].pcIsReturnAddress {
             m.cfa = frames[c].sp
             note = "no DWARF CFI at \(hex(f.pc)): the CFA is the caller's stack pointer"
