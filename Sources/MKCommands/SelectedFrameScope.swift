@@ -12,7 +12,10 @@ final class SelectedFrameScope: FrameScope {
     /// The selected frame's locals and arguments, when a scope for them is installed.
     var locals: (any FrameScope)?
 
-    init(context: TargetContext) { self.context = context }
+    init(context: TargetContext) {
+        self.context = context
+        locals = SelectedFrameVariables(context: context)
+    }
 
     func register(named name: String) throws -> Value? {
         guard let context, let arch = try? context.kernel().architecture(),

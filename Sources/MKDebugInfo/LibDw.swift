@@ -278,6 +278,7 @@ extension DwarfFile {
 extension DwarfOp {
     init(_ op: Dwarf_Op) {
         self.init(atom: op.atom, number: op.number, number2: op.number2)
+        offset = op.offset
     }
 }
 

@@ -21,7 +21,12 @@ public final class Kernel {
 
     /// A global variable (or function) as an object.
     public func object(_ name: String) throws -> KObject {
-        KObject(try evaluator.evaluate(name), self)
+        // The helpers mean globals: never a selected frame's local of the same
+        // name (a `prb` argument in a printk frame), nor a stack walk to look for one.
+        let scope = evaluator.frameScope
+        evaluator.frameScope = nil
+        defer { evaluator.frameScope = scope }
+        return KObject(try evaluator.evaluate(name), self)
     }
 
     /// An object of `type` at `address`.

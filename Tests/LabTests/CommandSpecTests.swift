@@ -72,7 +72,8 @@ import MKCommands
             let top = try #require(Self.spec([words[0]]), "README names \(words[0]), which is no command")
             covered.insert(top.name)
             guard !top.subcommands.isEmpty else { continue }
-            let subs = words.count > 1 ? words[1].split(separator: "|").map(String.init) : []
+            // A command that runs on its own too (`bt [PID…]` beside `bt full`) shows its arguments in brackets.
+            let subs = words.count > 1 && !words[1].hasPrefix("[") ? words[1].split(separator: "|").map(String.init) : []
             for s in subs {
                 let sub = try #require(top.subcommand(named: s), "README names \(top.name) \(s), which is no subcommand")
                 covered.insert(top.name + " " + sub.name)

@@ -25,7 +25,9 @@ And `bt` against drgn's prog.stack_trace() on the same dumps: every CPU's curren
 task and some sleeping ones, one check per task ("bt" in the by-kind line; what is
 compared is described in scripts/paritykit/parity_bt.py). And, for the same tasks,
 every register drgn's registers() reports in each frame against `info registers` in
-that frame ("regs": one check per register; scripts/paritykit/parity_regs.py).
+that frame ("regs": one check per register; scripts/paritykit/parity_regs.py). And `bt full`'s
+arguments and locals against drgn's frame locals, one check per variable ("locals"; see
+scripts/paritykit/parity_locals.py).
 
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
 idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
@@ -226,6 +228,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_regs:  # `info registers` per frame against drgn's registers(): scripts/paritykit/parity_regs.py
         import parity_regs
         by_kind["regs"] = list(parity_regs.run_regs_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_locals:  # `bt full` variables against drgn's frame locals: scripts/paritykit/parity_locals.py
+        import parity_locals
+        by_kind["locals"] = list(parity_locals.run_locals_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/paritykit/parity_ps.py
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
@@ -274,6 +279,8 @@ def main():
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
             s.add_argument("--no-regs", action="store_true",
                            help="skip the per-frame register checks against drgn (scripts/paritykit/parity_regs.py)")
+            s.add_argument("--no-locals", action="store_true",
+                           help="skip the frame-variable checks against drgn (scripts/paritykit/parity_locals.py)")
             s.add_argument("--no-ps", action="store_true",
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
     args = ap.parse_args()

@@ -15,6 +15,7 @@ enum BacktraceCommand {
         arguments: [ArgumentSpec("PID|TASK-ADDRESS", .task, .optional)],
         options: [.flag("-a", help: "every CPU's current task"),
                   .flag("-f", help: "each frame's stack words, from its sp to its caller's (text addresses symbolised)")],
+        subcommands: [BacktraceFullCommand.spec],
         json: ["task", "pid", "comm", "cpu", "active", "frames", "notes", "backtraces", "stack_words"],
         excess: "expected at most one PID, task address or -a"
     ) { args, session in

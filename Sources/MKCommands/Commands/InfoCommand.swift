@@ -13,6 +13,7 @@ enum InfoCommand {
         examples: ["info image", "info vmcoreinfo", "info symbol 0xffffffff81000000", "info address init_task", "info line schedule"],
         subcommands: [imageSpec, vmcoreinfoSpec, debuginfoSpec, symbolSpec, addressSpec, lineSpec,
                       InfoRegistersCommand.spec, InfoFrameCommand.spec,
+                      InfoFrameVariablesCommand.argsSpec, InfoFrameVariablesCommand.localsSpec,
                       InfoFunctionsCommand.spec, InfoVariablesCommand.spec, InfoTypesCommand.spec]
     )
 

@@ -132,6 +132,7 @@ struct ErrorReport {
         case let .tooLarge(_, size): return ("out_of_range", range(size, nil, UInt64(ValueLimits.maxRead)))
         case let .incomplete(type), let .sizeOverflows(type), let .badBitfield(type, _, _): return ("wrong_type", [("type", .string(type))])
         case .outside: return ("evaluation", [])
+        case .optimizedOut: return ("optimized_out", [])
         }
     }
 

@@ -3,6 +3,12 @@ public struct DwarfOp: Equatable, Sendable {
     public var atom: UInt8
     public var number: UInt64
     public var number2: UInt64
+    /// Byte offset of the operation in its expression (branch targets).
+    public var offset: UInt64 = 0
+    /// `DW_OP_implicit_value`'s bytes.
+    public var block: [UInt8] = []
+    /// `DW_OP_entry_value`'s expression.
+    public var nested: [DwarfOp] = []
 
     public init(atom: UInt8, number: UInt64 = 0, number2: UInt64 = 0) {
         self.atom = atom

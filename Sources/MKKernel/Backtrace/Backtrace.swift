@@ -32,6 +32,9 @@ public struct BacktraceFrame: Equatable, Sendable {
     /// unwinder learned stepping out of it; empty for the outermost frame).
     /// Inline frames share their real frame's.
     public var saved = SavedRegisters()
+    /// The pc is a return address (the call is at pc-1): what code
+    /// lookups (scopes, variable locations) use.
+    public var pcIsReturnAddress = false
 }
 
 /// A task's kernel stack, walked.
@@ -224,7 +227,7 @@ public final class Backtracer {
         let frames = walk.frames.enumerated().map { i, p in
             BacktraceFrame(index: i, pc: p.regs.pc ?? 0, sp: p.regs.sp ?? 0, function: nil, symbol: nil, offset: nil,
                            file: nil, line: nil, module: nil, isInline: false, reliable: p.reliable, method: p.method.rawValue,
-                           registers: p.regs, saved: p.saved)
+                           registers: p.regs, saved: p.saved, pcIsReturnAddress: p.pcIsReturnAddress)
         }
         return (frames, walk.notes, walk.complete)
     }
@@ -270,7 +273,7 @@ public final class Backtracer {
                 frames.append(BacktraceFrame(index: frames.count, pc: pc, sp: sp, function: function, symbol: symbol,
                                              offset: offset, file: file, line: line, module: module, isInline: inline,
                                              reliable: p.reliable, method: p.method.rawValue, registers: p.regs,
-                                             saved: p.saved))
+                                             saved: p.saved, pcIsReturnAddress: p.pcIsReturnAddress))
             }
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)

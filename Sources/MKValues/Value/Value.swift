@@ -21,6 +21,9 @@ public struct Value {
     /// Where a computed value's bytes were copied from (a value-history entry):
     /// its contents stay as recorded, and `&$1` still gives this address.
     public var snapshotAddress: UInt64?
+    /// The value exists in the program but not at this pc (a local without
+    /// a location there): printed `<optimized out>`, never read.
+    public var isOptimizedOut = false
 
     public init(type: CType, address: UInt64) {
         self.type = type
@@ -39,6 +42,13 @@ public struct Value {
         return Value(type: type, bytes: (0..<size).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) })
     }
 
+    /// A value of `type` that is optimized out.
+    public static func optimizedOut(type: CType) -> Value {
+        var v = Value(type: type, bytes: [])
+        v.isOptimizedOut = true
+        return v
+    }
+
     public var address: UInt64? {
         if case let .memory(a) = location { return a }
         return nil
@@ -50,6 +60,7 @@ public struct Value {
     /// members): an lvalue when this value is one, else a slice of its
     /// bytes. A member of unknown size (a flexible array) gets no bytes.
     public func component(_ m: CType.Member, offset: UInt64) throws -> Value {
+        if isOptimizedOut { return .optimizedOut(type: m.type) }
         var v: Value
         switch location {
         case let .memory(address):
@@ -98,6 +109,7 @@ public enum ValueError: Error, CustomStringConvertible, Equatable {
     case sizeOverflows(String)
     case badBitfield(String, bitOffset: UInt64, bitSize: UInt64)
     case outside(String)
+    case optimizedOut
 
     public var description: String {
         switch self {
@@ -108,6 +120,7 @@ public enum ValueError: Error, CustomStringConvertible, Equatable {
         case let .badBitfield(what, offset, size):
             return "bitfield of type \(what) at bit \(offset) with \(size) bits: expected 1 to 64 bits within 16 bytes"
         case let .outside(what): return "\(what) lies outside the value's bytes"
+        case .optimizedOut: return "value has been optimized out"
         }
     }
 }
@@ -125,6 +138,7 @@ extension CType.Member {
 extension Value {
     /// The value's bytes (its type's size), reading memory when needed.
     public func load(_ memory: ValueMemory) throws -> [UInt8] {
+        if isOptimizedOut { throw ValueError.optimizedOut }
         guard case let .memory(address) = location else { return bytes }
         if let bitSize {
             let span = try bitfieldSpan(bitSize)

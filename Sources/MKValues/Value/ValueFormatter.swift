@@ -56,6 +56,7 @@ public struct ValueFormatter {
     }
 
     func topText(_ value: Value, _ budget: Budget) throws -> String {
+        if value.isOptimizedOut { return budget.charge("<optimized out>") }
         let r = value.type.resolved
         if format == nil {
             if r.kind == .pointer {
@@ -74,6 +75,7 @@ public struct ValueFormatter {
     }
 
     func render(_ value: Value, indent: Int, depth: Int, _ budget: Budget) throws -> String {
+        if value.isOptimizedOut { return budget.charge("<optimized out>") }
         let r = value.type.resolved
         switch r.kind {
         case .structure, .union:
