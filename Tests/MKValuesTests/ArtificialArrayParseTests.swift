@@ -1,9 +1,6 @@
 import Testing
 @testable import MKValues
 
-private let parser = ExpressionParser(isTypeName: { _ in false })
-private func shape(_ input: String) throws -> String { try parser.parse(input).fullyParenthesized }
-private func canonical(_ input: String) throws -> String { try parser.parse(input).description }
 
 /// gdb's `@` (c-exp.y): left-associative, looser than `+` and `-`, tighter than shifts.
 @Suite struct ArtificialArrayParseTests {
