@@ -216,7 +216,7 @@ def check_questions(questions, drgn_answers, mk):
 
 
 def check_commands(args, image, drgn_image, vmlinux):
-    """log, bt, regs, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
+    """log, bt, regs, vtop, struct, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
     by_kind = {}
     if not args.no_log:  # `log` against drgn's get_dmesg(): scripts/paritykit/parity_log.py
         by_kind["log"] = list(run_log_checks(args, image, drgn_image, vmlinux))
@@ -226,6 +226,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_regs:  # `info registers` per frame against drgn's registers(): scripts/paritykit/parity_regs.py
         import parity_regs
         by_kind["regs"] = list(parity_regs.run_regs_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_vtop:  # vtop against drgn's follow_phys, struct against its objects: scripts/paritykit/parity_vtop.py
+        import parity_vtop
+        by_kind.update(parity_vtop.run_vtop_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/paritykit/parity_ps.py
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
@@ -274,6 +277,8 @@ def main():
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
             s.add_argument("--no-regs", action="store_true",
                            help="skip the per-frame register checks against drgn (scripts/paritykit/parity_regs.py)")
+            s.add_argument("--no-vtop", action="store_true",
+                           help="skip the vtop and struct checks against drgn (scripts/paritykit/parity_vtop.py)")
             s.add_argument("--no-ps", action="store_true",
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
     args = ap.parse_args()
