@@ -155,4 +155,37 @@ import MKDebugInfo
         #expect(o[10]["type"] as? String == "union bpf_attr")
         #expect(try Self.hexValue(o[10]["address"]) == initTask + 8)
     }
+
+    /// The fields docs/json.md promises for these commands, with their JSON types.
+    @Test func jsonFieldsAreTheDocumentedOnes() throws {
+        let fx = try LabFixture.load("running")
+        let schema: [(String, [String: String])] = [
+            ("vtop init_task", ["virtual": "s", "physical": "s", "page_size": "n", "root": "s", "levels": "a",
+                                "flags": "a", "pfn": "n", "page": "s"]),
+            ("ptov 1000", ["physical": "s", "virtual": "s"]),
+            ("pte 1e0d067", ["value": "s", "physical": "s", "present": "b", "flags": "a"]),
+            ("struct list_head init_task.tasks", ["type": "s", "size": "n", "address": "s", "count": "n",
+                                                  "objects": "a", "members": "a", "text": "s"]),
+        ]
+        let objects = try KernelTests.json(fx.elf, schema.map(\.0))
+        func kind(_ v: Any?) -> String {
+            switch v {
+            case is String: return "s"
+            case let n as NSNumber: return String(describing: type(of: n)).contains("Bool") ? "b" : "n"
+            case is [Any]: return "a"
+            default: return "?"
+            }
+        }
+        for (o, (command, fields)) in zip(objects, schema) {
+            #expect(o["ok"] as? Bool == true, "\(command): \(o["error"] ?? "")")
+            #expect(Set(o.keys).subtracting(["command", "name", "ok"]) == Set(fields.keys), "\(command)")
+            for (name, want) in fields { #expect(kind(o[name]) == want, "\(command): \(name) is \(o[name] ?? "missing")") }
+        }
+        let level = try #require((objects[0]["levels"] as? [[String: Any]])?.first)
+        for (name, want) in ["level": "s", "entry_address": "s", "entry": "s", "flags": "a", "address": "s"] {
+            #expect(kind(level[name]) == want, "vtop levels \(name)")
+        }
+        #expect(objects[1]["virtual"] as? String == "0x" + String(try Self.hexValue(objects[1]["physical"]) + (try Self.hexValue(
+            try KernelTests.json(fx.elf, ["p/x page_offset_base"]).first?["value"])), radix: 16))
+    }
 }
