@@ -27,6 +27,11 @@ compared is described in scripts/paritykit/parity_bt.py). And, for the same task
 every register drgn's registers() reports in each frame against `info registers` in
 that frame ("regs": one check per register; scripts/paritykit/parity_regs.py).
 
+And `vtop` of 100 seeded direct-map and kernel-image addresses against drgn's
+follow_phys(init_mm, addr) ("vtop": one check per address), and `struct` of every task's
+pid, comm and tasks links, and `struct -o` offsets, against drgn's objects ("struct";
+scripts/paritykit/parity_vtop.py).
+
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
 idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
 dumps: one check per task and per module ("ps", "mod", "per_cpu", "sys" in the by-kind

@@ -71,7 +71,7 @@ enum StructCommand {
         let target = try session.requireTarget()
         let word = addressWords.joined(separator: " ")
         let start = try PageTableText.crashNumber(word, isSymbol: { target.symbols?.lookup($0) != nil })
-            ?? ExamineCommand.address(of: word, session, physical: false)
+            ?? ExamineCommand.address(of: word, session, physical: false, command: "\(keyword)")
         let formatter = try KernelCommandSupport.formatter(session)
         var blocks: [String] = []
         var objects: [JSONValue] = []

@@ -25,7 +25,7 @@ enum VtopCommand {
         let target = try session.requireTarget()
         let word = args.argument("ADDRESS") ?? ""
         let va = try PageTableText.crashNumber(word, isSymbol: { target.symbols?.lookup($0) != nil })
-            ?? ExamineCommand.address(of: word, session, physical: false)
+            ?? ExamineCommand.address(of: word, session, physical: false, command: "vtop")
         let walker = try target.memory.pageTableWalker()
         let walk = try walker.walk(va)
         let t: Translation
