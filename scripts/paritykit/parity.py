@@ -27,7 +27,7 @@ compared is described in scripts/paritykit/parity_bt.py). And, for the same task
 every register drgn's registers() reports in each frame against `info registers` in
 that frame ("regs": one check per register; scripts/paritykit/parity_regs.py).
 
-And `vtop` of 100 seeded direct-map and kernel-image addresses against drgn's
+And `vtop` of 100 seeded direct-map and kernel-image addresses (and 20 in task stacks) against drgn's
 follow_phys(init_mm, addr) ("vtop": one check per address), and `struct` of every task's
 pid, comm and tasks links, and `struct -o` offsets, against drgn's objects ("struct";
 scripts/paritykit/parity_vtop.py).

@@ -9,7 +9,8 @@ on its own:
 
 vtop: 100 addresses, the same on every run (a seeded generator): 50 in the direct map
 (page_offset_base + a physical address inside one of memblock's memory regions) and 50
-in the kernel image (between _text and _end). Each is one check: mkdbg's `vtop` physical
+in the kernel image (between _text and _end), and up to 20 in vmalloc'd task stacks (4 KiB
+pages, so the walk reaches the PTE level). Each is one check: mkdbg's `vtop` physical
 address must be drgn's follow_phys(init_mm, addr). An address drgn cannot translate must
 fail in mkdbg too.
 
@@ -30,6 +31,7 @@ from gdb_output import parse_gdb_string, parse_int  # noqa: E402
 SEED = 12
 DIRECT = 50
 TEXT = 50
+STACKS = 20
 
 
 def drgn_answers(image, vmlinux):
@@ -50,6 +52,10 @@ def drgn_answers(image, vmlinux):
     lo, hi = prog.symbol("_text").address, prog.symbol("_end").address
     for _ in range(TEXT):
         addrs.append(("text", rng.randrange(lo, hi)))
+    # And some vmalloc'd task stacks (VMAP_STACK): 4 KiB pages, all four levels walked.
+    stacks = sorted(t.stack.value_() for t in for_each_task(prog))
+    for s in rng.sample(stacks, min(STACKS, len(stacks))):
+        addrs.append(("stack", s + rng.randrange(16384)))
     init_mm = prog["init_mm"].address_of_()
     vtop = []
     for kind, a in addrs:
