@@ -56,6 +56,24 @@ import MKDebugInfo
         #expect(text["pfn"] as? Int == Int(pa / 4096))
     }
 
+    /// A vmalloc'd task stack: 4 KiB pages, so the walk reaches the PTE level.
+    @Test func vtopOfATaskStackWalksToThePte() throws {
+        let fx = try LabFixture.load("panicked")
+        let ps = try Self.one(fx.elf, "ps 1")
+        let task = try #require((ps["tasks"] as? [[String: Any]])?.first?["task"] as? String)
+        let stack = try Self.hexValue(try Self.one(fx.elf, "p/x (unsigned long)((struct task_struct *)\(task))->stack")["value"])
+        let va = stack + 0x1ff8
+        let o = try KernelTests.json(fx.elf, ["vtop \(hex(va))", "x/2xg \(hex(va - 8))"])
+        #expect(o[0]["ok"] as? Bool == true, "\(o[0]["error"] ?? "")")
+        let levels = try #require(o[0]["levels"] as? [[String: Any]])
+        #expect(levels.map { $0["level"] as? String } == ["pgd", "pud", "pmd", "pte"])
+        #expect(o[0]["page_size"] as? Int == 4096)
+        let pa = try Self.hexValue(o[0]["physical"])
+        #expect(pa & 0xfff == 0xff8)
+        let physical = try Self.one(fx.elf, "x/2xg -p \(hex(pa - 8))")
+        #expect(try Self.words(physical) == Self.words(o[1]))
+    }
+
     /// The same walk in-process: every level's entry is the word at its physical address.
     @Test func walkStepsAreTheTablesWords() throws {
         let fx = try LabFixture.load("panicked")
