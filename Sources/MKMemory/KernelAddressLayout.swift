@@ -30,6 +30,14 @@ public protocol KernelAddressLayout: Sendable {
     func directToPhysical(_ va: UInt64) -> UInt64?
     /// The kernel's page-table walk, reading 8-byte entries with `readEntry`.
     func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
+    /// The direct map's virtual address of a physical one, if the direct map reaches it.
+    func physicalToDirect(_ pa: UInt64) -> UInt64?
+    /// The kernel variable holding the `struct page` array's base (`vmemmap_base`).
+    var memoryMapBaseVariable: String? { get }
+    /// The `struct page` array's base when the variable is not there.
+    var defaultMemoryMapBase: UInt64 { get }
+    /// Page frame size (the unit of a PFN).
+    var basePageSize: UInt64 { get }
 }
 
 /// The address layouts mkdbg knows, by ELF machine.

@@ -89,13 +89,17 @@ public final class KernelMemory {
 
     /// Translates through the page tables only, whatever range `va` is in.
     public func walk(_ va: UInt64) throws -> Translation {
+        try pageTableWalker().translate(va)
+    }
+
+    /// The kernel's page-table walker, reading entries from physical memory.
+    public func pageTableWalker() throws -> any PageTableWalker {
         let layout = try requireLayout()
-        let walker = layout.makePageTableWalker { [self] entryAddress in
+        return layout.makePageTableWalker { [self] entryAddress in
             var entry: UInt64 = 0
             try withUnsafeMutableBytes(of: &entry) { try readPhysical(entryAddress, into: $0) }
             return UInt64(littleEndian: entry)
         }
-        return try walker.translate(va)
     }
 
     public func readVirtual(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {

@@ -77,6 +77,17 @@ public struct X86_64Layout: KernelAddressLayout, Equatable {
         return o || r < 0 ? nil : UInt64(r)
     }
 
+    public func physicalToDirect(_ pa: UInt64) -> UInt64? {
+        guard let base = pageOffsetBase, pa < min(directMapSize, physicalLimit) else { return nil }
+        return checkedAdd(base, pa)
+    }
+
+    public static let defaultVmemmap4: UInt64 = 0xffff_ea00_0000_0000
+    public static let defaultVmemmap5: UInt64 = 0xffd4_0000_0000_0000
+    public var memoryMapBaseVariable: String? { "vmemmap_base" }
+    public var defaultMemoryMapBase: UInt64 { levels == 5 ? Self.defaultVmemmap5 : Self.defaultVmemmap4 }
+    public var basePageSize: UInt64 { 4096 }
+
     public func directToPhysical(_ va: UInt64) -> UInt64? {
         guard let base = pageOffsetBase, va >= base, va - base < min(directMapSize, physicalLimit) else { return nil }
         return va - base

@@ -84,4 +84,41 @@ final class WordMemory {
         #expect(l.levels == 4)
         #expect(throws: LayoutError.self) { try X86_64Layout(vmcoreInfo: VmcoreInfo(text: "PAGESIZE=4096\n"), imagePath: "t") }
     }
+
+    /// The walk keeps the entries it read when it stops, and names the level.
+    @Test func walkReportsEveryStep() throws {
+        let m = tree()
+        let w = X86_64PageTableWalker(root: 0x1000, levels: 4, readEntry: m.read)
+        let missing = try w.walk(0xffff_c900_0000_3000)
+        #expect(missing.outcome == .notPresent(level: "pte"))
+        let expected: [UInt64] = [0x1c90, 0x2000, 0x3000, 0x4018]
+        #expect(missing.steps.map(\.entryAddress) == expected)
+        #expect(throws: PageTableWalkError.notPresent(address: 0xffff_c900_0000_3000, level: "pte", entryAddress: 0x4018, entry: 0)) {
+            try missing.requireMapped()
+        }
+        let one = try w.walk(0xffff_c900_4000_0000)
+        #expect(one.outcome == .mapped(physical: 0x1_4000_0000, pageSize: 1 << 30))
+        let leaf = try #require(one.steps.last)
+        let info = w.decode(leaf.entry, level: leaf.level)
+        #expect(leaf.level == "pud")
+        #expect(info.isLeaf)
+        #expect(info.pageSize == 1 << 30)
+        #expect(info.address == 0x1_4000_0000)
+        #expect(info.flags == ["PRESENT", "RW", "ACCESSED", "DIRTY", "PSE"])
+        let nx = w.decode(0x8000_0000_0abc_d000 | 0x63, level: "pte")
+        #expect(nx.flags == ["PRESENT", "RW", "ACCESSED", "DIRTY", "NX"])
+        #expect(nx.address == 0x0abc_d000)
+        #expect(try w.walk(0x0000_9000_0000_0000).outcome == .nonCanonical(bits: 48))
+    }
+
+    @Test func directMapBothWays() throws {
+        let info = VmcoreInfo(text: "KERNELOFFSET=21000000\nNUMBER(phys_base)=-545259520\nSYMBOL(init_top_pgt)=ffffffffa280a000\n")
+        var l = try X86_64Layout(vmcoreInfo: info, imagePath: "t")
+        l.setDirectMapBase(0xffff_9a00_0000_0000)
+        l.physicalLimit = 1 << 32
+        #expect(l.physicalToDirect(0x1234) == 0xffff_9a00_0000_1234)
+        #expect(l.physicalToDirect(0x1234).flatMap(l.directToPhysical) == 0x1234)
+        #expect(l.physicalToDirect(1 << 32) == nil)
+        #expect(l.defaultMemoryMapBase == 0xffff_ea00_0000_0000)
+    }
 }

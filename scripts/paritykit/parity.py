@@ -29,6 +29,11 @@ that frame ("regs": one check per register; scripts/paritykit/parity_regs.py). A
 arguments and locals against drgn's frame locals, one check per variable ("locals"; see
 scripts/paritykit/parity_locals.py).
 
+And `vtop` of 100 seeded direct-map and kernel-image addresses (and 20 in task stacks) against drgn's
+follow_phys(init_mm, addr) ("vtop": one check per address), and `struct` of every task's
+pid, comm and tasks links, and `struct -o` offsets, against drgn's objects ("struct";
+scripts/paritykit/parity_vtop.py).
+
 And `ps`, `mod`, `per_cpu current_task` and `sys` against drgn's for_each_task() (plus
 idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on the same
 dumps: one check per task and per module ("ps", "mod", "per_cpu", "sys" in the by-kind
@@ -218,7 +223,7 @@ def check_questions(questions, drgn_answers, mk):
 
 
 def check_commands(args, image, drgn_image, vmlinux):
-    """log, bt, regs, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
+    """log, bt, regs, vtop, struct, ps, mod, per_cpu and sys against drgn, unless skipped; returns {kind: [passed, failed]}."""
     by_kind = {}
     if not args.no_log:  # `log` against drgn's get_dmesg(): scripts/paritykit/parity_log.py
         by_kind["log"] = list(run_log_checks(args, image, drgn_image, vmlinux))
@@ -231,6 +236,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_locals:  # `bt full` variables against drgn's frame locals: scripts/paritykit/parity_locals.py
         import parity_locals
         by_kind["locals"] = list(parity_locals.run_locals_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_vtop:  # vtop against drgn's follow_phys, struct against its objects: scripts/paritykit/parity_vtop.py
+        import parity_vtop
+        by_kind.update(parity_vtop.run_vtop_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_ps:  # ps, mod, per_cpu, sys against drgn: scripts/paritykit/parity_ps.py
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
@@ -281,6 +289,8 @@ def main():
                            help="skip the per-frame register checks against drgn (scripts/paritykit/parity_regs.py)")
             s.add_argument("--no-locals", action="store_true",
                            help="skip the frame-variable checks against drgn (scripts/paritykit/parity_locals.py)")
+            s.add_argument("--no-vtop", action="store_true",
+                           help="skip the vtop and struct checks against drgn (scripts/paritykit/parity_vtop.py)")
             s.add_argument("--no-ps", action="store_true",
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
     args = ap.parse_args()

@@ -43,7 +43,7 @@ enum ExamineCommand {
     /// gdb's rules: a struct, array or function lvalue means its address;
     /// a pointer or integer value is the address. Without DWARF, numbers
     /// and symbol±offset still work.
-    static func address(of text: String, _ session: Session, physical: Bool) throws -> UInt64 {
+    static func address(of text: String, _ session: Session, physical: Bool, command: String = "x") throws -> UInt64 {
         let target = try session.requireTarget()
         if physical || target.vmlinux == nil {
             return try AddressExpression.evaluate(text, target: target)
@@ -53,10 +53,10 @@ enum ExamineCommand {
         let r = value.type.resolved
         switch r.kind {
         case .structure, .union, .array, .function:
-            guard let a = value.address else { throw CommandError.notInMemory(expression: text, message: "x: \(text) is not in memory") }
+            guard let a = value.address else { throw CommandError.notInMemory(expression: text, message: "\(command): \(text) is not in memory") }
             return a
         default:
-            guard value.type.isScalar else { throw CommandError.wrongType(expression: text, type: "\(value.type)", message: "x: cannot use a value of type \(value.type) as an address") }
+            guard value.type.isScalar else { throw CommandError.wrongType(expression: text, type: "\(value.type)", message: "\(command): cannot use a value of type \(value.type) as an address") }
             return try value.integerBits(target.memory)
         }
     }
