@@ -82,7 +82,8 @@ public enum CommandRegistry {
          InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
          FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec,
          TargetCommands.targets, TargetCommands.target, TargetCommands.open, DiffCommand.spec,
-         SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec]
+         SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
+         VmCommand.spec, FilesCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.
