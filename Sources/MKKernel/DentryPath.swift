@@ -38,8 +38,11 @@ public struct DentryPathLayout {
 
 /// A path as `d_path` would build it, and what went wrong on the way.
 public struct DentryPath {
+    /// The path; one whose walk stopped short starts with `?` (the part not known).
     public var path: String
     public var warnings: [WalkWarning] = []
+    /// The walk reached the root.
+    public var complete = true
 }
 
 extension Kernel {
@@ -49,15 +52,16 @@ extension Kernel {
     /// its own parent but not its mount's root (a detached or pseudo
     /// filesystem's) ends the walk there. Each step spends one of `budget`;
     /// a dentry or mount met twice, an unreadable one, or more than 4096
-    /// components stop the walk with a warning, the path so far kept.
+    /// components stop the walk with a warning, the path so far kept after a `?`.
     public func dentryPath(mnt: UInt64, dentry: UInt64, layout: DentryPathLayout, budget: WalkBudget) -> DentryPath {
         var parts: [String] = []
         var warnings: [WalkWarning] = []
         var seen = Set<UInt64>()
         var dentry = dentry
         var vfsmnt = mnt
-        func finish() -> DentryPath {
-            DentryPath(path: "/" + parts.reversed().joined(separator: "/"), warnings: warnings)
+        func finish(cut: Bool = true) -> DentryPath {
+            let path = "/" + parts.reversed().joined(separator: "/")
+            return DentryPath(path: cut ? "?" + (parts.isEmpty ? "" : path) : path, warnings: warnings, complete: !cut)
         }
         func warn(_ kind: String, _ address: UInt64, _ message: @autoclosure () -> String) {
             if budget.keepWarning(kind) { warnings.append(WalkWarning(address: address, message: message())) }
@@ -102,7 +106,7 @@ extension Kernel {
                     return finish()
                 }
                 let up = m.unsigned(layout.mountParent) ?? 0
-                if up == mount || up == 0 { return finish() }
+                if up == mount || up == 0 { return finish(cut: false) }
                 guard seen.insert(vfsmnt | 1).inserted else {
                     warn("path cycle", mount, "mount \(hex(mount)) is met twice on the way to the root (a cycle)")
                     return finish()
@@ -111,7 +115,11 @@ extension Kernel {
                 vfsmnt = up &+ UInt64(layout.mountMnt)
                 continue
             }
-            if parent == dentry || parent == 0 { return finish() }
+            if parent == dentry { return finish(cut: false) }
+            if parent == 0 {
+                warn("null d_parent", dentry, "the dentry's d_parent is NULL")
+                return finish()
+            }
             let length = Int(d.unsigned(layout.nameLength) ?? 0)
             let name = d.unsigned(layout.namePointer) ?? 0
             var text = ""
