@@ -37,6 +37,9 @@ public struct TaskMemoryLayout {
     public let rssCounterPercpu: Field?
     public let rssItemSize: Int
     public let rssIndexes: [Int]
+    /// `task_struct.rss_stat.count` (6.1 and older with SPLIT_RSS_COUNTING): each thread's not yet folded pages.
+    public let taskRss: Field?
+    public let taskTgid: Field
     public let vmStart: Field
     public let vmEnd: Field
     public let vmFlags: Field
@@ -48,6 +51,8 @@ public struct TaskMemoryLayout {
     public init(_ kernel: Kernel) throws {
         let task = try kernel.type("struct task_struct")
         taskMm = try kernel.field("mm", in: task)
+        taskTgid = try kernel.field("tgid", in: task)
+        taskRss = kernel.optionalField("rss_stat.count", in: task)
         let mm = try kernel.type("struct mm_struct")
         guard let mt = kernel.optionalField("mm_mt", in: mm) else {
             throw KernelError.unsupported("this kernel's mm_struct has no mm_mt (kernels before 6.1 keep VMAs in "
@@ -100,14 +105,15 @@ extension Kernel {
     /// each path spend from `budget`; a VMA whose range disagrees with the
     /// tree's, or that cannot be read, is reported and left out.
     public func memoryMap(task: UInt64, layout: TaskMemoryLayout, budget: WalkBudget) throws -> TaskMemoryMap? {
-        let mm = try readObject(at: task, covering: [layout.taskMm]).unsigned(layout.taskMm) ?? 0
+        let t = try readObject(at: task, covering: [layout.taskMm, layout.taskTgid])
+        let mm = t.unsigned(layout.taskMm) ?? 0
         if mm == 0 { return nil }
         let m = try readObject(at: mm, covering: [layout.pgd, layout.totalVM])
         var map = TaskMemoryMap(mm: mm, pgd: m.unsigned(layout.pgd) ?? 0, rssPages: rssPages(mm: mm, layout: layout),
                                 totalVMPages: m.unsigned(layout.totalVM) ?? 0)
         let tree = try mapleTreeEntries(at: mm &+ UInt64(layout.mmMt.offset), layout: layout.maple, budget: budget,
                                         name: "mm_mt of mm_struct \(hex(mm))")
-        map.warnings = tree.warnings
+        map.warnings += tree.warnings
         var pathOfFile: [UInt64: String] = [:]
         let fields = [layout.vmStart, layout.vmEnd, layout.vmFlags, layout.vmFile]
         for e in tree.entries {
@@ -149,6 +155,29 @@ extension Kernel {
             }
             map.areas.append(VmArea(address: e.pointer, start: start, end: end, flags: v.unsigned(layout.vmFlags) ?? 0,
                                     file: file, path: path))
+        }
+        if let cached = layout.taskRss, let rss = map.rssPages {
+            // 6.1: add the pages each thread of the group counted but has not folded into the mm yet.
+            let tgid = Int(t.signed(layout.taskTgid) ?? -1)
+            var list = TaskList()
+            do {
+                list = try tasks(threads: true, budget: budget)
+            } catch {
+                map.warnings.append(WalkWarning(address: task, message: "RSS without the threads' cached counts: \(error)"))
+            }
+            map.warnings += list.warnings
+            var extra: Int64 = 0
+            let size = Int(cached.type.resolved.target?.byteSize ?? 4)
+            for thread in list.tasks where thread.tgid == tgid && !thread.isIdle {
+                for i in layout.rssIndexes where (i + 1) * size <= cached.size {
+                    if let w = try? memory.readVirtual(thread.address &+ UInt64(cached.offset + i * size), count: 4) {
+                        let v = UInt32(w[0]) | UInt32(w[1]) << 8 | UInt32(w[2]) << 16 | UInt32(w[3]) << 24
+                        extra &+= Int64(Int32(bitPattern: v))
+                    }
+                }
+            }
+            let sum = Int64(bitPattern: rss) &+ extra
+            map.rssPages = sum < 0 ? 0 : UInt64(sum)
         }
         return map
     }

@@ -41,7 +41,7 @@ KINDS = ("vm", "files")
 def drgn_answers(image, vmlinux):
     import drgn
     from drgn.helpers.linux.fs import d_path, for_each_file
-    from drgn.helpers.linux.mm import for_each_vma
+    from drgn.helpers.linux.mm import for_each_vma, task_rss, task_vsize
     from drgn.helpers.linux.pid import for_each_task
 
     prog = drgn.Program()
@@ -57,6 +57,8 @@ def drgn_answers(image, vmlinux):
                "comm": t.comm.string_().decode("utf-8", "replace"), "mm": None, "vmas": []}
         if t.mm:
             row["mm"] = "%#x" % t.mm.value_()
+            row["rss_kb"] = task_rss(prog, t).total * prog["PAGE_SIZE"].value_() // 1024
+            row["total_vm_kb"] = task_vsize(t) // 1024
             for v in for_each_vma(t.mm):
                 row["vmas"].append({"address": "%#x" % v.value_(), "start": "%#x" % v.vm_start.value_(),
                                     "end": "%#x" % v.vm_end.value_(), "flags": "%#x" % v.vm_flags.value_(),
@@ -126,8 +128,9 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
                       None if vm.get("mm") is None and not vm.get("vmas") else "mkdbg mm %s, %d VMAs"
                       % (vm.get("mm"), len(vm.get("vmas") or [])))
             else:
-                check("vm", "vm on %s: mm" % who, None if vm.get("mm") == w["mm"] else
-                      "mkdbg %s drgn %s" % (vm.get("mm"), w["mm"]))
+                diff = ["%s mkdbg %r drgn %r" % (f, vm.get(f), w[f]) for f in ("mm", "rss_kb", "total_vm_kb")
+                        if vm.get(f) != w[f]]
+                check("vm", "vm on %s: mm, RSS, total VM" % who, "; ".join(diff) or None)
                 mine = {v["address"]: v for v in vm.get("vmas", [])}
                 for v in w["vmas"]:
                     nvma += 1

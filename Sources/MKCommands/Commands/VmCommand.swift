@@ -14,7 +14,7 @@ enum VmCommand {
 
         No argument: the selected task (set PID, bt PID), else the panicking CPU's. The VMAs come
         from mm->mm_mt, the maple tree of Linux 6.1 and later (older kernels are refused).
-        RSS counts the mm's file, anonymous and shmem pages; FLAGS is vm_flags in hex; FILE is
+        RSS counts the mm's file, anonymous and shmem pages (on 6.1 with the threads' cached counts); FLAGS is vm_flags in hex; FILE is
         the mapped file's path as d_path builds it. A kernel thread has no mm.
         """,
         examples: ["vm", "vm 1", "vm 0xffff888003a3c000"],
