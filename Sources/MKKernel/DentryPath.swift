@@ -73,7 +73,8 @@ extension Kernel {
                 return finish()
             }
             guard budget.take() else {
-                warn("walk budget", dentry, budget.spentMessage(entries: parts.count, reserve: 0))
+                warn("walk budget", dentry, "the path is cut after \(parts.count) component\(parts.count == 1 ? "" : "s"): the walk "
+                     + "budget of \(budget.limit) links per command is spent (set \(WalkBudget.setting) N raises it)")
                 return finish()
             }
             guard seen.insert(dentry).inserted else {
@@ -120,7 +121,7 @@ extension Kernel {
                 warn("null d_parent", dentry, "the dentry's d_parent is NULL")
                 return finish()
             }
-            let length = Int(d.unsigned(layout.nameLength) ?? 0)
+            let length = Int(clamping: d.unsigned(layout.nameLength) ?? 0)
             let name = d.unsigned(layout.namePointer) ?? 0
             var text = ""
             if length > 0 {

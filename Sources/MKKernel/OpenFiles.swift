@@ -100,7 +100,7 @@ extension Kernel {
             return out
         }
         let table = try readObject(at: fdt, covering: [layout.maxFds, layout.fd])
-        var max = Int(table.unsigned(layout.maxFds) ?? 0)
+        var max = Int(clamping: table.unsigned(layout.maxFds) ?? 0)
         let array = table.unsigned(layout.fd) ?? 0
         if max > OpenFilesLayout.maxFdLimit {
             if budget.keepWarning("max_fds") {

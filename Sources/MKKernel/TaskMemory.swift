@@ -165,7 +165,10 @@ extension Kernel {
             } catch {
                 map.warnings.append(WalkWarning(address: task, message: "RSS without the threads' cached counts: \(error)"))
             }
-            map.warnings += list.warnings
+            if let first = list.warnings.first {
+                map.warnings.append(WalkWarning(address: task, message: "RSS may miss some threads' cached counts: the task list "
+                    + "walk stopped short (\(first.message))"))
+            }
             var extra: Int64 = 0
             let size = Int(cached.type.resolved.target?.byteSize ?? 4)
             for thread in list.tasks where thread.tgid == tgid && !thread.isIdle {
