@@ -31,6 +31,10 @@ public struct MapleTreeLayout {
     public let rangeSlots: (offset: Int, count: Int)
     public let arangePivots: (offset: Int, count: Int)
     public let arangeSlots: (offset: Int, count: Int)
+    /// `meta.end`: the last slot in use, where a range node that is not full keeps it (in its last slot's place) and
+    /// where an arange node always does.
+    public let rangeMetaEnd: Int
+    public let arangeMetaEnd: Int
 
     /// The kernel's bound on a tree's height (MAPLE_HEIGHT_MAX).
     public static let maxHeight = 31
@@ -66,6 +70,15 @@ public struct MapleTreeLayout {
         let arange = try kernel.type("struct maple_arange_64")
         arangePivots = try array("pivot", in: arange)
         arangeSlots = try array("slot", in: arange)
+        func byte(_ path: String, in type: CType) throws -> Int {
+            let f = try kernel.field(path, in: type)
+            guard f.size == 1, f.end <= limit else {
+                throw KernelError.unsupported("\(TypeFormatter.name(of: type)).\(path) is not a byte of a maple node")
+            }
+            return f.offset
+        }
+        rangeMetaEnd = try byte("meta.end", in: range)
+        arangeMetaEnd = try byte("meta.end", in: arange)
         guard rangeSlots.count == rangePivots.count + 1, arangeSlots.count == arangePivots.count + 1 else {
             throw KernelError.unsupported("this kernel's maple nodes do not have one slot more than pivots")
         }
@@ -192,20 +205,34 @@ private final class MapleWalker {
         if leaf && height != 0 && depth != height {
             warn("maple tree depth", node, "leaf at depth \(depth) of a tree of height \(height)")
         }
+        // The last slot in use, as the kernel finds it (ma_data_end): an arange node's metadata; a range node's last
+        // pivot when that is its maximum (or set: the node is full), else its metadata.
+        let end: Int
+        let lastPivot = word(pivots.offset + (pivots.count - 1) * 8)
+        if type == MapleNode.arange64 {
+            end = Int(bytes[layout.arangeMetaEnd])
+        } else if lastPivot == 0 {
+            end = Int(bytes[layout.rangeMetaEnd])
+        } else {
+            end = lastPivot == max ? pivots.count - 1 : pivots.count
+        }
+        guard end < slots.count else {
+            warn("maple node end", node, "the node's last slot in use is \(end), past its \(slots.count) slots; not read")
+            return
+        }
         var lo = min
-        for i in 0..<slots.count {
-            var pivot = i < pivots.count ? word(pivots.offset + i * 8) : max
-            // A 0 pivot past the first slot is an unused one: the slot before it ran to the node's end.
-            if i > 0 && pivot == 0 { pivot = max }
-            guard pivot >= lo, pivot <= max else {
+        for i in 0...end {
+            // Slot i runs to pivot i; the last one in use runs to the node's maximum.
+            let pivot = i < end ? word(pivots.offset + i * 8) : max
+            guard pivot >= lo, pivot <= max, i == end || pivot < max else {
                 warn("maple pivots", node, "pivot \(i) is \(hex(pivot)), outside \(hex(lo))–\(hex(max)) "
-                     + "(pivots must increase within the node's range); the rest of the node is not read")
+                     + "(pivots must increase within the node's range, below its last slot \(end)); the rest of the node is not read")
                 return
             }
             let v = word(slots.offset + i * 8)
             if leaf {
                 if v != 0 && !MapleNode.isInternal(v) { entries.append(MapleEntry(start: lo, end: pivot, pointer: v)) }
-            } else if v != 0 {
+            } else {
                 guard MapleNode.isNode(v) else {
                     warn("maple node pointer", node, "slot \(i) holds \(hex(v)), not a node pointer; not followed")
                     return
@@ -213,8 +240,7 @@ private final class MapleWalker {
                 descend(v, min: lo, max: pivot, depth: depth + 1, parent: node)
                 if stopped { return }
             }
-            if pivot == max { return }
-            lo = pivot + 1
+            if i < end { lo = pivot + 1 }
         }
     }
 }

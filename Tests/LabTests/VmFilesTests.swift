@@ -207,6 +207,62 @@ import Foundation
         #expect(w.contains { $0.contains("slot 1 holds") && $0.contains("not a node pointer") }, "\(w)")
     }
 
+    /// init's full leaf split into two leaves under an arange_64 root (the
+    /// node type mm_mt's internal nodes have), each leaf ending where the
+    /// kernel says (metadata `end`): the same VMAs come out, in order. A root
+    /// pivot that cuts into the first leaf's range is then reported, naming
+    /// the leaf.
+    @Test func aTwoLevelTreeFromInitsLeaf() throws {
+        let tree = try Tree()
+        let o = try KernelTests.json(tree.fx.elf, ["vm \(tree.task)", "p offsetof(struct maple_range_64, meta.end)",
+                                                   "p offsetof(struct maple_arange_64, pivot)",
+                                                   "p offsetof(struct maple_arange_64, slot)",
+                                                   "p offsetof(struct maple_arange_64, meta.end)"])
+        let want = try Self.vmas(o[0]).map(\.address)
+        let rangeEnd = try #require(o[1]["integer"] as? UInt64), aPivot = try #require(o[2]["integer"] as? UInt64)
+        let aSlot = try #require(o[3]["integer"] as? UInt64), aEnd = try #require(o[4]["integer"] as? UInt64)
+        let damaged = try DamagedDump(tree.fx, name: "maple-two-level")
+        defer { damaged.remove() }
+        let memory = damaged.target.memory
+        let pivots = try (0..<15).map { try memory.readVirtualU64(tree.node + tree.pivot + UInt64(8 * $0)) }
+        let slots = try (0..<16).map { try memory.readVirtualU64(tree.node + tree.slot + UInt64(8 * $0)) }
+        // The lab's init has 15 slots in use: the leaf is full, its last pivot the tree's maximum.
+        #expect(pivots[14] == UInt64.max, "\(pivots.map { Self.hex($0) })")
+        // Nodes are 256-byte aligned (the low byte of a node pointer holds its type).
+        let base = (try damaged.zeroedMemory(count: 4096) + 255) & ~0xff
+        let l1 = base, l2 = base + 256, root = base + 512
+        let split = 6, cut = pivots[split]
+        for i in 0..<split { try damaged.write(pivots[i], atVirtual: l1 + tree.pivot + UInt64(8 * i)) }
+        for i in 0...split { try damaged.write(slots[i], atVirtual: l1 + tree.slot + UInt64(8 * i)) }
+        try damaged.write([UInt8(split)], atVirtual: l1 + rangeEnd)
+        for i in (split + 1)..<14 { try damaged.write(pivots[i], atVirtual: l2 + tree.pivot + UInt64(8 * (i - split - 1))) }
+        for i in (split + 1)...14 { try damaged.write(slots[i], atVirtual: l2 + tree.slot + UInt64(8 * (i - split - 1))) }
+        try damaged.write([UInt8(14 - split - 1)], atVirtual: l2 + rangeEnd)
+        try damaged.write(cut, atVirtual: root + aPivot)
+        try damaged.write(l1 | 0x0e, atVirtual: root + aSlot)  // maple_leaf_64 (1) in bits 3-6
+        try damaged.write(l2 | 0x0e, atVirtual: root + aSlot + 8)
+        try damaged.write([1], atVirtual: root + aEnd)
+        try damaged.write(root | 0x1a, atVirtual: tree.rootAddress)  // maple_arange_64 (3)
+        let flags = try memory.readVirtualU64(tree.flagsAddress)
+        try damaged.write((flags & ~0x7c) | (2 << 2), atVirtual: tree.flagsAddress)
+
+        let (_, two) = try HostileWalkTests.run(damaged.path, ["vm \(tree.task)"])
+        guard two.count == 1 else { return }
+        #expect(try Self.vmas(two[0]).map(\.address) == want)
+        #expect(HostileWalkTests.warnings(two[0]).isEmpty, "\(HostileWalkTests.warnings(two[0]))")
+
+        try damaged.write(0x500000, atVirtual: root + aPivot)
+        let (_, bad) = try HostileWalkTests.run(damaged.path, ["vm \(tree.task)"])
+        guard bad.count == 1 else { return }
+        let w = HostileWalkTests.warnings(bad[0])
+        #expect(w.contains { $0.contains("pivot 2 is 0x584fff, outside 0x401000–0x500000") && $0.contains("(at \(Self.hex(l1)))") },
+                "\(w)")
+        // The first leaf keeps its first VMA and loses slots 2-6 (five VMAs); the second leaf is whole.
+        let starts = try Self.vmas(bad[0]).map(\.start)
+        #expect(starts.first == 0x400000 && !starts.contains(0x401000) && starts.count == want.count - 5,
+                "\(starts.map { Self.hex($0) })")
+    }
+
     /// A walk limit of 1 is spent on the tree's one node: the VMAs are all
     /// listed, their paths are not walked (`?`), and the warning names the setting.
     @Test func aWalkLimitTooSmallForThePaths() throws {
