@@ -133,13 +133,19 @@ extension Kernel {
                 var file: UInt64 = 0
                 for b in (0..<8).reversed() { file = file << 8 | UInt64(words[i * 8 + b]) }
                 if file == 0 { continue }
+                let fd = first + i
+                guard file & 7 == 0 else {
+                    if budget.keepWarning("bad file pointer") {
+                        out.warnings.append(WalkWarning(address: array &+ UInt64(fd * 8), message: "fd \(fd) holds \(hex(file)), not a struct file pointer"))
+                    }
+                    continue
+                }
                 guard budget.take() else {
                     if budget.keepWarning("walk budget") {
                         out.warnings.append(WalkWarning(address: fdt, message: budget.spentMessage(entries: out.files.count, reserve: 0)))
                     }
                     return out
                 }
-                let fd = first + i
                 do {
                     let f = try readObject(at: file, covering: fileFields)
                     let dentry = f.unsigned(layout.paths.pathDentry.shifted(by: layout.filePath)) ?? 0

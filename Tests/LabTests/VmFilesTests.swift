@@ -263,6 +263,57 @@ import Foundation
                 "\(starts.map { Self.hex($0) })")
     }
 
+    /// The panicker's fdtable claims 2^31-1 descriptors in an array of zeroed
+    /// memory: files reads NR_OPEN of them, says so, and ends quickly.
+    @Test func anFdTableClaimingBillionsOfDescriptors() throws {
+        let fx = try LabFixture.load("panicked")
+        let pid = try #require(try KernelTests.facts(fx)["pids"] as? [String: Int])["mk-panicker"]
+        let panicker = try #require(pid)
+        let o = try KernelTests.json(fx.elf, ["ps \(panicker)"])
+        let task = try Self.task(o[0], pid: panicker)
+        let q = try KernelTests.json(fx.elf, ["p ((struct task_struct *)\(task))->files->fdt",
+                                              "p offsetof(struct fdtable, max_fds)", "p offsetof(struct fdtable, fd)"])
+        let fdt = try #require(q[0]["integer"] as? UInt64)
+        let maxFds = try #require(q[1]["integer"] as? UInt64), fdArray = try #require(q[2]["integer"] as? UInt64)
+        let damaged = try DamagedDump(fx, name: "fdtable")
+        defer { damaged.remove() }
+        let zeroed = try damaged.zeroedMemory(count: 8 << 20)
+        try damaged.write(zeroed, atVirtual: fdt + fdArray)
+        try damaged.write([0xff, 0xff, 0xff, 0x7f], atVirtual: fdt + maxFds)
+        let (r, out) = try HostileWalkTests.run(damaged.path, ["files \(task)"], deadline: 30)
+        #expect(r.status == 0 && r.seconds < 15, "\(r.seconds) s")
+        guard out.count == 1 else { return }
+        #expect((out[0]["files"] as? [Any])?.isEmpty == true)
+        let w = HostileWalkTests.warnings(out[0])
+        #expect(w.contains { $0.contains("max_fds is 2147483647, more than NR_OPEN (1048576)") }, "\(w)")
+    }
+
+    /// /dev/null's and /dev/console's dentries made each other's parent:
+    /// the path walk names the cycle, keeps what it had after a `?`, and
+    /// the other descriptors keep their paths.
+    @Test func dentriesThatAreEachOthersParent() throws {
+        let fx = try LabFixture.load("panicked")
+        let pid = try #require(try KernelTests.facts(fx)["pids"] as? [String: Int])["mk-panicker"]
+        let panicker = try #require(pid)
+        let o = try KernelTests.json(fx.elf, ["files \(panicker)", "p offsetof(struct dentry, d_parent)"])
+        let files = try #require(o[0]["files"] as? [[String: Any]])
+        let null = try Self.number(try #require(files.first { $0["path"] as? String == "/dev/null" })["dentry"])
+        let console = try Self.number(try #require(files.first { $0["path"] as? String == "/dev/console" })["dentry"])
+        let parent = try #require(o[1]["integer"] as? UInt64)
+        let damaged = try DamagedDump(fx, name: "dentry-cycle")
+        defer { damaged.remove() }
+        try damaged.write(console, atVirtual: null + parent)
+        try damaged.write(null, atVirtual: console + parent)
+        let (r, out) = try HostileWalkTests.run(damaged.path, ["files \(panicker)"])
+        #expect(r.status == 0)
+        guard out.count == 1 else { return }
+        let after = try #require(out[0]["files"] as? [[String: Any]])
+        #expect(after.contains { $0["fd"] as? Int == 0 && $0["path"] as? String == "?/console/null" }, "\(after)")
+        #expect(after.contains { $0["path"] as? String == "/proc/sysrq-trigger" })
+        let w = HostileWalkTests.warnings(out[0])
+        #expect(w.contains { $0.contains("dentry \(Self.hex(null)) is met twice on the way to the root (a cycle)") }, "\(w)")
+    }
+
     /// A walk limit of 1 is spent on the tree's one node: the VMAs are all
     /// listed, their paths are not walked (`?`), and the warning names the setting.
     @Test func aWalkLimitTooSmallForThePaths() throws {
