@@ -34,9 +34,9 @@ enum FilesCommand {
         var lines = [header.line] + header.notes.map { "-- \($0)" }
         lines.append("ROOT: \(result.root ?? "(none)")    CWD: \(result.cwd ?? "(none)")")
         var json: [JSONValue] = []
-        if !result.hasFiles {
+        if result.files.isEmpty {
             lines.append("No open files")
-        } else if !result.files.isEmpty {
+        } else {
             lines.append(" FD       FILE            DENTRY           INODE       TYPE PATH")
             for f in result.files {
                 lines.append(String(f.fd).leftPadded(3, with: " ") + " \(hexDigits(f.file)) \(hexDigits(f.dentry)) "
