@@ -39,6 +39,9 @@ idle_task()), for_each_module(), per_cpu() and panic_task()/panic_message() on t
 dumps: one check per task and per module ("ps", "mod", "per_cpu", "sys" in the by-kind
 line; scripts/paritykit/parity_ps.py describes what is compared).
 
+And `vm` and `files` of every task against drgn's for_each_vma(), for_each_file() and
+d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit/parity_vm.py).
+
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the list, questions.json):
 
@@ -243,6 +246,10 @@ def check_commands(args, image, drgn_image, vmlinux):
         import parity_ps
         for kind, (kp, kf) in parity_ps.run_ps_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
             by_kind[kind] = [kp, kf]
+    if not args.no_vm:  # vm, files against drgn's for_each_vma/for_each_file/d_path: scripts/paritykit/parity_vm.py
+        import parity_vm
+        for kind, (kp, kf) in parity_vm.run_vm_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
+            by_kind[kind] = [kp, kf]
     return by_kind
 
 
@@ -293,6 +300,8 @@ def main():
                            help="skip the vtop and struct checks against drgn (scripts/paritykit/parity_vtop.py)")
             s.add_argument("--no-ps", action="store_true",
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
+            s.add_argument("--no-vm", action="store_true",
+                           help="skip the vm/files checks against drgn (scripts/paritykit/parity_vm.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)

@@ -83,7 +83,8 @@ public enum CommandRegistry {
          FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec,
          TargetCommands.targets, TargetCommands.target, TargetCommands.open, DiffCommand.spec,
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
-         VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec]
+         VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
+         VmCommand.spec, FilesCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Address-space and open-file parity: mkdbg's `vm` and `files` against drgn 0.3.0.
+
+Used by scripts/paritykit/parity.py's `run` ("vm" and "files" in the by-kind line, counted in
+its final "N passed, M failed"); on its own:
+
+  parity_vm.py run --venv-python PY [--image P] [--vmlinux P] [--mkdbg BIN]
+      the checks alone, ending with their own "N passed, M failed" line.
+  parity_vm.py answers --image P --vmlinux P       (needs drgn)
+      drgn's answers, JSON on stdout.
+  parity_vm.py two-level --image P --vmlinux P --out COPY   (needs drgn)
+      writes COPY, the dump with PID 1's maple tree made two levels deep; drgn's entries on stdout.
+
+The dumps: the lab's running and panicked ELF dumps when --image is the default, else
+--image (drgn reading --drgn-image).
+
+What is compared, per dump, for every task of drgn's for_each_task() (every thread), each
+asked of mkdbg by its task_struct address (`mkdbg --json -e "vm 0x…" -e "files 0x…"`):
+  vm     a task without an mm: mkdbg says so (mm null, no VMAs), one check. A task with one:
+         one check for the mm address, then one per VMA of drgn's for_each_vma(mm): the
+         vm_area_struct address, start, end, vm_flags and the path (d_path(vm_file.f_path),
+         null for an anonymous mapping); plus one check that mkdbg lists no other VMA.
+         And one check of a deeper tree than the lab's processes have (their few VMAs fit one
+         leaf): a sparse copy of the dump in which PID 1's full leaf is split into two leaves
+         under an arange_64 root, read by drgn's mt_for_each() and by `vm 1` (parity_vm.py
+         two-level builds it and prints drgn's entries).
+  files  one check for root and cwd (d_path of fs->root and fs->pwd), one per descriptor of
+         for_each_file(task): fd, struct file and d_path(f_path); plus one check that mkdbg
+         lists no other descriptor.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+KINDS = ("vm", "files")
+
+
+# --------------------------------------------------------------------------- drgn side
+
+def drgn_answers(image, vmlinux):
+    import drgn
+    from drgn.helpers.linux.fs import d_path, for_each_file
+    from drgn.helpers.linux.mm import for_each_vma, task_rss, task_vsize
+    from drgn.helpers.linux.pid import for_each_task
+
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+
+    def path(p):
+        return d_path(p).decode("utf-8", "replace")
+
+    tasks = []
+    for t in for_each_task(prog):
+        row = {"task": "%#x" % t.value_(), "pid": t.pid.value_(),
+               "comm": t.comm.string_().decode("utf-8", "replace"), "mm": None, "vmas": []}
+        if t.mm:
+            row["mm"] = "%#x" % t.mm.value_()
+            row["rss_kb"] = task_rss(prog, t).total * prog["PAGE_SIZE"].value_() // 1024
+            row["total_vm_kb"] = task_vsize(t) // 1024
+            for v in for_each_vma(t.mm):
+                row["vmas"].append({"address": "%#x" % v.value_(), "start": "%#x" % v.vm_start.value_(),
+                                    "end": "%#x" % v.vm_end.value_(), "flags": "%#x" % v.vm_flags.value_(),
+                                    "path": path(v.vm_file.f_path) if v.vm_file else None})
+        if t.fs:
+            row["root"], row["cwd"] = path(t.fs.root), path(t.fs.pwd)
+        else:
+            row["root"] = row["cwd"] = None
+        row["files"] = [{"fd": fd, "file": "%#x" % f.value_(), "path": path(f.f_path)}
+                        for fd, f in for_each_file(t)] if t.files else []
+        tasks.append(row)
+    return {"tasks": tasks}
+
+
+# --------------------------------------------------------------------------- comparison
+
+def mkdbg_answers(mkdbg, image, tasks, timeout):
+    """{(command, task): JSON object} for `vm` and `files` of each task."""
+    cmds = []
+    for t in tasks:
+        cmds += [("vm", t["task"]), ("files", t["task"])]
+    argv = [mkdbg, "--json", "-c", image]
+    for c, a in cmds:
+        argv += ["-e", "%s %s" % (c, a)]
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        lines = p.stdout.decode("utf-8", "replace").splitlines()
+    except subprocess.TimeoutExpired:
+        lines = []
+    out = {}
+    for key, line in zip(cmds, lines):
+        try:
+            out[key] = json.loads(line)
+        except ValueError:
+            out[key] = {"ok": False, "error": "not JSON: " + line[:200]}
+    for key in cmds:
+        out.setdefault(key, {"ok": False, "error": "no output from mkdbg"})
+    return out
+
+
+def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
+    """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
+    stats = {k: [0, 0] for k in KINDS}
+
+    def check(kind, name, problem):
+        if problem is None:
+            stats[kind][0] += 1
+        else:
+            stats[kind][1] += 1
+            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
+
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
+        if want is None:
+            check("vm", "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
+            continue
+        got = mkdbg_answers(args.mkdbg, mk_image, want["tasks"], args.timeout)
+        where = os.path.basename(os.path.dirname(mk_image)) or mk_image
+        nvma = nfd = 0
+        for w in want["tasks"]:
+            who = "%s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"])
+            vm = got[("vm", w["task"])]
+            if not vm.get("ok"):
+                check("vm", "vm on " + who, "mkdbg: %s" % vm.get("error"))
+            elif w["mm"] is None:
+                check("vm", "vm on %s: no mm" % who,
+                      None if vm.get("mm") is None and not vm.get("vmas") else "mkdbg mm %s, %d VMAs"
+                      % (vm.get("mm"), len(vm.get("vmas") or [])))
+            else:
+                diff = ["%s mkdbg %r drgn %r" % (f, vm.get(f), w[f]) for f in ("mm", "rss_kb", "total_vm_kb")
+                        if vm.get(f) != w[f]]
+                check("vm", "vm on %s: mm, RSS, total VM" % who, "; ".join(diff) or None)
+                mine = {v["address"]: v for v in vm.get("vmas", [])}
+                for v in w["vmas"]:
+                    nvma += 1
+                    g = mine.get(v["address"])
+                    if g is None:
+                        problem = "not listed by mkdbg"
+                    else:
+                        diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), v[f]) for f in ("start", "end", "flags", "path")
+                                if g.get(f) != v[f]]
+                        problem = "; ".join(diff) or None
+                    check("vm", "vm on %s: VMA %s %s-%s" % (who, v["address"], v["start"], v["end"]), problem)
+                extra = sorted(set(mine) - {v["address"] for v in w["vmas"]})
+                check("vm", "vm on %s: no VMA drgn does not list" % who,
+                      ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+                if vm.get("warnings"):
+                    print("parity: vm on %s warns: %s" % (who, "; ".join(vm["warnings"])))
+            fl = got[("files", w["task"])]
+            if not fl.get("ok"):
+                check("files", "files on " + who, "mkdbg: %s" % fl.get("error"))
+                continue
+            check("files", "files on %s: root and cwd" % who,
+                  None if (fl.get("root"), fl.get("cwd")) == (w["root"], w["cwd"]) else
+                  "mkdbg %r %r drgn %r %r" % (fl.get("root"), fl.get("cwd"), w["root"], w["cwd"]))
+            mine = {f["fd"]: f for f in fl.get("files", [])}
+            for f in w["files"]:
+                nfd += 1
+                g = mine.get(f["fd"])
+                if g is None:
+                    problem = "not listed by mkdbg"
+                else:
+                    diff = ["%s mkdbg %r drgn %r" % (k, g.get(k), f[k]) for k in ("file", "path") if g.get(k) != f[k]]
+                    problem = "; ".join(diff) or None
+                check("files", "files on %s: fd %d %s" % (who, f["fd"], f["path"]), problem)
+            extra = sorted(set(mine) - {f["fd"] for f in w["files"]})
+            check("files", "files on %s: no fd drgn does not list" % who,
+                  ("mkdbg lists fd %s" % ", ".join(map(str, extra))) if extra else None)
+            if fl.get("warnings"):
+                print("parity: files on %s warns: %s" % (who, "; ".join(fl["warnings"])))
+        print("parity: vm/files on %s: %d tasks, %d VMAs, %d open files compared with drgn"
+              % (where, len(want["tasks"]), nvma, nfd))
+        two_level_check(args, mk_image, dr_image, vmlinux, check, where)
+    return stats
+
+
+def two_level(image, vmlinux, out):
+    """Copies IMAGE (sparse) to OUT with PID 1's full maple leaf split into two leaves under a new
+    arange_64 root in zeroed memory; returns drgn's mt_for_each() of the copy's tree."""
+    import struct
+
+    import drgn
+    from drgn.helpers.linux.mapletree import mt_for_each
+    from drgn.helpers.linux.pid import find_task
+
+    subprocess.run(["cp", "--sparse=always", image, out], check=True)
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+    mm = find_task(prog, 1).mm
+    node = mm.mm_mt.ma_root.value_() & ~0xff
+    leaf = drgn.Object(prog, "struct maple_range_64", address=node)
+    pivots = [leaf.pivot[i].value_() for i in range(len(leaf.pivot))]
+    slots = [leaf.slot[i].value_() for i in range(len(leaf.slot))]
+    if pivots[-1] != (1 << 64) - 1:
+        raise SystemExit("PID 1's root leaf is not full; the two-level check needs one that is")
+
+    def off(t, m):
+        return drgn.offsetof(prog.type(t), m)
+
+    with open(out, "r+b") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        loads = []
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            typ, _, o, _, pa, fs, _, _ = struct.unpack("<IIQQQQQQ", f.read(56))
+            if typ == 1:
+                loads.append((pa, o, fs))
+        direct = prog["page_offset_base"].value_()
+
+        def at(va):
+            pa = va - direct
+            for p, o, fs in loads:
+                if p <= pa < p + fs:
+                    f.seek(o + pa - p)
+                    return
+            raise SystemExit("no PT_LOAD holds %#x" % va)
+
+        base = None
+        for p, o, fs in sorted(loads, key=lambda load: -load[2]):
+            for k in range(0, fs // 4096, 97):
+                f.seek(o + 4096 * k)
+                if f.read(4096) == bytes(4096):
+                    try:
+                        prog.read(direct + p + 4096 * k, 4096)
+                    except drgn.FaultError:
+                        continue
+                    base = direct + p + 4096 * k
+                    break
+            if base:
+                break
+        if base is None:
+            raise SystemExit("no zeroed page drgn can read")
+
+        def put(va, data):
+            at(va)
+            f.write(data)
+
+        def word(v):
+            return struct.pack("<Q", v)
+
+        rp, rs = off("struct maple_range_64", "pivot"), off("struct maple_range_64", "slot")
+        rend = off("struct maple_range_64", "meta.end")
+        ap, aslot = off("struct maple_arange_64", "pivot"), off("struct maple_arange_64", "slot")
+        aend = off("struct maple_arange_64", "meta.end")
+        last = len(pivots) - 1
+        split = last // 2
+        l1, l2, root = base, base + 256, base + 512
+        for i in range(split):
+            put(l1 + rp + 8 * i, word(pivots[i]))
+        for i in range(split + 1):
+            put(l1 + rs + 8 * i, word(slots[i]))
+        put(l1 + rend, bytes([split]))
+        for i in range(split + 1, last):
+            put(l2 + rp + 8 * (i - split - 1), word(pivots[i]))
+        for i in range(split + 1, last + 1):
+            put(l2 + rs + 8 * (i - split - 1), word(slots[i]))
+        put(l2 + rend, bytes([last - split - 1]))
+        put(root + ap, word(pivots[split]))
+        put(root + aslot, word(l1 | 0x0e))  # maple_leaf_64 (1) in bits 3-6, bit 1: a node
+        put(root + aslot + 8, word(l2 | 0x0e))
+        put(root + aend, bytes([1]))
+        tree = mm.mm_mt.address_of_().value_()
+        put(tree + off("struct maple_tree", "ma_root"), word(root | 0x1a))  # maple_arange_64 (3)
+        flags = mm.mm_mt.ma_flags.value_()
+        put(tree + off("struct maple_tree", "ma_flags"), struct.pack("<I", (flags & ~0x7c) | (2 << 2)))
+
+    copy = drgn.Program()
+    copy.set_core_dump(out)
+    copy.load_debug_info([vmlinux])
+    mt = find_task(copy, 1).mm.mm_mt.address_of_()
+    return [{"start": "%#x" % a, "last": "%#x" % b, "address": "%#x" % e.value_()} for a, b, e in mt_for_each(mt)]
+
+
+def two_level_check(args, mk_image, dr_image, vmlinux, check, where):
+    """One `vm` check: `vm 1` on the two-level copy against drgn's mt_for_each() of it."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="parity-vm-") as tmp:
+        out = os.path.join(tmp, "vmcore.elf")
+        p = subprocess.run([args.venv_python, os.path.abspath(__file__), "two-level", "--image", dr_image,
+                            "--vmlinux", vmlinux, "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        name = "vm on %s: PID 1's tree split into two levels" % where
+        if p.returncode != 0:
+            check("vm", name, "drgn could not build or read it: " + p.stderr.decode("utf-8", "replace")[-300:])
+            return
+        want = json.loads(p.stdout)
+        q = subprocess.run([args.mkdbg, "--json", "-c", out, "-e", "vm 1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=args.timeout)
+        try:
+            got = json.loads(q.stdout.decode("utf-8", "replace").splitlines()[0])
+        except (ValueError, IndexError):
+            check("vm", name, "mkdbg: no JSON (%s)" % q.stderr.decode("utf-8", "replace")[-300:])
+            return
+        mine = [{"start": v["start"], "last": "%#x" % (int(v["end"], 16) - 1), "address": v["address"]}
+                for v in got.get("vmas", [])]
+        problem = None
+        if mine != want or got.get("warnings"):
+            problem = "mkdbg %s (warnings %s), drgn %s" % (mine, got.get("warnings"), want)
+        check("vm", name, problem)
+        print("parity: vm on %s: a two-level copy of PID 1's tree, %d entries" % (where, len(want)))
+
+
+def cmd_run(args):
+    import parity
+    image = os.path.abspath(args.image)
+    drgn_image = os.path.abspath(args.drgn_image or image)
+    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
+    stats = run_vm_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
+    print("parity_vm: by kind: " + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in stats.items()))
+    passed = sum(s[0] for s in stats.values())
+    failed = sum(s[1] for s in stats.values())
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def main():
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    t = sub.add_parser("two-level")
+    t.add_argument("--image", required=True)
+    t.add_argument("--vmlinux", required=True)
+    t.add_argument("--out", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
+    r.add_argument("--drgn-image", default=None)
+    r.add_argument("--vmlinux", default=None)
+    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
+    r.add_argument("--venv-python", required=True)
+    r.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
+    elif args.cmd == "two-level":
+        json.dump(two_level(args.image, args.vmlinux, args.out), sys.stdout)
+    else:
+        sys.exit(cmd_run(args))
+
+
+if __name__ == "__main__":
+    main()
