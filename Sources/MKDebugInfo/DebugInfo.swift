@@ -15,14 +15,27 @@ public final class DebugInfo {
     public private(set) var indexSource: String
     lazy var types = TypeCache(debugInfo: self)
 
-    private static var shared: [String: DebugInfo] = [:]
+    /// The vmlinux's ORC table and `struct orc_entry` layout, once read (Orc.swift).
+    var orcTableCache: OrcTable?
+    var orcFormatCache: OrcFormat?
+
+    /// Debug info already opened, by build-id and thread: a DebugInfo (its
+    /// type cache, its libdw handle) is not thread-safe, so only the thread
+    /// that opened it reuses it (tests open the same vmlinux on many threads).
+    private struct SharedKey: Hashable {
+        var buildId: String
+        var thread: UInt
+    }
+    private static let sharedLock = Mutex()
+    private static var shared: [SharedKey: DebugInfo] = [:]
 
     /// The debug info for a vmlinux, reused when the same build-id was
-    /// opened before in this process.
+    /// opened before in this process by this thread.
     public static func load(_ vmlinux: Vmlinux, cacheDirectory: String?) throws -> DebugInfo {
-        if let id = vmlinux.buildId, let d = shared[id] { return d }
+        let key = vmlinux.buildId.map { SharedKey(buildId: $0, thread: ThreadIdentity.current) }
+        if let key, let d = sharedLock.withLock({ shared[key] }) { return d }
         let d = try DebugInfo(vmlinux: vmlinux, cacheDirectory: cacheDirectory)
-        if let id = vmlinux.buildId { shared[id] = d }
+        if let key { sharedLock.withLock { shared[key] = d } }
         return d
     }
 

@@ -235,21 +235,18 @@ public enum OrcError: Error, CustomStringConvertible {
 }
 
 extension DebugInfo {
-    private static var orcTables: [ObjectIdentifier: OrcTable] = [:]
-    private static var orcFormats: [ObjectIdentifier: OrcFormat] = [:]
-
     /// The `struct orc_entry` layout of this kernel (from its DWARF, else
     /// Linux 6.1's).
     public var orcFormat: OrcFormat {
-        if let f = Self.orcFormats[ObjectIdentifier(self)] { return f }
+        if let f = orcFormatCache { return f }
         let f = findType("struct orc_entry").flatMap { OrcFormat(type: $0) } ?? .linux61
-        Self.orcFormats[ObjectIdentifier(self)] = f
+        orcFormatCache = f
         return f
     }
 
     /// The vmlinux's ORC table, at link-time addresses (read once).
     public func vmlinuxOrcTable() throws -> OrcTable {
-        if let t = Self.orcTables[ObjectIdentifier(self)] { return t }
+        if let t = orcTableCache { return t }
         guard let ip = vmlinux.file.sectionContents(named: ".orc_unwind_ip") else {
             throw OrcError.missing("\(vmlinux.path) has no .orc_unwind_ip section")
         }
@@ -257,7 +254,7 @@ extension DebugInfo {
             throw OrcError.missing("\(vmlinux.path) has no .orc_unwind section")
         }
         let t = try OrcTable(ipTableAddress: ip.address, ipBytes: ip.bytes, entryBytes: entries.bytes, format: orcFormat)
-        Self.orcTables[ObjectIdentifier(self)] = t
+        orcTableCache = t
         return t
     }
 }
