@@ -23,13 +23,11 @@ syscall entry into user space; mkdbg stops there with a note, so drgn's frames
 from the first user-space pc on are dropped.
 """
 
-import argparse
 import json
 import os
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, dump_pairs  # noqa: E402
 
 KERNEL_HALF = 0xFFFF800000000000
 
@@ -92,10 +90,6 @@ def drgn_traces(image, vmlinux):
     return out
 
 
-def cmd_answers(args):
-    json.dump(drgn_traces(args.image, args.vmlinux), sys.stdout)
-
-
 # --------------------------------------------------------------------------- comparison
 
 
@@ -134,20 +128,8 @@ def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
             print("FAIL [bt] on %s\n  drgn could not answer: %s" % (
                 mk_image, drgn_error))
             continue
-        cmd = [args.mkdbg, "--json", "-c", mk_image]
-        for w in wants:
-            cmd += ["-e", "bt %#x" % w["task"]]
-        try:
-            m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-            lines = m.stdout.decode("utf-8", "replace").splitlines()
-        except subprocess.TimeoutExpired:
-            lines = []
-        gots = []
-        for line in lines:
-            try:
-                gots.append(json.loads(line))
-            except ValueError:
-                pass
+        answers = mkdbg_json(args.mkdbg, mk_image, ["bt %#x" % w["task"] for w in wants], args.timeout)
+        gots = [g for g in answers or [] if g is not None]
         ok = 0
         for i, want in enumerate(wants):
             name = "bt %#x (PID %d %s, %s) on %s" % (want["task"], want["pid"], want["comm"], want["why"], mk_image)
@@ -171,16 +153,5 @@ def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
     return passed, failed
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_traces)

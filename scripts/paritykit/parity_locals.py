@@ -28,13 +28,10 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
   - values neither side can read (a user-space pointer's target is not in the dump).
 """
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, dump_pairs  # noqa: E402
 from parity_bt import facts_pids  # noqa: E402
 
 KERNEL_HALF = 0xFFFF800000000000
@@ -143,10 +140,6 @@ def drgn_answers(image, vmlinux):
     return out
 
 
-def cmd_answers(args):
-    json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-
-
 # --------------------------------------------------------------------------- comparison
 
 class Counts:
@@ -226,31 +219,21 @@ def print_checks(args, mk_image, wants):
     """`bt TASK`, `frame N`, `p/x NAME` for every scalar drgn has a value for; returns
     (agree, disagree, optimized out, None) or (0, 0, 0, why) when mkdbg's `p` does not see
     frame variables (its evaluator has no frame scope)."""
-    cmd = [args.mkdbg, "--json", "-c", mk_image]
+    cmds = []
     asked = []  # (line index, label, drgn integer)
     for w in wants:
-        cmd += ["-e", "bt %#x" % w["task"]]
+        cmds.append("bt %#x" % w["task"])
         asked.append(None)
         for i, f in enumerate(w.get("frames", [])):
             names = [n for n in f["names"] if "integer" in f["variables"].get(n, {})]
             if not names:
                 continue
-            cmd += ["-e", "frame %d" % i]
+            cmds.append("frame %d" % i)
             asked.append(None)
             for n in names:
-                cmd += ["-e", "p/x %s" % n]
+                cmds.append("p/x %s" % n)
                 asked.append(("PID %d #%d %s %s" % (w["pid"], i, f["name"], n), f["variables"][n]["integer"]))
-    try:
-        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-        lines = m.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    outs = []
-    for line in lines:
-        try:
-            outs.append(json.loads(line))
-        except ValueError:
-            pass
+    outs = [g for g in mkdbg_json(args.mkdbg, mk_image, cmds, args.timeout) or [] if g is not None]
     agree = disagree = optimized = 0
     for k, a in enumerate(asked):
         if a is None:
@@ -285,20 +268,8 @@ def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
             failed += 1
             print("FAIL [locals] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
             continue
-        cmd = [args.mkdbg, "--json", "-c", mk_image]
-        for w in wants:
-            cmd += ["-e", "bt full %#x" % w["task"]]
-        try:
-            m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-            lines = m.stdout.decode("utf-8", "replace").splitlines()
-        except subprocess.TimeoutExpired:
-            lines = []
-        gots = []
-        for line in lines:
-            try:
-                gots.append(json.loads(line))
-            except ValueError:
-                pass
+        answers = mkdbg_json(args.mkdbg, mk_image, ["bt full %#x" % w["task"] for w in wants], args.timeout)
+        gots = [g for g in answers or [] if g is not None]
         counts = Counts()
         shown = {"fail": 0, "counted": 0}
         for i, want in enumerate(wants):
@@ -338,16 +309,5 @@ def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
     return passed, failed
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers)

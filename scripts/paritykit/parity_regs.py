@@ -17,12 +17,8 @@ named as such; one mkdbg knows and drgn does not is counted, not failed (mkdbg k
 for example, a CPU's whole note in frame 0 of a task that was running).
 """
 
-import argparse
-import json
-import subprocess
-import sys
-
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, dump_pairs  # noqa: E402
 from parity_bt import KERNEL_HALF, facts_pids  # noqa: E402
 
 DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
@@ -66,25 +62,14 @@ def drgn_registers(image, vmlinux):
     return out
 
 
-def cmd_answers(args):
-    json.dump(drgn_registers(args.image, args.vmlinux), sys.stdout)
-
-
 def mkdbg_frames(args, image, want):
     """mkdbg's `info registers` of each of drgn's frames of one task, as JSON objects (None: no answer)."""
-    cmd = [args.mkdbg, "--json", "-c", image, "-e", "bt %#x" % want["task"]]
+    cmds = ["bt %#x" % want["task"]]
     for i in range(len(want["frames"])):
-        cmd += ["-e", "frame %d" % i, "-e", "info registers"]
-    try:
-        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-    except subprocess.TimeoutExpired:
+        cmds += ["frame %d" % i, "info registers"]
+    lines = mkdbg_json(args.mkdbg, image, cmds, args.timeout)
+    if lines is None:  # timed out
         return []
-    lines = []
-    for line in m.stdout.decode("utf-8", "replace").splitlines():
-        try:
-            lines.append(json.loads(line))
-        except ValueError:
-            lines.append(None)
     # bt, then (frame, info registers) per frame: the register answers are every other line.
     return [lines[2 + 2 * i] if 2 + 2 * i < len(lines) else None for i in range(len(want["frames"]))]
 
@@ -137,16 +122,5 @@ def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
     return passed, failed
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_registers)

@@ -19,13 +19,10 @@ struct: for every task drgn's for_each_task lists, `struct task_struct.pid,comm 
 one check each); and `struct -o task_struct.pid,comm` against drgn's offsetof.
 """
 
-import argparse
-import json
 import random
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, dump_pairs  # noqa: E402
 from gdb_output import parse_gdb_string, parse_int  # noqa: E402
 
 SEED = 12
@@ -73,26 +70,9 @@ def drgn_answers(image, vmlinux):
     return {"vtop": vtop, "tasks": tasks, "offsets": offsets}
 
 
-def cmd_answers(args):
-    json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-
-
-def mkdbg_json(args, image, cmds):
+def mkdbg_answers(args, image, cmds):
     """One JSON object per command (None where mkdbg gave none), from one mkdbg run."""
-    argv = [args.mkdbg, "--json", "-c", image]
-    for c in cmds:
-        argv += ["-e", c]
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-        lines = p.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            out.append(None)
+    out = mkdbg_json(args.mkdbg, image, cmds, args.timeout) or []
     return out + [None] * (len(cmds) - len(out))
 
 
@@ -104,7 +84,7 @@ def members_of(answer):
 
 def check_vtop(args, mk_image, want):
     passed = failed = 0
-    gots = mkdbg_json(args, mk_image, ["vtop %#x" % w["address"] for w in want["vtop"]])
+    gots = mkdbg_answers(args, mk_image, ["vtop %#x" % w["address"] for w in want["vtop"]])
     for w, got in zip(want["vtop"], gots):
         name = "vtop %#x (%s) on %s" % (w["address"], w["kind"], mk_image)
         ok = (got or {}).get("ok")
@@ -135,7 +115,7 @@ def check_struct(args, mk_image, want):
     cmds = ["struct -o task_struct.pid,comm"]
     for t in want["tasks"]:
         cmds += ["struct task_struct.pid,comm %#x" % t["task"], "struct list_head %#x -c 1" % t["tasks"]]
-    gots = mkdbg_json(args, mk_image, cmds)
+    gots = mkdbg_answers(args, mk_image, cmds)
     problems = []
     layout = {m["name"]: m["offset"] for m in (gots[0] or {}).get("members", [])}
     for member, off in sorted(want["offsets"].items()):
@@ -189,16 +169,5 @@ def run_vtop_checks(args, image, drgn_image, vmlinux, default_image):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers)

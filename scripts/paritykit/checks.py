@@ -1,0 +1,115 @@
+"""What the drgn-comparing parity modules (parity_bt, _regs, _locals, _vtop, _ps, _vm) share: one
+mkdbg --json run over a list of commands, passed/failed tallies by kind, and their command line
+(`answers` runs in drgn's venv; `run` and helper subcommands where a module has them)."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def mkdbg_lines(mkdbg, image, cmds, timeout):
+    """The lines `mkdbg --json -c IMAGE -e CMD...` prints (None when it times out)."""
+    argv = [mkdbg, "--json", "-c", image]
+    for c in cmds:
+        argv += ["-e", c]
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    return p.stdout.decode("utf-8", "replace").splitlines()
+
+
+def mkdbg_json(mkdbg, image, cmds, timeout):
+    """One decoded object per line mkdbg printed, None for a line that is not JSON (None for the
+    whole list when mkdbg times out)."""
+    lines = mkdbg_lines(mkdbg, image, cmds, timeout)
+    if lines is None:
+        return None
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def mkdbg_by_key(mkdbg, image, keyed, timeout):
+    """{key: JSON object} for (key, command) pairs; a missing or garbled answer is an error object."""
+    lines = mkdbg_lines(mkdbg, image, [c for _, c in keyed], timeout) or []
+    out = {}
+    for (key, _), line in zip(keyed, lines):
+        try:
+            out[key] = json.loads(line)
+        except ValueError:
+            out[key] = {"ok": False, "error": "not JSON: " + line[:200]}
+    for key, _ in keyed:
+        out.setdefault(key, {"ok": False, "error": "no output from mkdbg"})
+    return out
+
+
+class Tally:
+    """{kind: [passed, failed]}; check() counts one result and prints it when it failed."""
+
+    def __init__(self, kinds):
+        self.stats = {k: [0, 0] for k in kinds}
+
+    def check(self, kind, name, problem):
+        if problem is None:
+            self.stats[kind][0] += 1
+        else:
+            self.stats[kind][1] += 1
+            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
+
+
+def cmd_run(args, run_checks, label):
+    """A module's own `run`: RUN_CHECKS over the dumps, its by-kind counts, 0 when all passed."""
+    import parity
+    image = os.path.abspath(args.image)
+    drgn_image = os.path.abspath(args.drgn_image or image)
+    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
+    stats = run_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
+    print("%s: by kind: " % label + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in stats.items()))
+    passed = sum(s[0] for s in stats.values())
+    failed = sum(s[1] for s in stats.values())
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def main(doc, answers, run=None, tools=()):
+    """The command line: `answers --image --vmlinux` dumps ANSWERS(image, vmlinux) as JSON; RUN
+    ((run_checks, label)) adds `run`; TOOLS ((name, [extra required options], fn(args))) add
+    subcommands whose result is dumped as JSON."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    for name, options, _ in tools:
+        t = sub.add_parser(name)
+        t.add_argument("--image", required=True)
+        t.add_argument("--vmlinux", required=True)
+        for o in options:
+            t.add_argument(o, required=True)
+    if run is not None:
+        r = sub.add_parser("run")
+        r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
+        r.add_argument("--drgn-image", default=None)
+        r.add_argument("--vmlinux", default=None)
+        r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
+        r.add_argument("--venv-python", required=True)
+        r.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        json.dump(answers(args.image, args.vmlinux), sys.stdout)
+    elif args.cmd == "run":
+        sys.exit(cmd_run(args, *run))
+    else:
+        json.dump(dict((n, fn) for n, _, fn in tools)[args.cmd](args), sys.stdout)
