@@ -12,6 +12,66 @@ sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+KERNEL_HALF = 0xFFFF800000000000
+
+
+# --------------------------------------------------------------------------- drgn side
+
+
+def facts_pids(image):
+    """The lab's own processes ({name: PID}) from the facts.json next to IMAGE ({} without one)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(image)), "facts.json")
+    try:
+        with open(path) as f:
+            return json.load(f).get("pids", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def lab_tasks(prog, image):
+    """(why, task): each CPU's current task, PIDs 1 and 2, then the lab's processes in PID order."""
+    from drgn.helpers.linux.percpu import per_cpu
+    from drgn.helpers.linux.pid import find_task
+    tasks = []
+    for cpu in range(int(prog["nr_cpu_ids"])):
+        try:
+            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
+        except Exception:
+            pass
+    for pid in [1, 2] + sorted(facts_pids(image).values()):
+        t = find_task(prog, pid)
+        if t:
+            tasks.append(("PID %d" % pid, t))
+    return tasks
+
+
+def kernel_stacks(prog, tasks, frame, comm=True):
+    """One entry per distinct task of TASKS ((why, task)): why, task, pid (and comm), and "frames",
+    FRAME(f) of each frame drgn's stack_trace() gives up to the first user-space pc, or "error"."""
+    out, seen = [], set()
+    for why, t in tasks:
+        addr = t.value_()
+        if addr in seen:
+            continue
+        seen.add(addr)
+        entry = {"why": why, "task": addr, "pid": t.pid.value_()}
+        if comm:
+            entry["comm"] = t.comm.string_().decode("latin-1")
+        try:
+            frames = []
+            for f in prog.stack_trace(t):
+                if f.pc < KERNEL_HALF:
+                    break
+                frames.append(frame(f))
+            entry["frames"] = frames
+        except Exception as e:
+            entry["error"] = "%s: %s" % (type(e).__name__, e)
+        out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------- mkdbg side
+
 
 
 def mkdbg_lines(mkdbg, image, cmds, timeout):

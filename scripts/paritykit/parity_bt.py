@@ -23,71 +23,25 @@ syscall entry into user space; mkdbg stops there with a note, so drgn's frames
 from the first user-space pc on are dropped.
 """
 
-import json
-import os
-
-from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
-
-KERNEL_HALF = 0xFFFF800000000000
-
-
-# --------------------------------------------------------------------------- drgn side
-
-def facts_pids(image):
-    path = os.path.join(os.path.dirname(os.path.abspath(image)), "facts.json")
-    try:
-        with open(path) as f:
-            return json.load(f).get("pids", {})
-    except (OSError, ValueError):
-        return {}
+from checks import kernel_stacks, lab_tasks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, drgn_program, dump_pairs  # noqa: E402
 
 
 def drgn_traces(image, vmlinux):
-    import drgn
-    from drgn.helpers.linux.percpu import per_cpu
-    from drgn.helpers.linux.pid import find_task
-    prog = drgn.Program()
-    prog.set_core_dump(image)
-    prog.load_debug_info([vmlinux])
-    tasks = []  # (why, task object)
-    nr_cpus = int(prog["nr_cpu_ids"])
-    for cpu in range(nr_cpus):
-        try:
-            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
-        except Exception:
-            pass
-    pids = [1, 2] + sorted(facts_pids(image).values())
-    for pid in pids:
-        t = find_task(prog, pid)
-        if t:
-            tasks.append(("PID %d" % pid, t))
-    out, seen = [], set()
-    for why, t in tasks:
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_(), "comm": t.comm.string_().decode("latin-1")}
-        try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                # The DWARF function, else the ELF symbol holding the pc, else None
-                # (StackFrame.name would fall back to the pc in hex).
-                name = f.function_name if hasattr(f, "function_name") else f.name
-                if name is None or name.startswith("0x"):
-                    try:
-                        name = f.symbol().name
-                    except LookupError:
-                        name = None
-                frames.append([name, f.pc, bool(f.is_inline), f.sp])
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+    prog = drgn_program(image, vmlinux)
+
+    def frame(f):
+        # The DWARF function, else the ELF symbol holding the pc, else None
+        # (StackFrame.name would fall back to the pc in hex).
+        name = f.function_name if hasattr(f, "function_name") else f.name
+        if name is None or name.startswith("0x"):
+            try:
+                name = f.symbol().name
+            except LookupError:
+                name = None
+        return [name, f.pc, bool(f.is_inline), f.sp]
+
+    return kernel_stacks(prog, lab_tasks(prog, image), frame)
 
 
 # --------------------------------------------------------------------------- comparison

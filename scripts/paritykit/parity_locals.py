@@ -30,11 +30,9 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
 
 import os
 
-from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from checks import facts_pids, kernel_stacks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
 from images import answers_from_drgn, dump_pairs  # noqa: E402
-from parity_bt import facts_pids  # noqa: E402
 
-KERNEL_HALF = 0xFFFF800000000000
 MAX_BYTES = 4096
 KTHREADS = ["kthreadd", "ksoftirqd/0"]
 
@@ -104,40 +102,25 @@ def describe(obj):
 
 
 def drgn_answers(image, vmlinux):
-    import drgn
     from images import drgn_program
     prog = drgn_program(image, vmlinux)
-    out, seen = [], set()
-    for why, t in drgn_tasks(prog, image):
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_(), "comm": t.comm.string_().decode("latin-1")}
+
+    def frame(f):
+        name = f.function_name if hasattr(f, "function_name") else f.name
+        variables = {}
         try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                name = f.function_name if hasattr(f, "function_name") else f.name
-                variables = {}
-                try:
-                    names = f.locals()
-                except Exception as e:  # drgn has no DWARF for this frame
-                    names = []
-                    variables["<locals()>"] = {"error": "%s: %s" % (type(e).__name__, e)}
-                for n in names:
-                    try:
-                        variables[n] = describe(f[n])
-                    except Exception as e:
-                        variables[n] = {"error": "%s: %s" % (type(e).__name__, e)}
-                frames.append({"name": name, "pc": f.pc, "inline": bool(f.is_inline), "names": list(names),
-                               "variables": variables})
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+            names = f.locals()
+        except Exception as e:  # drgn has no DWARF for this frame
+            names = []
+            variables["<locals()>"] = {"error": "%s: %s" % (type(e).__name__, e)}
+        for n in names:
+            try:
+                variables[n] = describe(f[n])
+            except Exception as e:
+                variables[n] = {"error": "%s: %s" % (type(e).__name__, e)}
+        return {"name": name, "pc": f.pc, "inline": bool(f.is_inline), "names": list(names), "variables": variables}
+
+    return kernel_stacks(prog, drgn_tasks(prog, image), frame)
 
 
 # --------------------------------------------------------------------------- comparison

@@ -17,49 +17,20 @@ named as such; one mkdbg knows and drgn does not is counted, not failed (mkdbg k
 for example, a CPU's whole note in frame 0 of a task that was running).
 """
 
-from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
-from parity_bt import KERNEL_HALF, facts_pids  # noqa: E402
+from checks import kernel_stacks, lab_tasks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
+from images import answers_from_drgn, drgn_program, dump_pairs  # noqa: E402
 
 DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
 
 
 def drgn_registers(image, vmlinux):
-    import drgn
-    from drgn.helpers.linux.percpu import per_cpu
-    from drgn.helpers.linux.pid import find_task
-    prog = drgn.Program()
-    prog.set_core_dump(image)
-    prog.load_debug_info([vmlinux])
-    tasks = []
-    for cpu in range(int(prog["nr_cpu_ids"])):
-        try:
-            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
-        except Exception:
-            pass
-    for pid in [1, 2] + sorted(facts_pids(image).values()):
-        t = find_task(prog, pid)
-        if t:
-            tasks.append(("PID %d" % pid, t))
-    out, seen = [], set()
-    for why, t in tasks:
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_()}
-        try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
-                frames.append({"pc": f.pc, "sp": f.sp, "registers": regs})
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+    prog = drgn_program(image, vmlinux)
+
+    def frame(f):
+        regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
+        return {"pc": f.pc, "sp": f.sp, "registers": regs}
+
+    return kernel_stacks(prog, lab_tasks(prog, image), frame, comm=False)
 
 
 def mkdbg_frames(args, image, want):
