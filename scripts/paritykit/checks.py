@@ -115,6 +115,30 @@ def mkdbg_by_key(mkdbg, image, keyed, timeout):
     return out
 
 
+def answered_dumps(args, script, image, drgn_image, vmlinux, default_image, missing):
+    """(mkdbg image, drgn image, drgn's answers from SCRIPT) per dump; MISSING(mkdbg image, drgn
+    image, drgn's error) for a dump drgn could not answer for."""
+    from images import answers_from_drgn, dump_pairs
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        want, drgn_error = answers_from_drgn(args, script, dr_image, vmlinux)
+        if want is None:
+            missing(mk_image, dr_image, drgn_error)
+            continue
+        yield mk_image, dr_image, want
+
+
+class Unanswered:
+    """MISSING for answered_dumps: counts the dumps and prints each as a failure of KIND."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.count = 0
+
+    def __call__(self, mk_image, dr_image, error):
+        self.count += 1
+        print("FAIL [%s] on %s\n  drgn could not answer: %s" % (self.kind, mk_image, error))
+
+
 class Tally:
     """{kind: [passed, failed]}; check() counts one result and prints it when it failed."""
 

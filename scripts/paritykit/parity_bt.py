@@ -23,8 +23,9 @@ syscall entry into user space; mkdbg stops there with a note, so drgn's frames
 from the first user-space pc on are dropped.
 """
 
-from checks import kernel_stacks, lab_tasks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, drgn_program, dump_pairs  # noqa: E402
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
+from images import drgn_program  # noqa: E402
 
 
 def drgn_traces(image, vmlinux):
@@ -75,13 +76,8 @@ def compare(want, got):
 def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt` against drgn's stack_trace(), one check per task per dump; returns (passed, failed)."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [bt] on %s\n  drgn could not answer: %s" % (
-                mk_image, drgn_error))
-            continue
+    missing = Unanswered("bt")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         answers = mkdbg_json(args.mkdbg, mk_image, ["bt %#x" % w["task"] for w in wants], args.timeout)
         gots = [g for g in answers or [] if g is not None]
         ok = 0
@@ -104,7 +100,7 @@ def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
                 print("FAIL [bt] %s\n  %s" % (name, problem))
         print("parity: bt on %s: %d of %d tasks name the same frames as drgn's stack_trace()" % (
             mk_image, ok, len(wants)))
-    return passed, failed
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":

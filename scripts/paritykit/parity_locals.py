@@ -30,8 +30,8 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
 
 import os
 
-from checks import facts_pids, kernel_stacks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, facts_pids, kernel_stacks, main, mkdbg_json)
 
 MAX_BYTES = 4096
 KTHREADS = ["kthreadd", "ksoftirqd/0"]
@@ -245,12 +245,8 @@ def print_checks(args, mk_image, wants):
 def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt full` variables against drgn's; returns (passed, failed): one per variable compared."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [locals] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
+    missing = Unanswered("locals")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         answers = mkdbg_json(args.mkdbg, mk_image, ["bt full %#x" % w["task"] for w in wants], args.timeout)
         gots = [g for g in answers or [] if g is not None]
         counts = Counts()
@@ -289,7 +285,7 @@ def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
                   "%d optimized out in mkdbg where drgn has a value" % (mk_image, agree, disagree, optimized))
         passed += agree
         failed += disagree
-    return passed, failed
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ What is compared, per dump:
 
 import os
 
-from checks import Tally, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
+from checks import Tally, answered_dumps, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -92,12 +91,10 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
     tally = Tally(KINDS)
     check = tally.check
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            check("ps", "drgn on %s" % dr_image, "drgn could not answer: " +
-                  drgn_error)
-            continue
+    def missing(mk_image, dr_image, error):
+        check("ps", "drgn on %s" % dr_image, "drgn could not answer: " + error)
+
+    for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         got = mkdbg_by_key(args.mkdbg, mk_image, [(c, c) for c in CMDS], args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
 

@@ -17,8 +17,9 @@ named as such; one mkdbg knows and drgn does not is counted, not failed (mkdbg k
 for example, a CPU's whole note in frame 0 of a task that was running).
 """
 
-from checks import kernel_stacks, lab_tasks, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, drgn_program, dump_pairs  # noqa: E402
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
+from images import drgn_program  # noqa: E402
 
 DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
 
@@ -48,12 +49,8 @@ def mkdbg_frames(args, image, want):
 def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
     """One check per register drgn reports, per frame, per task, per dump; returns (passed, failed)."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [regs] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
+    missing = Unanswered("regs")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         ok = bad = extra = not_saved = 0
         for want in wants:
             name = "PID %d (%s, task %#x) on %s" % (want["pid"], want["why"], want["task"], mk_image)
@@ -90,7 +87,7 @@ def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
                     print("FAIL [regs] %s frame %d (pc %#x)\n  %s" % (name, i, f["pc"], "\n  ".join(problems)))
         print("parity: regs on %s: %d of %d registers drgn reports agree (%d of them <not saved> in mkdbg); "
               "%d more known to mkdbg only" % (mk_image, ok, ok + bad, not_saved, extra))
-    return passed, failed
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":

@@ -33,8 +33,7 @@ import json
 import os
 import subprocess
 
-from checks import Tally, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
+from checks import Tally, answered_dumps, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -84,11 +83,10 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
     tally = Tally(KINDS)
     check = tally.check
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            check("vm", "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
-            continue
+    def missing(mk_image, dr_image, error):
+        check("vm", "drgn on %s" % dr_image, "drgn could not answer: " + error)
+
+    for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         keyed = [((c, t["task"]), "%s %s" % (c, t["task"])) for t in want["tasks"] for c in ("vm", "files")]
         got = mkdbg_by_key(args.mkdbg, mk_image, keyed, args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image

@@ -21,8 +21,7 @@ one check each); and `struct -o task_struct.pid,comm` against drgn's offsetof.
 
 import random
 
-from checks import main, mkdbg_json  # noqa: E402 (paritykit is on the path)
-from images import answers_from_drgn, dump_pairs  # noqa: E402
+from checks import Unanswered, answered_dumps, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
 from gdb_output import parse_gdb_string, parse_int  # noqa: E402
 
 SEED = 12
@@ -156,16 +155,13 @@ def check_struct(args, mk_image, want):
 def run_vtop_checks(args, image, drgn_image, vmlinux, default_image):
     """{"vtop": [passed, failed], "struct": [passed, failed]} over the dumps."""
     out = {"vtop": [0, 0], "struct": [0, 0]}
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            out["vtop"][1] += 1
-            print("FAIL [vtop] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
+    missing = Unanswered("vtop")
+    for mk_image, _, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         for kind, check in (("vtop", check_vtop), ("struct", check_struct)):
             p, f = check(args, mk_image, want)
             out[kind][0] += p
             out[kind][1] += f
+    out["vtop"][1] += missing.count
     return out
 
 
