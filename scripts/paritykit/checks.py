@@ -139,6 +139,24 @@ class Unanswered:
         print("FAIL [%s] on %s\n  drgn could not answer: %s" % (self.kind, mk_image, error))
 
 
+def field_diff(got, want, fields):
+    """None when GOT has WANT's value for each of FIELDS, else what differs."""
+    return "; ".join("%s mkdbg %r drgn %r" % (f, got.get(f), want[f]) for f in fields if got.get(f) != want[f]) or None
+
+
+def check_listed(check, kind, mine, wants, key, fields, name, extra_name, lists="mkdbg lists ",
+                 listed=lambda key, item: str(key)):
+    """CHECK(KIND, NAME(w), problem) for each of drgn's WANTS against mkdbg's item of MINE with the
+    same KEY, on FIELDS; then CHECK(KIND, EXTRA_NAME, ...) that mkdbg lists nothing drgn does not
+    (LISTED(key, item) names such an item)."""
+    by_key = {m[key]: m for m in mine}
+    for w in wants:
+        g = by_key.get(w[key])
+        check(kind, name(w), "not listed by mkdbg" if g is None else field_diff(g, w, fields))
+    extra = sorted(set(by_key) - {w[key] for w in wants})
+    check(kind, extra_name, (lists + ", ".join(listed(a, by_key[a]) for a in extra)) if extra else None)
+
+
 class Tally:
     """{kind: [passed, failed]}; check() counts one result and prints it when it failed."""
 

@@ -26,7 +26,7 @@ What is compared, per dump:
 
 import os
 
-from checks import Tally, answered_dumps, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
+from checks import Tally, answered_dumps, check_listed, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -103,20 +103,11 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
         if not ps.get("ok"):
             check("ps", "ps on %s" % where, "mkdbg: %s" % ps.get("error"))
         else:
-            mine = {t["task"]: t for t in ps["tasks"]}
-            fields = ("pid", "comm", "ppid", "cpu", "state", "task", "thread_group_leader")
-            for w in want["tasks"]:
-                g = mine.get(w["task"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in fields if g.get(f) != w[f]]
-                    problem = "; ".join(diff) or None
-                check("ps", "ps on %s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"]), problem)
-            extra = sorted(set(mine) - {w["task"] for w in want["tasks"]})
-            check("ps", "ps on %s: no task drgn does not list" % where,
-                  ("mkdbg lists %s" % ", ".join("%s (PID %s %s)" % (a, mine[a]["pid"], mine[a]["comm"]) for a in extra))
-                  if extra else None)
+            check_listed(check, "ps", ps["tasks"], want["tasks"], "task",
+                         ("pid", "comm", "ppid", "cpu", "state", "task", "thread_group_leader"),
+                         lambda w: "ps on %s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"]),
+                         "ps on %s: no task drgn does not list" % where,
+                         listed=lambda a, t: "%s (PID %s %s)" % (a, t["pid"], t["comm"]))
             if ps.get("warnings"):
                 print("parity: ps on %s warns: %s" % (where, "; ".join(ps["warnings"])))
             pairs = {(t["pid"], t["comm"]) for t in ps["tasks"]}
@@ -129,18 +120,9 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
         if not mod.get("ok"):
             check("mod", "mod on %s" % where, "mkdbg: %s" % mod.get("error"))
         else:
-            mine = {m["name"]: m for m in mod["modules"]}
-            for w in want["modules"]:
-                g = mine.get(w["name"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in ("base", "size") if g.get(f) != w[f]]
-                    problem = "; ".join(diff) or None
-                check("mod", "mod on %s: %s" % (where, w["name"]), problem)
-            extra = sorted(set(mine) - {w["name"] for w in want["modules"]})
-            check("mod", "mod on %s: no module drgn does not list" % where,
-                  ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+            check_listed(check, "mod", mod["modules"], want["modules"], "name", ("base", "size"),
+                         lambda w: "mod on %s: %s" % (where, w["name"]),
+                         "mod on %s: no module drgn does not list" % where)
 
         # per_cpu current_task
         pc = got["per_cpu current_task"]

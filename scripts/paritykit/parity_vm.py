@@ -33,7 +33,8 @@ import json
 import os
 import subprocess
 
-from checks import Tally, answered_dumps, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Tally, answered_dumps, check_listed, field_diff, main, mkdbg_by_key)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -101,23 +102,11 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
                       None if vm.get("mm") is None and not vm.get("vmas") else "mkdbg mm %s, %d VMAs"
                       % (vm.get("mm"), len(vm.get("vmas") or [])))
             else:
-                diff = ["%s mkdbg %r drgn %r" % (f, vm.get(f), w[f]) for f in ("mm", "rss_kb", "total_vm_kb")
-                        if vm.get(f) != w[f]]
-                check("vm", "vm on %s: mm, RSS, total VM" % who, "; ".join(diff) or None)
-                mine = {v["address"]: v for v in vm.get("vmas", [])}
-                for v in w["vmas"]:
-                    nvma += 1
-                    g = mine.get(v["address"])
-                    if g is None:
-                        problem = "not listed by mkdbg"
-                    else:
-                        diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), v[f]) for f in ("start", "end", "flags", "path")
-                                if g.get(f) != v[f]]
-                        problem = "; ".join(diff) or None
-                    check("vm", "vm on %s: VMA %s %s-%s" % (who, v["address"], v["start"], v["end"]), problem)
-                extra = sorted(set(mine) - {v["address"] for v in w["vmas"]})
-                check("vm", "vm on %s: no VMA drgn does not list" % who,
-                      ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+                check("vm", "vm on %s: mm, RSS, total VM" % who, field_diff(vm, w, ("mm", "rss_kb", "total_vm_kb")))
+                nvma += len(w["vmas"])
+                check_listed(check, "vm", vm.get("vmas", []), w["vmas"], "address", ("start", "end", "flags", "path"),
+                             lambda v, who=who: "vm on %s: VMA %s %s-%s" % (who, v["address"], v["start"], v["end"]),
+                             "vm on %s: no VMA drgn does not list" % who)
                 if vm.get("warnings"):
                     print("parity: vm on %s warns: %s" % (who, "; ".join(vm["warnings"])))
             fl = got[("files", w["task"])]
@@ -127,19 +116,10 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
             check("files", "files on %s: root and cwd" % who,
                   None if (fl.get("root"), fl.get("cwd")) == (w["root"], w["cwd"]) else
                   "mkdbg %r %r drgn %r %r" % (fl.get("root"), fl.get("cwd"), w["root"], w["cwd"]))
-            mine = {f["fd"]: f for f in fl.get("files", [])}
-            for f in w["files"]:
-                nfd += 1
-                g = mine.get(f["fd"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (k, g.get(k), f[k]) for k in ("file", "path") if g.get(k) != f[k]]
-                    problem = "; ".join(diff) or None
-                check("files", "files on %s: fd %d %s" % (who, f["fd"], f["path"]), problem)
-            extra = sorted(set(mine) - {f["fd"] for f in w["files"]})
-            check("files", "files on %s: no fd drgn does not list" % who,
-                  ("mkdbg lists fd %s" % ", ".join(map(str, extra))) if extra else None)
+            nfd += len(w["files"])
+            check_listed(check, "files", fl.get("files", []), w["files"], "fd", ("file", "path"),
+                         lambda f, who=who: "files on %s: fd %d %s" % (who, f["fd"], f["path"]),
+                         "files on %s: no fd drgn does not list" % who, lists="mkdbg lists fd ")
             if fl.get("warnings"):
                 print("parity: files on %s warns: %s" % (who, "; ".join(fl["warnings"])))
         print("parity: vm/files on %s: %d tasks, %d VMAs, %d open files compared with drgn"
