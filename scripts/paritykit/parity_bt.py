@@ -23,77 +23,26 @@ syscall entry into user space; mkdbg stops there with a note, so drgn's frames
 from the first user-space pc on are dropped.
 """
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
-
-KERNEL_HALF = 0xFFFF800000000000
-
-
-# --------------------------------------------------------------------------- drgn side
-
-def facts_pids(image):
-    path = os.path.join(os.path.dirname(os.path.abspath(image)), "facts.json")
-    try:
-        with open(path) as f:
-            return json.load(f).get("pids", {})
-    except (OSError, ValueError):
-        return {}
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
+from images import drgn_program  # noqa: E402
 
 
 def drgn_traces(image, vmlinux):
-    import drgn
-    from drgn.helpers.linux.percpu import per_cpu
-    from drgn.helpers.linux.pid import find_task
-    prog = drgn.Program()
-    prog.set_core_dump(image)
-    prog.load_debug_info([vmlinux])
-    tasks = []  # (why, task object)
-    nr_cpus = int(prog["nr_cpu_ids"])
-    for cpu in range(nr_cpus):
-        try:
-            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
-        except Exception:
-            pass
-    pids = [1, 2] + sorted(facts_pids(image).values())
-    for pid in pids:
-        t = find_task(prog, pid)
-        if t:
-            tasks.append(("PID %d" % pid, t))
-    out, seen = [], set()
-    for why, t in tasks:
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_(), "comm": t.comm.string_().decode("latin-1")}
-        try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                # The DWARF function, else the ELF symbol holding the pc, else None
-                # (StackFrame.name would fall back to the pc in hex).
-                name = f.function_name if hasattr(f, "function_name") else f.name
-                if name is None or name.startswith("0x"):
-                    try:
-                        name = f.symbol().name
-                    except LookupError:
-                        name = None
-                frames.append([name, f.pc, bool(f.is_inline), f.sp])
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+    prog = drgn_program(image, vmlinux)
 
+    def frame(f):
+        # The DWARF function, else the ELF symbol holding the pc, else None
+        # (StackFrame.name would fall back to the pc in hex).
+        name = f.function_name if hasattr(f, "function_name") else f.name
+        if name is None or name.startswith("0x"):
+            try:
+                name = f.symbol().name
+            except LookupError:
+                name = None
+        return [name, f.pc, bool(f.is_inline), f.sp]
 
-def cmd_answers(args):
-    json.dump(drgn_traces(args.image, args.vmlinux), sys.stdout)
+    return kernel_stacks(prog, lab_tasks(prog, image), frame)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -127,27 +76,10 @@ def compare(want, got):
 def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt` against drgn's stack_trace(), one check per task per dump; returns (passed, failed)."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [bt] on %s\n  drgn could not answer: %s" % (
-                mk_image, drgn_error))
-            continue
-        cmd = [args.mkdbg, "--json", "-c", mk_image]
-        for w in wants:
-            cmd += ["-e", "bt %#x" % w["task"]]
-        try:
-            m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-            lines = m.stdout.decode("utf-8", "replace").splitlines()
-        except subprocess.TimeoutExpired:
-            lines = []
-        gots = []
-        for line in lines:
-            try:
-                gots.append(json.loads(line))
-            except ValueError:
-                pass
+    missing = Unanswered("bt")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
+        answers = mkdbg_json(args.mkdbg, mk_image, ["bt %#x" % w["task"] for w in wants], args.timeout)
+        gots = [g for g in answers or [] if g is not None]
         ok = 0
         for i, want in enumerate(wants):
             name = "bt %#x (PID %d %s, %s) on %s" % (want["task"], want["pid"], want["comm"], want["why"], mk_image)
@@ -168,19 +100,8 @@ def run_bt_checks(args, image, drgn_image, vmlinux, default_image):
                 print("FAIL [bt] %s\n  %s" % (name, problem))
         print("parity: bt on %s: %d of %d tasks name the same frames as drgn's stack_trace()" % (
             mk_image, ok, len(wants)))
-    return passed, failed
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_traces)

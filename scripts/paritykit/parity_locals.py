@@ -28,16 +28,11 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
   - values neither side can read (a user-space pointer's target is not in the dump).
 """
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
-from parity_bt import facts_pids  # noqa: E402
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, facts_pids, kernel_stacks, main, mkdbg_json)
 
-KERNEL_HALF = 0xFFFF800000000000
 MAX_BYTES = 4096
 KTHREADS = ["kthreadd", "ksoftirqd/0"]
 
@@ -107,44 +102,25 @@ def describe(obj):
 
 
 def drgn_answers(image, vmlinux):
-    import drgn
     from images import drgn_program
     prog = drgn_program(image, vmlinux)
-    out, seen = [], set()
-    for why, t in drgn_tasks(prog, image):
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_(), "comm": t.comm.string_().decode("latin-1")}
+
+    def frame(f):
+        name = f.function_name if hasattr(f, "function_name") else f.name
+        variables = {}
         try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                name = f.function_name if hasattr(f, "function_name") else f.name
-                variables = {}
-                try:
-                    names = f.locals()
-                except Exception as e:  # drgn has no DWARF for this frame
-                    names = []
-                    variables["<locals()>"] = {"error": "%s: %s" % (type(e).__name__, e)}
-                for n in names:
-                    try:
-                        variables[n] = describe(f[n])
-                    except Exception as e:
-                        variables[n] = {"error": "%s: %s" % (type(e).__name__, e)}
-                frames.append({"name": name, "pc": f.pc, "inline": bool(f.is_inline), "names": list(names),
-                               "variables": variables})
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+            names = f.locals()
+        except Exception as e:  # drgn has no DWARF for this frame
+            names = []
+            variables["<locals()>"] = {"error": "%s: %s" % (type(e).__name__, e)}
+        for n in names:
+            try:
+                variables[n] = describe(f[n])
+            except Exception as e:
+                variables[n] = {"error": "%s: %s" % (type(e).__name__, e)}
+        return {"name": name, "pc": f.pc, "inline": bool(f.is_inline), "names": list(names), "variables": variables}
 
-
-def cmd_answers(args):
-    json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
+    return kernel_stacks(prog, drgn_tasks(prog, image), frame)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -226,31 +202,21 @@ def print_checks(args, mk_image, wants):
     """`bt TASK`, `frame N`, `p/x NAME` for every scalar drgn has a value for; returns
     (agree, disagree, optimized out, None) or (0, 0, 0, why) when mkdbg's `p` does not see
     frame variables (its evaluator has no frame scope)."""
-    cmd = [args.mkdbg, "--json", "-c", mk_image]
+    cmds = []
     asked = []  # (line index, label, drgn integer)
     for w in wants:
-        cmd += ["-e", "bt %#x" % w["task"]]
+        cmds.append("bt %#x" % w["task"])
         asked.append(None)
         for i, f in enumerate(w.get("frames", [])):
             names = [n for n in f["names"] if "integer" in f["variables"].get(n, {})]
             if not names:
                 continue
-            cmd += ["-e", "frame %d" % i]
+            cmds.append("frame %d" % i)
             asked.append(None)
             for n in names:
-                cmd += ["-e", "p/x %s" % n]
+                cmds.append("p/x %s" % n)
                 asked.append(("PID %d #%d %s %s" % (w["pid"], i, f["name"], n), f["variables"][n]["integer"]))
-    try:
-        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-        lines = m.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    outs = []
-    for line in lines:
-        try:
-            outs.append(json.loads(line))
-        except ValueError:
-            pass
+    outs = [g for g in mkdbg_json(args.mkdbg, mk_image, cmds, args.timeout) or [] if g is not None]
     agree = disagree = optimized = 0
     for k, a in enumerate(asked):
         if a is None:
@@ -279,26 +245,10 @@ def print_checks(args, mk_image, wants):
 def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
     """mkdbg's `bt full` variables against drgn's; returns (passed, failed): one per variable compared."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [locals] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
-        cmd = [args.mkdbg, "--json", "-c", mk_image]
-        for w in wants:
-            cmd += ["-e", "bt full %#x" % w["task"]]
-        try:
-            m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-            lines = m.stdout.decode("utf-8", "replace").splitlines()
-        except subprocess.TimeoutExpired:
-            lines = []
-        gots = []
-        for line in lines:
-            try:
-                gots.append(json.loads(line))
-            except ValueError:
-                pass
+    missing = Unanswered("locals")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
+        answers = mkdbg_json(args.mkdbg, mk_image, ["bt full %#x" % w["task"] for w in wants], args.timeout)
+        gots = [g for g in answers or [] if g is not None]
         counts = Counts()
         shown = {"fail": 0, "counted": 0}
         for i, want in enumerate(wants):
@@ -335,19 +285,8 @@ def run_locals_checks(args, image, drgn_image, vmlinux, default_image):
                   "%d optimized out in mkdbg where drgn has a value" % (mk_image, agree, disagree, optimized))
         passed += agree
         failed += disagree
-    return passed, failed
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers)

@@ -24,17 +24,14 @@ What is compared, per dump:
   sys      release, and on a panicked dump panic_task() and panic_message(): one check.
 """
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import Tally, answered_dumps, check_listed, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KINDS = ("ps", "mod", "per_cpu", "sys")
+CMDS = ["ps", "mod", "per_cpu current_task", "sys"]
 
 
 # --------------------------------------------------------------------------- drgn side
@@ -90,45 +87,15 @@ def drgn_answers(image, vmlinux):
 # --------------------------------------------------------------------------- comparison
 
 
-def mkdbg_answers(mkdbg, image, timeout):
-    cmds = ["ps", "mod", "per_cpu current_task", "sys"]
-    argv = [mkdbg, "--json", "-c", image]
-    for c in cmds:
-        argv += ["-e", c]
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-        lines = p.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    out = {}
-    for c, line in zip(cmds, lines):
-        try:
-            out[c] = json.loads(line)
-        except ValueError:
-            out[c] = {"ok": False, "error": "not JSON: " + line[:200]}
-    for c in cmds:
-        out.setdefault(c, {"ok": False, "error": "no output from mkdbg"})
-    return out
-
-
 def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
-    stats = {k: [0, 0] for k in KINDS}
+    tally = Tally(KINDS)
+    check = tally.check
+    def missing(mk_image, dr_image, error):
+        check("ps", "drgn on %s" % dr_image, "drgn could not answer: " + error)
 
-    def check(kind, name, problem):
-        if problem is None:
-            stats[kind][0] += 1
-        else:
-            stats[kind][1] += 1
-            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
-
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            check("ps", "drgn on %s" % dr_image, "drgn could not answer: " +
-                  drgn_error)
-            continue
-        got = mkdbg_answers(args.mkdbg, mk_image, args.timeout)
+    for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
+        got = mkdbg_by_key(args.mkdbg, mk_image, [(c, c) for c in CMDS], args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
 
         # ps
@@ -136,20 +103,11 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
         if not ps.get("ok"):
             check("ps", "ps on %s" % where, "mkdbg: %s" % ps.get("error"))
         else:
-            mine = {t["task"]: t for t in ps["tasks"]}
-            fields = ("pid", "comm", "ppid", "cpu", "state", "task", "thread_group_leader")
-            for w in want["tasks"]:
-                g = mine.get(w["task"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in fields if g.get(f) != w[f]]
-                    problem = "; ".join(diff) or None
-                check("ps", "ps on %s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"]), problem)
-            extra = sorted(set(mine) - {w["task"] for w in want["tasks"]})
-            check("ps", "ps on %s: no task drgn does not list" % where,
-                  ("mkdbg lists %s" % ", ".join("%s (PID %s %s)" % (a, mine[a]["pid"], mine[a]["comm"]) for a in extra))
-                  if extra else None)
+            check_listed(check, "ps", ps["tasks"], want["tasks"], "task",
+                         ("pid", "comm", "ppid", "cpu", "state", "task", "thread_group_leader"),
+                         lambda w: "ps on %s: PID %d %s (task %s)" % (where, w["pid"], w["comm"], w["task"]),
+                         "ps on %s: no task drgn does not list" % where,
+                         listed=lambda a, t: "%s (PID %s %s)" % (a, t["pid"], t["comm"]))
             if ps.get("warnings"):
                 print("parity: ps on %s warns: %s" % (where, "; ".join(ps["warnings"])))
             pairs = {(t["pid"], t["comm"]) for t in ps["tasks"]}
@@ -162,18 +120,9 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
         if not mod.get("ok"):
             check("mod", "mod on %s" % where, "mkdbg: %s" % mod.get("error"))
         else:
-            mine = {m["name"]: m for m in mod["modules"]}
-            for w in want["modules"]:
-                g = mine.get(w["name"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in ("base", "size") if g.get(f) != w[f]]
-                    problem = "; ".join(diff) or None
-                check("mod", "mod on %s: %s" % (where, w["name"]), problem)
-            extra = sorted(set(mine) - {w["name"] for w in want["modules"]})
-            check("mod", "mod on %s: no module drgn does not list" % where,
-                  ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+            check_listed(check, "mod", mod["modules"], want["modules"], "name", ("base", "size"),
+                         lambda w: "mod on %s: %s" % (where, w["name"]),
+                         "mod on %s: no module drgn does not list" % where)
 
         # per_cpu current_task
         pc = got["per_cpu current_task"]
@@ -202,43 +151,8 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
                 if mp.get("message") != wp["message"]:
                     problems.append("panic message mkdbg %r drgn %r" % (mp.get("message"), wp["message"]))
             check("sys", "sys on %s" % where, "; ".join(problems) or None)
-    return stats
-
-
-def cmd_run(args):
-    import parity
-    image = os.path.abspath(args.image)
-    drgn_image = os.path.abspath(args.drgn_image or image)
-    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
-    stats = run_ps_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
-    print("parity_ps: by kind: " + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in stats.items()))
-    passed = sum(s[0] for s in stats.values())
-    failed = sum(s[1] for s in stats.values())
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
-
-
-def main():
-    sys.path.insert(0, HERE)
-    sys.dont_write_bytecode = True
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
-    r.add_argument("--drgn-image", default=None)
-    r.add_argument("--vmlinux", default=None)
-    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
-    r.add_argument("--venv-python", required=True)
-    r.add_argument("--timeout", type=int, default=600)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-    else:
-        sys.exit(cmd_run(args))
+    return tally.stats
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers, run=(run_ps_checks, "parity_ps"))

@@ -17,74 +17,31 @@ named as such; one mkdbg knows and drgn does not is counted, not failed (mkdbg k
 for example, a CPU's whole note in frame 0 of a task that was running).
 """
 
-import argparse
-import json
-import subprocess
-import sys
-
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
-from parity_bt import KERNEL_HALF, facts_pids  # noqa: E402
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
+from images import drgn_program  # noqa: E402
 
 DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
 
 
 def drgn_registers(image, vmlinux):
-    import drgn
-    from drgn.helpers.linux.percpu import per_cpu
-    from drgn.helpers.linux.pid import find_task
-    prog = drgn.Program()
-    prog.set_core_dump(image)
-    prog.load_debug_info([vmlinux])
-    tasks = []
-    for cpu in range(int(prog["nr_cpu_ids"])):
-        try:
-            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
-        except Exception:
-            pass
-    for pid in [1, 2] + sorted(facts_pids(image).values()):
-        t = find_task(prog, pid)
-        if t:
-            tasks.append(("PID %d" % pid, t))
-    out, seen = [], set()
-    for why, t in tasks:
-        addr = t.value_()
-        if addr in seen:
-            continue
-        seen.add(addr)
-        entry = {"why": why, "task": addr, "pid": t.pid.value_()}
-        try:
-            frames = []
-            for f in prog.stack_trace(t):
-                if f.pc < KERNEL_HALF:
-                    break
-                regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
-                frames.append({"pc": f.pc, "sp": f.sp, "registers": regs})
-            entry["frames"] = frames
-        except Exception as e:
-            entry["error"] = "%s: %s" % (type(e).__name__, e)
-        out.append(entry)
-    return out
+    prog = drgn_program(image, vmlinux)
 
+    def frame(f):
+        regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
+        return {"pc": f.pc, "sp": f.sp, "registers": regs}
 
-def cmd_answers(args):
-    json.dump(drgn_registers(args.image, args.vmlinux), sys.stdout)
+    return kernel_stacks(prog, lab_tasks(prog, image), frame, comm=False)
 
 
 def mkdbg_frames(args, image, want):
     """mkdbg's `info registers` of each of drgn's frames of one task, as JSON objects (None: no answer)."""
-    cmd = [args.mkdbg, "--json", "-c", image, "-e", "bt %#x" % want["task"]]
+    cmds = ["bt %#x" % want["task"]]
     for i in range(len(want["frames"])):
-        cmd += ["-e", "frame %d" % i, "-e", "info registers"]
-    try:
-        m = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-    except subprocess.TimeoutExpired:
+        cmds += ["frame %d" % i, "info registers"]
+    lines = mkdbg_json(args.mkdbg, image, cmds, args.timeout)
+    if lines is None:  # timed out
         return []
-    lines = []
-    for line in m.stdout.decode("utf-8", "replace").splitlines():
-        try:
-            lines.append(json.loads(line))
-        except ValueError:
-            lines.append(None)
     # bt, then (frame, info registers) per frame: the register answers are every other line.
     return [lines[2 + 2 * i] if 2 + 2 * i < len(lines) else None for i in range(len(want["frames"]))]
 
@@ -92,12 +49,8 @@ def mkdbg_frames(args, image, want):
 def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
     """One check per register drgn reports, per frame, per task, per dump; returns (passed, failed)."""
     passed = failed = 0
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        wants, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if wants is None:
-            failed += 1
-            print("FAIL [regs] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
+    missing = Unanswered("regs")
+    for mk_image, _, wants in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         ok = bad = extra = not_saved = 0
         for want in wants:
             name = "PID %d (%s, task %#x) on %s" % (want["pid"], want["why"], want["task"], mk_image)
@@ -134,19 +87,8 @@ def run_regs_checks(args, image, drgn_image, vmlinux, default_image):
                     print("FAIL [regs] %s frame %d (pc %#x)\n  %s" % (name, i, f["pc"], "\n  ".join(problems)))
         print("parity: regs on %s: %d of %d registers drgn reports agree (%d of them <not saved> in mkdbg); "
               "%d more known to mkdbg only" % (mk_image, ok, ok + bad, not_saved, extra))
-    return passed, failed
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
+    return passed, failed + missing.count
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_registers)

@@ -29,13 +29,12 @@ asked of mkdbg by its task_struct address (`mkdbg --json -e "vm 0x…" -e "files
          lists no other descriptor.
 """
 
-import argparse
 import json
 import os
 import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import (  # noqa: E402 (paritykit is on the path)
+    Tally, answered_dumps, check_listed, field_diff, main, mkdbg_by_key)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -81,47 +80,16 @@ def drgn_answers(image, vmlinux):
 
 # --------------------------------------------------------------------------- comparison
 
-def mkdbg_answers(mkdbg, image, tasks, timeout):
-    """{(command, task): JSON object} for `vm` and `files` of each task."""
-    cmds = []
-    for t in tasks:
-        cmds += [("vm", t["task"]), ("files", t["task"])]
-    argv = [mkdbg, "--json", "-c", image]
-    for c, a in cmds:
-        argv += ["-e", "%s %s" % (c, a)]
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-        lines = p.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    out = {}
-    for key, line in zip(cmds, lines):
-        try:
-            out[key] = json.loads(line)
-        except ValueError:
-            out[key] = {"ok": False, "error": "not JSON: " + line[:200]}
-    for key in cmds:
-        out.setdefault(key, {"ok": False, "error": "no output from mkdbg"})
-    return out
-
-
 def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
-    stats = {k: [0, 0] for k in KINDS}
+    tally = Tally(KINDS)
+    check = tally.check
+    def missing(mk_image, dr_image, error):
+        check("vm", "drgn on %s" % dr_image, "drgn could not answer: " + error)
 
-    def check(kind, name, problem):
-        if problem is None:
-            stats[kind][0] += 1
-        else:
-            stats[kind][1] += 1
-            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
-
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            check("vm", "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
-            continue
-        got = mkdbg_answers(args.mkdbg, mk_image, want["tasks"], args.timeout)
+    for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
+        keyed = [((c, t["task"]), "%s %s" % (c, t["task"])) for t in want["tasks"] for c in ("vm", "files")]
+        got = mkdbg_by_key(args.mkdbg, mk_image, keyed, args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
         nvma = nfd = 0
         for w in want["tasks"]:
@@ -134,23 +102,11 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
                       None if vm.get("mm") is None and not vm.get("vmas") else "mkdbg mm %s, %d VMAs"
                       % (vm.get("mm"), len(vm.get("vmas") or [])))
             else:
-                diff = ["%s mkdbg %r drgn %r" % (f, vm.get(f), w[f]) for f in ("mm", "rss_kb", "total_vm_kb")
-                        if vm.get(f) != w[f]]
-                check("vm", "vm on %s: mm, RSS, total VM" % who, "; ".join(diff) or None)
-                mine = {v["address"]: v for v in vm.get("vmas", [])}
-                for v in w["vmas"]:
-                    nvma += 1
-                    g = mine.get(v["address"])
-                    if g is None:
-                        problem = "not listed by mkdbg"
-                    else:
-                        diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), v[f]) for f in ("start", "end", "flags", "path")
-                                if g.get(f) != v[f]]
-                        problem = "; ".join(diff) or None
-                    check("vm", "vm on %s: VMA %s %s-%s" % (who, v["address"], v["start"], v["end"]), problem)
-                extra = sorted(set(mine) - {v["address"] for v in w["vmas"]})
-                check("vm", "vm on %s: no VMA drgn does not list" % who,
-                      ("mkdbg lists %s" % ", ".join(extra)) if extra else None)
+                check("vm", "vm on %s: mm, RSS, total VM" % who, field_diff(vm, w, ("mm", "rss_kb", "total_vm_kb")))
+                nvma += len(w["vmas"])
+                check_listed(check, "vm", vm.get("vmas", []), w["vmas"], "address", ("start", "end", "flags", "path"),
+                             lambda v, who=who: "vm on %s: VMA %s %s-%s" % (who, v["address"], v["start"], v["end"]),
+                             "vm on %s: no VMA drgn does not list" % who)
                 if vm.get("warnings"):
                     print("parity: vm on %s warns: %s" % (who, "; ".join(vm["warnings"])))
             fl = got[("files", w["task"])]
@@ -160,25 +116,16 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
             check("files", "files on %s: root and cwd" % who,
                   None if (fl.get("root"), fl.get("cwd")) == (w["root"], w["cwd"]) else
                   "mkdbg %r %r drgn %r %r" % (fl.get("root"), fl.get("cwd"), w["root"], w["cwd"]))
-            mine = {f["fd"]: f for f in fl.get("files", [])}
-            for f in w["files"]:
-                nfd += 1
-                g = mine.get(f["fd"])
-                if g is None:
-                    problem = "not listed by mkdbg"
-                else:
-                    diff = ["%s mkdbg %r drgn %r" % (k, g.get(k), f[k]) for k in ("file", "path") if g.get(k) != f[k]]
-                    problem = "; ".join(diff) or None
-                check("files", "files on %s: fd %d %s" % (who, f["fd"], f["path"]), problem)
-            extra = sorted(set(mine) - {f["fd"] for f in w["files"]})
-            check("files", "files on %s: no fd drgn does not list" % who,
-                  ("mkdbg lists fd %s" % ", ".join(map(str, extra))) if extra else None)
+            nfd += len(w["files"])
+            check_listed(check, "files", fl.get("files", []), w["files"], "fd", ("file", "path"),
+                         lambda f, who=who: "files on %s: fd %d %s" % (who, f["fd"], f["path"]),
+                         "files on %s: no fd drgn does not list" % who, lists="mkdbg lists fd ")
             if fl.get("warnings"):
                 print("parity: files on %s warns: %s" % (who, "; ".join(fl["warnings"])))
         print("parity: vm/files on %s: %d tasks, %d VMAs, %d open files compared with drgn"
               % (where, len(want["tasks"]), nvma, nfd))
         two_level_check(args, mk_image, dr_image, vmlinux, check, where)
-    return stats
+    return tally.stats
 
 
 def two_level(image, vmlinux, out):
@@ -309,46 +256,6 @@ def two_level_check(args, mk_image, dr_image, vmlinux, check, where):
         print("parity: vm on %s: a two-level copy of PID 1's tree, %d entries" % (where, len(want)))
 
 
-def cmd_run(args):
-    import parity
-    image = os.path.abspath(args.image)
-    drgn_image = os.path.abspath(args.drgn_image or image)
-    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
-    stats = run_vm_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
-    print("parity_vm: by kind: " + ", ".join("%s %d/%d" % (k, s[0], s[0] + s[1]) for k, s in stats.items()))
-    passed = sum(s[0] for s in stats.values())
-    failed = sum(s[1] for s in stats.values())
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
-
-
-def main():
-    sys.path.insert(0, HERE)
-    sys.dont_write_bytecode = True
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    t = sub.add_parser("two-level")
-    t.add_argument("--image", required=True)
-    t.add_argument("--vmlinux", required=True)
-    t.add_argument("--out", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
-    r.add_argument("--drgn-image", default=None)
-    r.add_argument("--vmlinux", default=None)
-    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
-    r.add_argument("--venv-python", required=True)
-    r.add_argument("--timeout", type=int, default=600)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-    elif args.cmd == "two-level":
-        json.dump(two_level(args.image, args.vmlinux, args.out), sys.stdout)
-    else:
-        sys.exit(cmd_run(args))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers, run=(run_vm_checks, "parity_vm"),
+         tools=[("two-level", ["--out"], lambda a: two_level(a.image, a.vmlinux, a.out))])

@@ -19,13 +19,9 @@ struct: for every task drgn's for_each_task lists, `struct task_struct.pid,comm 
 one check each); and `struct -o task_struct.pid,comm` against drgn's offsetof.
 """
 
-import argparse
-import json
 import random
-import subprocess
-import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+from checks import Unanswered, answered_dumps, main, mkdbg_json  # noqa: E402 (paritykit is on the path)
 from gdb_output import parse_gdb_string, parse_int  # noqa: E402
 
 SEED = 12
@@ -73,26 +69,9 @@ def drgn_answers(image, vmlinux):
     return {"vtop": vtop, "tasks": tasks, "offsets": offsets}
 
 
-def cmd_answers(args):
-    json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-
-
-def mkdbg_json(args, image, cmds):
+def mkdbg_answers(args, image, cmds):
     """One JSON object per command (None where mkdbg gave none), from one mkdbg run."""
-    argv = [args.mkdbg, "--json", "-c", image]
-    for c in cmds:
-        argv += ["-e", c]
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=args.timeout)
-        lines = p.stdout.decode("utf-8", "replace").splitlines()
-    except subprocess.TimeoutExpired:
-        lines = []
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            out.append(None)
+    out = mkdbg_json(args.mkdbg, image, cmds, args.timeout) or []
     return out + [None] * (len(cmds) - len(out))
 
 
@@ -104,7 +83,7 @@ def members_of(answer):
 
 def check_vtop(args, mk_image, want):
     passed = failed = 0
-    gots = mkdbg_json(args, mk_image, ["vtop %#x" % w["address"] for w in want["vtop"]])
+    gots = mkdbg_answers(args, mk_image, ["vtop %#x" % w["address"] for w in want["vtop"]])
     for w, got in zip(want["vtop"], gots):
         name = "vtop %#x (%s) on %s" % (w["address"], w["kind"], mk_image)
         ok = (got or {}).get("ok")
@@ -135,7 +114,7 @@ def check_struct(args, mk_image, want):
     cmds = ["struct -o task_struct.pid,comm"]
     for t in want["tasks"]:
         cmds += ["struct task_struct.pid,comm %#x" % t["task"], "struct list_head %#x -c 1" % t["tasks"]]
-    gots = mkdbg_json(args, mk_image, cmds)
+    gots = mkdbg_answers(args, mk_image, cmds)
     problems = []
     layout = {m["name"]: m["offset"] for m in (gots[0] or {}).get("members", [])}
     for member, off in sorted(want["offsets"].items()):
@@ -176,29 +155,15 @@ def check_struct(args, mk_image, want):
 def run_vtop_checks(args, image, drgn_image, vmlinux, default_image):
     """{"vtop": [passed, failed], "struct": [passed, failed]} over the dumps."""
     out = {"vtop": [0, 0], "struct": [0, 0]}
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            out["vtop"][1] += 1
-            print("FAIL [vtop] on %s\n  drgn could not answer: %s" % (mk_image, drgn_error))
-            continue
+    missing = Unanswered("vtop")
+    for mk_image, _, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         for kind, check in (("vtop", check_vtop), ("struct", check_struct)):
             p, f = check(args, mk_image, want)
             out[kind][0] += p
             out[kind][1] += f
+    out["vtop"][1] += missing.count
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        cmd_answers(args)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, drgn_answers)

@@ -28,10 +28,22 @@ enum BacktraceCommand {
             }
             return all(tracer)
         }
+        let bt = try backtrace(of: words.first, context: context, tracer: tracer, command: "bt", usage: usage)
+        if args.has("-f") {
+            return CommandOutput(text: StackWords.text(bt, context: context, tracer: tracer),
+                                 fields: fields(bt) + [("stack_words", StackWords.json(bt, context: context))])
+        }
+        return CommandOutput(text: text(bt), fields: fields(bt))
+    }
+
+    /// The stack `bt` and `bt full` show: WORD's task (a PID or task address), else the selected
+    /// task, else the panicking CPU's; how the task was found comes first in the notes.
+    static func backtrace(of word: String?, context: TargetContext, tracer: Backtracer, command: String,
+                          usage: String) throws -> Backtrace {
         var preface: [String] = []
         let task: UInt64
-        if let word = words.first {
-            (task, preface) = try TaskArgument.resolve(word, tracer: tracer, command: "bt", usage: usage)
+        if let word {
+            (task, preface) = try TaskArgument.resolve(word, tracer: tracer, command: command, usage: usage)
             // `bt PID` selects that task's stack for `frame`, `info locals`, `$pc`.
             context.selection = FrameSelection(task: task, frame: 0)
         } else {
@@ -44,11 +56,7 @@ enum BacktraceCommand {
             throw CommandError.failed("bt: \(e)", cause: e)
         }
         bt.notes = preface + bt.notes
-        if args.has("-f") {
-            return CommandOutput(text: StackWords.text(bt, context: context, tracer: tracer),
-                                 fields: fields(bt) + [("stack_words", StackWords.json(bt, context: context))])
-        }
-        return CommandOutput(text: text(bt), fields: fields(bt))
+        return bt
     }
 
     static func all(_ tracer: Backtracer) -> CommandOutput {

@@ -23,22 +23,8 @@ enum BacktraceFullCommand {
         guard let context = session.current else { throw CommandError.noTarget }
         let kernel = try session.kernel()
         let tracer = try context.backtracer(budget: session.walkBudget())
-        var task: UInt64
-        var preface: [String]
-        if let word = args.words("PID|TASK-ADDRESS").first {
-            (task, preface) = try TaskArgument.resolve(word, tracer: tracer, command: "bt full", usage: usage)
-            // As `bt PID`: the task is selected for `frame`, `info locals`.
-            context.selection = FrameSelection(task: task, frame: 0)
-        } else {
-            (task, preface) = try TaskArgument.selectedOrDefault(context, tracer: tracer)
-        }
-        var bt: Backtrace
-        do {
-            bt = try context.backtrace(task: task, tracer: tracer)
-        } catch let e as BacktraceError {
-            throw CommandError.failed("bt: \(e)", cause: e)
-        }
-        bt.notes = preface + bt.notes
+        let bt = try BacktraceCommand.backtrace(of: args.words("PID|TASK-ADDRESS").first, context: context, tracer: tracer,
+                                                command: "bt full", usage: usage)
         let formatter = try KernelCommandSupport.formatter(session)
         let reader = FrameVariableReader(kernel: kernel)
         var lines = [BacktraceCommand.header(bt)]

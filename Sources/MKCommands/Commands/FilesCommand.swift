@@ -23,15 +23,10 @@ enum FilesCommand {
     ) { args, session in
         let header = try TaskHeader.resolve(args.words("PID|TASK-ADDRESS").first, session: session, command: "files", usage: usage)
         let kernel = try session.kernel()
-        let layout: OpenFilesLayout
-        do {
-            layout = try OpenFilesLayout(kernel)
-        } catch let e as KernelError {
-            throw CommandError.failed("files: \(e)", cause: e)
-        }
+        let layout = try KernelCommandSupport.layout("files") { try OpenFilesLayout(kernel) }
         let budget = session.walkBudget()
         let result = try kernel.openFiles(task: header.task, layout: layout, budget: budget)
-        var lines = [header.line] + header.notes.map { "-- \($0)" }
+        var lines = header.lines
         lines.append("ROOT: \(result.root ?? "(none)")    CWD: \(result.cwd ?? "(none)")")
         var json: [JSONValue] = []
         if result.files.isEmpty {

@@ -29,31 +29,26 @@ enum FrameCommands {
         }
     }
 
-    static let up = CommandSpec(
-        name: "up", group: "kernel",
-        summary: "select the frame N (default 1) levels out, toward the stack's outermost caller",
-        usage: "up [N]", examples: ["up", "up 2"],
-        arguments: [ArgumentSpec("N", .integer, .optional, expected: "a number of frames", default: "1")],
-        json: ["task", "pid", "frame"], excess: "expected one number of frames", repeats: true
-    ) { args, session in
-        let n = try steps(args, "up")
-        return try select(session, command: "up") { current, count in
-            guard current + 1 < count else { throw CommandError.outOfRange(value: UInt64(current + 1), minimum: 0, maximum: UInt64(count - 1), message: "up: frame \(current) is the outermost frame; cannot go up") }
-            return min(count - 1, current + min(n, count))
-        }
+    static let up = step("up", summary: "select the frame N (default 1) levels out, toward the stack's outermost caller") {
+        n, current, count in
+        guard current + 1 < count else { throw CommandError.outOfRange(value: UInt64(current + 1), minimum: 0, maximum: UInt64(count - 1), message: "up: frame \(current) is the outermost frame; cannot go up") }
+        return min(count - 1, current + min(n, count))
     }
 
-    static let down = CommandSpec(
-        name: "down", group: "kernel",
-        summary: "select the frame N (default 1) levels in, toward frame 0",
-        usage: "down [N]", examples: ["down", "down 2"],
-        arguments: [ArgumentSpec("N", .integer, .optional, expected: "a number of frames", default: "1")],
-        json: ["task", "pid", "frame"], excess: "expected one number of frames", repeats: true
-    ) { args, session in
-        let n = try steps(args, "down")
-        return try select(session, command: "down") { current, _ in
-            guard current > 0 else { throw CommandError.outOfRange(value: nil, minimum: 0, maximum: nil, message: "down: frame 0 is the innermost frame; cannot go down") }
-            return max(0, current - n)
+    static let down = step("down", summary: "select the frame N (default 1) levels in, toward frame 0") { n, current, _ in
+        guard current > 0 else { throw CommandError.outOfRange(value: nil, minimum: 0, maximum: nil, message: "down: frame 0 is the innermost frame; cannot go down") }
+        return max(0, current - n)
+    }
+
+    /// `up [N]` and `down [N]`: PICK(N, current frame, frame count) is the frame to select.
+    static func step(_ name: String, summary: String, _ pick: @escaping (Int, Int, Int) throws -> Int) -> CommandSpec {
+        CommandSpec(
+            name: name, group: "kernel", summary: summary, usage: "\(name) [N]", examples: [name, "\(name) 2"],
+            arguments: [ArgumentSpec("N", .integer, .optional, expected: "a number of frames", default: "1")],
+            json: ["task", "pid", "frame"], excess: "expected one number of frames", repeats: true
+        ) { args, session in
+            let n = try steps(args, name)
+            return try select(session, command: name) { current, count in try pick(n, current, count) }
         }
     }
 

@@ -7,24 +7,21 @@ import MKKernel
 /// locals (every lexical block holding the pc, innermost first), as gdb
 /// prints them.
 enum InfoFrameVariablesCommand {
-    static let argsSpec = CommandSpec(
-        name: "args", summary: "the selected frame's arguments", usage: "info args",
-        details: "The selected frame (frame 0 of the task `bt` shows until one is selected); "
-            + "`<optimized out>` where DWARF gives no location at the pc.",
-        examples: ["info args"],
-        json: ["frame", "function", "variables", "notes"]
-    ) { _, session in
-        try run(session, arguments: true)
-    }
+    static let argsSpec = spec("args", summary: "the selected frame's arguments", arguments: true)
+    static let localsSpec = spec("locals", summary: "the selected frame's local variables, innermost block first",
+                                 arguments: false)
 
-    static let localsSpec = CommandSpec(
-        name: "locals", summary: "the selected frame's local variables, innermost block first", usage: "info locals",
-        details: "The selected frame (frame 0 of the task `bt` shows until one is selected); "
-            + "`<optimized out>` where DWARF gives no location at the pc.",
-        examples: ["info locals"],
-        json: ["frame", "function", "variables", "notes"]
-    ) { _, session in
-        try run(session, arguments: false)
+    /// `info args` and `info locals` differ only in which list they show.
+    static func spec(_ name: String, summary: String, arguments: Bool) -> CommandSpec {
+        CommandSpec(
+            name: name, summary: summary, usage: "info \(name)",
+            details: "The selected frame (frame 0 of the task `bt` shows until one is selected); "
+                + "`<optimized out>` where DWARF gives no location at the pc.",
+            examples: ["info \(name)"],
+            json: ["frame", "function", "variables", "notes"]
+        ) { _, session in
+            try run(session, arguments: arguments)
+        }
     }
 
     static func run(_ session: Session, arguments: Bool) throws -> CommandOutput {

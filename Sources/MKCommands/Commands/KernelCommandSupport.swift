@@ -14,6 +14,15 @@ enum KernelCommandSupport {
         return (text, .array(list.map { .string($0) }))
     }
 
+    /// A command's view of kernel structures, built from DWARF; a kernel that lacks one is the command's error.
+    static func layout<Layout>(_ command: String, _ make: () throws -> Layout) throws -> Layout {
+        do {
+            return try make()
+        } catch let e as KernelError {
+            throw CommandError.failed("\(command): \(e)", cause: e)
+        }
+    }
+
     static func join(_ body: String, _ warnings: String) -> String {
         if warnings.isEmpty { return body }
         if body.isEmpty { return warnings }

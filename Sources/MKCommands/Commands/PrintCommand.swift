@@ -17,27 +17,14 @@ enum PrintCommand {
         takesExpression: true
     ) { args, session in
         let expression = args.argument("EXPR") ?? ""
-        var format: Character?
-        if let f = args.format {
-            guard f.count == 1, let c = f.first, "xduotcasz".contains(c) else {
-                throw CommandError.invalidArgument("/" + f, message: "print: unknown format /\(f); formats are x d u o t c a s z")
-            }
-            format = c
-        }
+        let format = try PrintedValue.format(args.format, command: "print")
         let evaluator = try session.evaluator()
         let value = try ExpressionRunner.evaluate(expression, evaluator)
         let target = try session.requireTarget()
-        let formatter = ValueFormatter(memory: target.memory, format: format, limits: session.printLimits, symbolize: { target.symbols?.describeForPointer($0) })
         // Print before recording, so a value that cannot be read is not kept.
-        let text = try formatter.top(value)
+        let (text, fields) = try PrintedValue.render(value, format: format, session: session, target: target)
         let n = evaluator.history.record(value, memory: target.memory)
-        var fields: [(String, JSONValue)] = [("history", .int(Int64(n))), ("type", .string(TypeFormatter.name(of: value.type))),
-                                             ("value", .string(text))]
-        if let a = value.address ?? value.snapshotAddress { fields.append(("address", jsonAddress(a))) }
-        if value.type.isScalar, let bits = try? value.integerBits(target.memory) {
-            fields.append(("integer", value.type.resolved.isSigned ? .int(Int64(bitPattern: bits)) : .uint(bits)))
-        }
-        return CommandOutput(text: "$\(n) = \(text)", fields: fields)
+        return CommandOutput(text: "$\(n) = \(text)", fields: [("history", .int(Int64(n)))] + fields)
     }
 }
 

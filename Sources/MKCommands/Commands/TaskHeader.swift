@@ -27,6 +27,9 @@ struct TaskHeader {
         "PID: \(pid)  TASK: \(hexDigits(task))  CPU: \(cpu.map { String($0) } ?? "-")  COMMAND: \"\(comm)\""
     }
 
+    /// The header line, then how the task was found.
+    var lines: [String] { [line] + notes.map { "-- \($0)" } }
+
     var fields: [(String, JSONValue)] {
         [("task", jsonAddress(task)), ("pid", .int(pid)), ("comm", .string(comm)), ("cpu", cpu.map { .uint($0) } ?? .null)]
     }

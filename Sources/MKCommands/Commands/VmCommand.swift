@@ -24,14 +24,9 @@ enum VmCommand {
     ) { args, session in
         let header = try TaskHeader.resolve(args.words("PID|TASK-ADDRESS").first, session: session, command: "vm", usage: usage)
         let kernel = try session.kernel()
-        let layout: TaskMemoryLayout
-        do {
-            layout = try TaskMemoryLayout(kernel)
-        } catch let e as KernelError {
-            throw CommandError.failed("vm: \(e)", cause: e)
-        }
+        let layout = try KernelCommandSupport.layout("vm") { try TaskMemoryLayout(kernel) }
         let budget = session.walkBudget()
-        var lines = [header.line] + header.notes.map { "-- \($0)" }
+        var lines = header.lines
         var fields = header.fields
         guard let map = try kernel.memoryMap(task: header.task, layout: layout, budget: budget) else {
             lines.append("       MM               PGD          RSS    TOTAL_VM")
