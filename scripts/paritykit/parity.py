@@ -42,6 +42,9 @@ line; scripts/paritykit/parity_ps.py describes what is compared).
 And `vm` and `files` of every task against drgn's for_each_vma(), for_each_file() and
 d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit/parity_vm.py).
 
+And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
+scripts/paritykit/parity_runq.py).
+
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the list, questions.json):
 
@@ -250,6 +253,9 @@ def check_commands(args, image, drgn_image, vmlinux):
         import parity_vm
         for kind, (kp, kf) in parity_vm.run_vm_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE).items():
             by_kind[kind] = [kp, kf]
+    if not args.no_runq:  # runq against drgn's cpu_curr and the CFS rbtree: scripts/paritykit/parity_runq.py
+        import parity_runq
+        by_kind.update(parity_runq.run_runq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -302,6 +308,8 @@ def main():
                            help="skip the ps/mod/per_cpu/sys checks against drgn (scripts/paritykit/parity_ps.py)")
             s.add_argument("--no-vm", action="store_true",
                            help="skip the vm/files checks against drgn (scripts/paritykit/parity_vm.py)")
+            s.add_argument("--no-runq", action="store_true",
+                           help="skip the runq checks against drgn (scripts/paritykit/parity_runq.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)

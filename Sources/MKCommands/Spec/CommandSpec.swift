@@ -84,7 +84,8 @@ public enum CommandRegistry {
          TargetCommands.targets, TargetCommands.target, TargetCommands.open, DiffCommand.spec,
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
-         VmCommand.spec, FilesCommand.spec]
+         VmCommand.spec, FilesCommand.spec,
+         RunqCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.
