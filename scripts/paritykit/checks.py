@@ -28,14 +28,32 @@ def facts_pids(image):
         return {}
 
 
+def current_task_symbol(prog):
+    """The per-CPU variable holding each CPU's current task: `current_task` before 6.2,
+    `pcpu_hot.current_task` from then on (x86-64)."""
+    try:
+        prog["current_task"]
+        return "current_task"
+    except KeyError:
+        return "pcpu_hot.current_task"
+
+
+def cpu_current_task(prog, cpu):
+    """CPU's current task, read from the per-CPU variable current_task_symbol names."""
+    from drgn.helpers.linux.percpu import per_cpu
+    obj = prog
+    for i, part in enumerate(current_task_symbol(prog).split(".")):
+        obj = per_cpu(prog[part], cpu) if i == 0 else getattr(obj, part)
+    return obj
+
+
 def lab_tasks(prog, image):
     """(why, task): each CPU's current task, PIDs 1 and 2, then the lab's processes in PID order."""
-    from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.pid import find_task
     tasks = []
     for cpu in range(int(prog["nr_cpu_ids"])):
         try:
-            tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
+            tasks.append(("CPU %d's current task" % cpu, cpu_current_task(prog, cpu)))
         except Exception:
             pass
     for pid in [1, 2] + sorted(facts_pids(image).values()):

@@ -46,7 +46,7 @@ And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
-evaluation from it (generate.py makes the list, questions.json):
+evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
 
   {"kind": "global",   "name": N}             p/x N            prog[N]
   {"kind": "sizeof",   "type": T}             p sizeof(T)      sizeof(prog.type(T))
@@ -78,7 +78,7 @@ sys.path.insert(0, HERE)
 from gdb_output import ANSWER, parse_gdb_string, parse_int  # noqa: E402
 from images import DEFAULT_IMAGE, drgn_program, find_vmlinux, vmcoreinfo_of_elf  # noqa: E402,F401 (bench, parity_ps)
 from parity_log import cmd_log_answers, run_log_checks  # noqa: E402
-from questions import DEFAULT_QUESTIONS, cmd_answers, load_questions, mkdbg_command  # noqa: E402
+from questions import DEFAULT_QUESTIONS, cmd_answers, load_questions, mkdbg_command, questions_for_image  # noqa: E402
 
 MARK = "@@Q"
 
@@ -185,7 +185,7 @@ def show_drgn(a):
 
 
 def announce(args, image, drgn_image, vmlinux, questions):
-    print("parity: %d questions; image %s; vmlinux %s" % (len(questions), image, vmlinux))
+    print("parity: %d questions (%s); image %s; vmlinux %s" % (len(questions), os.path.basename(args.questions), image, vmlinux))
     if drgn_image != image:
         print("parity: drgn reads %s" % drgn_image)
     print("parity: mkdbg %s (built %s); drgn via %s" % (
@@ -266,6 +266,7 @@ def cmd_run(args):
         sys.exit("parity: no image %s (run scripts/lab fixtures)" % image)
     drgn_image = os.path.abspath(args.drgn_image or image)
     vmlinux = args.vmlinux or find_vmlinux(drgn_image)
+    args.questions = args.questions or questions_for_image(drgn_image)
     questions = load_questions(args.questions)
     if not os.access(args.mkdbg, os.X_OK):
         sys.exit("parity: no mkdbg binary at %s (swift build, or pass --mkdbg)" % args.mkdbg)
@@ -289,7 +290,8 @@ def main():
         s = sub.add_parser(name)
         s.add_argument("--image", default=DEFAULT_IMAGE)
         s.add_argument("--vmlinux", default=None)
-        s.add_argument("--questions", default=DEFAULT_QUESTIONS)
+        # run: by default the list for the dump's kernel line (questions_for_image)
+        s.add_argument("--questions", default=None if name == "run" else DEFAULT_QUESTIONS)
         if name == "run":
             s.add_argument("--mkdbg", default=os.path.join(ROOT, ".build", "debug", "mkdbg"))
             s.add_argument("--venv-python", default=sys.executable)

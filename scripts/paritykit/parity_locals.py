@@ -31,7 +31,7 @@ variable of that name (block locals first, as drgn looks names up): the bytes of
 import os
 
 from checks import (  # noqa: E402 (paritykit is on the path)
-    Unanswered, answered_dumps, facts_pids, kernel_stacks, main, mkdbg_json)
+    Unanswered, answered_dumps, cpu_current_task, facts_pids, kernel_stacks, main, mkdbg_json)
 
 MAX_BYTES = 4096
 KTHREADS = ["kthreadd", "ksoftirqd/0"]
@@ -42,7 +42,6 @@ KTHREADS = ["kthreadd", "ksoftirqd/0"]
 def drgn_tasks(prog, image):
     """(why, task) pairs, in a fixed order."""
     import drgn
-    from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.pid import find_task, for_each_task
     tasks = []
     panic_cpu = None
@@ -55,7 +54,7 @@ def drgn_tasks(prog, image):
         pass
     cpus = [panic_cpu] if panic_cpu is not None else range(int(prog["nr_cpu_ids"]))
     for cpu in cpus:
-        tasks.append(("CPU %d's current task" % cpu, per_cpu(prog["current_task"], cpu)))
+        tasks.append(("CPU %d's current task" % cpu, cpu_current_task(prog, cpu)))
     t = find_task(prog, 1)
     if t:
         tasks.append(("PID 1", t))

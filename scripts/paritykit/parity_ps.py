@@ -26,12 +26,13 @@ What is compared, per dump:
 
 import os
 
-from checks import Tally, answered_dumps, check_listed, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
+from checks import Tally, answered_dumps, check_listed, cpu_current_task, current_task_symbol, main, mkdbg_by_key  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KINDS = ("ps", "mod", "per_cpu", "sys")
-CMDS = ["ps", "mod", "per_cpu current_task", "sys"]
+# per_cpu's variable is current_task before 6.2 and pcpu_hot.current_task after; drgn's answers say which
+CMDS = ["ps", "mod", "per_cpu {current}", "sys"]
 
 
 # --------------------------------------------------------------------------- drgn side
@@ -41,7 +42,6 @@ def drgn_answers(image, vmlinux):
     from drgn.helpers.linux.cpumask import for_each_possible_cpu
     from drgn.helpers.linux.module import for_each_module
     from drgn.helpers.linux.panic import panic_message, panic_task
-    from drgn.helpers.linux.percpu import per_cpu
     from drgn.helpers.linux.pid import for_each_task
     from drgn.helpers.linux.sched import idle_task, task_cpu, task_state_to_char
 
@@ -65,7 +65,7 @@ def drgn_answers(image, vmlinux):
         if "mem" in names:
             text = prog["MOD_TEXT"].value_()
             kinds = [e for e in prog.type("enum mod_mem_type").enumerators
-                     if not e.name.startswith("MOD_INIT") and "NUM" not in e.name]
+                     if not e.name.startswith("MOD_INIT") and "NUM" not in e.name and e.value >= 0]
             base = m.mem[text].base.value_()
             size = sum(m.mem[e.value].size.value_() for e in kinds)
         else:
@@ -73,7 +73,7 @@ def drgn_answers(image, vmlinux):
             size = m.core_layout.size.value_()
         modules.append({"name": m.name.string_().decode(), "base": "%#x" % base, "size": size})
 
-    current = [{"cpu": c, "task": "%#x" % per_cpu(prog["current_task"], c).value_()} for c in cpus]
+    current = [{"cpu": c, "task": "%#x" % cpu_current_task(prog, c).value_()} for c in cpus]
 
     panic = None
     if prog["panic_cpu"].counter.value_() >= 0:
@@ -81,6 +81,7 @@ def drgn_answers(image, vmlinux):
         panic = {"task": "%#x" % panic_task(prog).value_(),
                  "message": msg.decode("utf-8", "replace").strip() if msg is not None else None}
     return {"tasks": tasks, "modules": modules, "current": current, "panic": panic,
+            "current_symbol": current_task_symbol(prog),
             "release": prog["init_uts_ns"].name.release.string_().decode()}
 
 
@@ -95,7 +96,8 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
         check("ps", "drgn on %s" % dr_image, "drgn could not answer: " + error)
 
     for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
-        got = mkdbg_by_key(args.mkdbg, mk_image, [(c, c) for c in CMDS], args.timeout)
+        cmds = [c.format(current=want["current_symbol"]) for c in CMDS]
+        got = mkdbg_by_key(args.mkdbg, mk_image, list(zip(CMDS, cmds)), args.timeout)
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
 
         # ps
@@ -125,7 +127,7 @@ def run_ps_checks(args, image, drgn_image, vmlinux, default_image):
                          "mod on %s: no module drgn does not list" % where)
 
         # per_cpu current_task
-        pc = got["per_cpu current_task"]
+        pc = got["per_cpu {current}"]
         if not pc.get("ok"):
             check("per_cpu", "per_cpu current_task on %s" % where, "mkdbg: %s" % pc.get("error"))
         else:

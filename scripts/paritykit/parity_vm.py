@@ -43,6 +43,23 @@ KINDS = ("vm", "files")
 
 # --------------------------------------------------------------------------- drgn side
 
+def rss_pages(prog, task, task_rss):
+    """drgn's task_rss, except that 6.2+'s per-CPU counters are summed over every possible CPU:
+    task_rss sums the online ones, as the kernel does, but a CPU that panic() stopped is offline
+    without having folded its counts, so they are real pages (a CPU unplugged normally folds
+    and zeroes its part, so summing it too is harmless)."""
+    from drgn.helpers.linux.cpumask import for_each_possible_cpu
+    from drgn.helpers.linux.percpu import per_cpu_ptr
+    stat = task.mm.rss_stat
+    if "percpu_counter" not in str(stat.type_):
+        return task_rss(prog, task).total
+    total = 0
+    for name in ("MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"):
+        c = stat[prog[name].value_()]
+        total += c.count.value_() + sum(per_cpu_ptr(c.counters, cpu)[0].value_() for cpu in for_each_possible_cpu(prog))
+    return max(total, 0)
+
+
 def drgn_answers(image, vmlinux):
     import drgn
     from drgn.helpers.linux.fs import d_path, for_each_file
@@ -62,7 +79,7 @@ def drgn_answers(image, vmlinux):
                "comm": t.comm.string_().decode("utf-8", "replace"), "mm": None, "vmas": []}
         if t.mm:
             row["mm"] = "%#x" % t.mm.value_()
-            row["rss_kb"] = task_rss(prog, t).total * prog["PAGE_SIZE"].value_() // 1024
+            row["rss_kb"] = rss_pages(prog, t, task_rss) * prog["PAGE_SIZE"].value_() // 1024
             row["total_vm_kb"] = task_vsize(t) // 1024
             for v in for_each_vma(t.mm):
                 row["vmas"].append({"address": "%#x" % v.value_(), "start": "%#x" % v.vm_start.value_(),

@@ -11,6 +11,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_QUESTIONS = os.path.join(HERE, "questions.json")
 
 
+def questions_for_image(elf_path):
+    """The question list for the dump's kernel line: questions-MAJOR.MINOR.json when there is one
+    (a list generated from that kernel's DWARF: members and globals differ between lines), else
+    questions.json (generated from 6.1)."""
+    import re
+    from images import vmcoreinfo_of_elf
+    m = re.search(r"^OSRELEASE=(\d+)\.(\d+)", vmcoreinfo_of_elf(elf_path) or "", re.M)
+    if m:
+        path = os.path.join(HERE, "questions-%s.%s.json" % m.groups())
+        if os.path.exists(path):
+            return path
+    return DEFAULT_QUESTIONS
+
+
 def load_questions(path):
     with open(path) as f:
         data = json.load(f)
