@@ -57,6 +57,29 @@ final class CapstoneEngine {
     /// The instruction at the start of `code` (at `address`), or nil when
     /// the bytes there do not decode (or are too few).
     func decode(_ code: ArraySlice<UInt8>, address: UInt64) -> Instruction? {
+        guard let first = raw(code, address: address) else { return nil }
+        return instructionSet == .x86_64 ? ud1(first, code, address: address) ?? first : first
+    }
+
+    /// Capstone 4 decodes UD1 (`0f b9 /r`) without its ModRM byte, so a 6.12
+    /// kernel's `ud1 %esp,%ecx` traps (bytes 0f b9 cc) come out as a 2-byte
+    /// instruction and the listing loses its way. IMUL r, r/m (`0f af /r`) has the
+    /// same operand form: decode that in its place for the length and operands.
+    private func ud1(_ decoded: Instruction, _ code: ArraySlice<UInt8>, address: UInt64) -> Instruction? {
+        let legacy: Set<UInt8> = [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65]
+        var j = code.startIndex
+        while j < code.endIndex, j - code.startIndex < 4, legacy.contains(code[j]) { j += 1 }
+        if j < code.endIndex, code[j] & 0xf0 == 0x40 { j += 1 }
+        guard j + 2 < code.endIndex, code[j] == 0x0f, code[j + 1] == 0xb9,
+              decoded.bytes.count == j + 2 - code.startIndex else { return nil }
+        var twin = Array(code.prefix(16))
+        twin[j + 1 - code.startIndex] = 0xaf
+        guard let imul = raw(twin[...], address: address) else { return nil }
+        return Instruction(address: address, bytes: Array(code.prefix(imul.bytes.count)), mnemonic: "ud1",
+                           operands: imul.operands, memoryReference: imul.memoryReference)
+    }
+
+    private func raw(_ code: ArraySlice<UInt8>, address: UInt64) -> Instruction? {
         code.withUnsafeBufferPointer { buffer -> Instruction? in
             guard let base = buffer.baseAddress else { return nil }
             var p: UnsafePointer<UInt8>? = base

@@ -29,6 +29,19 @@ final class DisassemblerTests: XCTestCase {
         return b
     }
 
+    /// UD1 takes a ModRM byte (6.12's traps are `0f b9 cc`, objdump's `ud1 %esp,%ecx`):
+    /// three bytes, then the next instruction, not a 2-byte ud1 and an int3.
+    func testUd1TakesItsModRM() throws {
+        let code: [UInt8] = [0x0f, 0xb9, 0xcc, 0x0f, 0xb9, 0x40, 0x10, 0xc3]
+        let d = try Disassembler(instructionSet: .x86_64)
+        let page = code + [UInt8](repeating: 0, count: 4096 - code.count)
+        let insns = try d.disassemble(Bytes(page, at: Self.base), range: Self.base..<(Self.base + UInt64(code.count)))
+        XCTAssertEqual(insns.map { $0.address - Self.base }, [0, 3, 7])
+        XCTAssertEqual(insns[0].text, "ud1    %esp,%ecx")
+        XCTAssertEqual(insns[1].text, "ud1    0x10(%rax),%eax")
+        XCTAssertEqual(insns[2].text, "ret")
+    }
+
     func testATTDecodesLikeObjdump() throws {
         let d = try Disassembler(instructionSet: .x86_64)
         let insns = try d.disassemble(Bytes(Self.page(), at: Self.base), range: Self.base..<(Self.base + 18))
