@@ -96,8 +96,8 @@ enum FrameRegisters {
     /// kernel or module text (decimal offsets, as gdb prints pointers); nil elsewhere.
     static func codeSymbol(_ address: UInt64, symbols: SymbolTable?, modules: [LoadedModule]) -> String? {
         if let symbols, let start = symbols.lookup("_stext")?.address, let end = symbols.lookup("_etext")?.address,
-           address >= start, address < end, let (s, off) = symbols.symbolize(address) {
-            return "<" + s.name + (off == 0 ? "" : "+\(off)") + ">"
+           address >= start, address < end {
+            if let (s, off) = symbols.symbolizeCode(address) { return "<" + s.name + (off == 0 ? "" : "+\(off)") + ">" }
         }
         if let m = modules.first(where: { $0.contains(address) }) {
             guard let (s, off) = m.symbolize(address) else { return "<[\(m.name)]>" }

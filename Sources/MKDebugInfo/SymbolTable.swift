@@ -126,6 +126,15 @@ public final class SymbolTable {
         return nil
     }
 
+    /// The symbol of a code address that may be a return address: one just past
+    /// a function's end (its last instruction a call of a noreturn function, as
+    /// panic() calls vpanic()) is named as that function's end, `panic+100`.
+    public func symbolizeCode(_ address: UInt64) -> (symbol: Symbol, offset: UInt64)? {
+        if let hit = symbolize(address) { return hit }
+        guard address > 0, let (s, off) = symbolize(address - 1), s.size > 0, off + 1 == s.size else { return nil }
+        return (s, s.size)
+    }
+
     /// `name+0xoff`, or nil when no symbol covers the address.
     public func describe(_ address: UInt64) -> String? {
         guard let (s, off) = symbolize(address) else { return nil }

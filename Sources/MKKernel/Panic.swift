@@ -9,7 +9,7 @@ import MKDebugInfo
 /// - The message: `panic()` formats its arguments into a function-static
 ///   `char buf[1024]` before printing "Kernel panic - not syncing: %s";
 ///   mkdbg finds that variable in `panic`'s DWARF (it has no global name)
-///   and reads it.
+///   and reads it. Since 6.10 `panic()` calls `vpanic()`, which owns `buf`.
 public struct PanicInfo {
     /// "Kernel panic - not syncing: …", or nil when the buffer is empty or unreadable.
     public var message: String?
@@ -32,7 +32,7 @@ extension Kernel {
         if let text = panicBuffer(), !text.isEmpty {
             info.message = "Kernel panic - not syncing: " + text
         } else {
-            info.warnings.append("panic()'s message buffer is empty or not found")
+            info.warnings.append("the message buffer of panic() (vpanic() since 6.10) is empty or not found")
         }
         do {
             let task = try currentTask(cpu: cpu)
@@ -49,7 +49,8 @@ extension Kernel {
 
     /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.
     func panicBuffer() -> String? {
-        guard let v = debugInfo.staticLocal("buf", inFunction: "panic"), let link = v.linkAddress else { return nil }
+        guard let v = debugInfo.staticLocal("buf", inFunction: "vpanic") ?? debugInfo.staticLocal("buf", inFunction: "panic"),
+              let link = v.linkAddress else { return nil }
         let address = target.symbols?.relocated(link)
             ?? memory.addressLayout.map { $0.space.relocate(link, kaslrOffset: $0.kaslrOffset) } ?? link
         let size = Int(min(v.type.byteSize ?? 1024, 4096))

@@ -103,3 +103,20 @@ func drgnPython() throws -> String {
     }
     return path
 }
+
+extension LabFixture {
+    /// The kernel's major and minor version from its release ("6.12.118+deb12-cloud-amd64" → (6, 12)).
+    var version: (major: Int, minor: Int) {
+        let parts = release.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        return (parts.first ?? 0, parts.count > 1 ? parts[1] : 0)
+    }
+
+    /// Whether the kernel is at least `major.minor`.
+    func atLeast(_ major: Int, _ minor: Int) -> Bool {
+        version.major > major || (version.major == major && version.minor >= minor)
+    }
+
+    /// The function that formats a panic's message and calls the notifiers: panic() up to
+    /// 6.9; since 6.10 vpanic(), which panic() calls.
+    var panicBody: String { atLeast(6, 10) ? "vpanic" : "panic" }
+}

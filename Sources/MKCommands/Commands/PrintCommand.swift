@@ -51,7 +51,7 @@ enum ExpressionRunner {
 extension SymbolTable {
     /// gdb's `<sym+off>` for pointers: decimal offsets.
     func describeForPointer(_ address: UInt64) -> String? {
-        guard let (s, off) = symbolize(address) else { return nil }
+        guard let (s, off) = symbolizeCode(address) else { return nil }
         return off == 0 ? s.name : "\(s.name)+\(off)"
     }
 }
