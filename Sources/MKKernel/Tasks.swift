@@ -220,7 +220,9 @@ extension Kernel {
         }
         var linkMessages: [WalkWarning] = []
         for (w, listName, offset, owner) in linkWarnings {
-            let where_ = byAddress[w.address &- UInt64(offset)].map { list.tasks[$0] }.map {
+            // The task holding the bad link; else (a link in the leader's signal_struct) the leader.
+            let holder = byAddress[w.address &- UInt64(offset)] ?? owner.flatMap { byAddress[$0] }
+            let where_ = holder.map { list.tasks[$0] }.map {
                 ($0.address == owner ? "" : " at task_struct \(hex($0.address))") + " (PID \($0.pid), \($0.comm))"
             } ?? ""
             linkMessages.append(WalkWarning(address: w.address, message: "\(listName)\(where_): \(w.message)"))

@@ -77,8 +77,10 @@ final class DamagedDump {
                 guard hole >= 0, hole < end else { break }
                 var data = lseek(fd, off_t(hole), Self.seekData)
                 if data < 0 || data > end { data = off_t(end) }
-                let start = (Int64(hole) + 4095) & ~4095
-                if Int64(data) - start >= Int64(count) {
+                // Page-aligned in physical memory (a segment's file offset need not be page-aligned).
+                let skew = Int64(load.offset) & 4095 - Int64(load.physicalAddress & 4095)
+                let start = ((Int64(hole) - skew + 4095) & ~4095) + skew
+                if Int64(data) - start >= Int64(count), start >= Int64(load.offset) {
                     return pageOffset &+ load.physicalAddress &+ UInt64(start - Int64(load.offset))
                 }
                 at = Int64(data)

@@ -15,21 +15,39 @@ import MKDebugInfo
         var fx: LabFixture
         var tasks: [KernelTests.Task]
         var tasksOffset: UInt64
-        var threadGroupOffset: UInt64
+        /// Where each leader's thread list starts: its `thread_group` (before 6.7), or the
+        /// `thread_head` of its `signal_struct` (6.7+, where the threads' `thread_node`s hang).
+        var threadGroupOffset: UInt64?
+        var signalOffset: UInt64
+        var threadHeadOffset: UInt64?
         var pids: [String: Int]
         var moduleCount: Int
 
         init() throws {
             fx = try LabFixture.load("running")
             let o = try KernelTests.json(fx.elf, ["ps", "p offsetof(struct task_struct, tasks)",
-                                                  "p offsetof(struct task_struct, thread_group)"])
+                                                  "p offsetof(struct task_struct, thread_group)",
+                                                  "p offsetof(struct task_struct, signal)",
+                                                  "p offsetof(struct signal_struct, thread_head)"])
             tasks = try KernelTests.tasks(o[0])
             tasksOffset = try #require(o[1]["integer"] as? UInt64)
-            threadGroupOffset = try #require(o[2]["integer"] as? UInt64)
+            threadGroupOffset = o[2]["integer"] as? UInt64
+            signalOffset = try #require(o[3]["integer"] as? UInt64)
+            threadHeadOffset = o[4]["integer"] as? UInt64
+            #expect(threadGroupOffset != nil || threadHeadOffset != nil, "neither thread_group nor signal_struct.thread_head")
             let facts = try KernelTests.facts(fx)
             pids = try #require(facts["pids"] as? [String: Int])
             moduleCount = try #require(facts["modules"] as? [String]).count
         }
+
+        /// The list_head a leader's thread walk starts from, and the list's name in warnings.
+        func threadList(of task: UInt64, memory: KernelMemory) throws -> UInt64 {
+            if let threadGroupOffset { return task + threadGroupOffset }
+            let signal = try memory.readVirtualU64(task + signalOffset)
+            return signal + (try #require(threadHeadOffset))
+        }
+
+        var threadListName: String { threadGroupOffset != nil ? "thread_group" : "signal->thread_head" }
 
         func address(pid: Int) throws -> UInt64 {
             let t = try #require(tasks.first { $0.pid == pid && !$0.idle })
@@ -150,11 +168,12 @@ import MKDebugInfo
         let base = try damaged.zeroedMemory(count: 16 * count)
         let leaders = layout.tasks.filter { $0.leader && !$0.idle }
         #expect(leaders.count > 20)
-        let first = try layout.address(pid: 1) + layout.threadGroupOffset
+        let memory = try layout.fx.target().memory
+        let first = try layout.threadList(of: layout.address(pid: 1), memory: memory)
         try damaged.writeChain(at: base, count: count, prevOfFirst: first, nextOfLast: 0)
         for t in leaders {
             let a = try #require(UInt64(t.task.dropFirst(2), radix: 16))
-            try damaged.write(base, atVirtual: a + layout.threadGroupOffset)
+            try damaged.write(base, atVirtual: layout.threadList(of: a, memory: memory))
         }
 
         let (r, o) = try Self.run(damaged.path, ["ps"])
@@ -165,7 +184,7 @@ import MKDebugInfo
         guard o.count == 1 else { return }
         #expect(o[0]["ok"] as? Bool == true)
         let ps = Self.warnings(o[0])
-        #expect(ps.contains { $0.hasPrefix("the thread_group list of task_struct ") && $0.contains("(PID 1, init)")
+        #expect(ps.contains { $0.hasPrefix("the \(layout.threadListName) list of task_struct ") && $0.contains("(PID 1, init)")
                 && $0.contains("the next node \(Self.hex(base))") && $0.contains("not a thread of that group") }, "\(ps)")
         #expect(ps.contains { $0.contains("(PID 2, kthreadd)") && $0.contains("joins at \(Self.hex(base)) a chain already walked") }, "\(ps)")
         #expect(ps.contains { $0.contains("more thread list warnings not shown") }, "\(ps)")

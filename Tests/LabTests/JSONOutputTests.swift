@@ -35,7 +35,7 @@ import MKCommands
         ("ps", ["tasks": .array, "warnings": .array]),
         ("task 1 comm pid", ["pid": .number, "task": .string, "members": .array]),
         ("list -H init_task.tasks -s task_struct.tasks,pid", ["kind": .string, "head": .string, "count": .number, "complete": .bool, "entries": .array, "warnings": .array]),
-        ("per_cpu current_task 0", ["expression": .string, "type": .string, "cpus": .array]),
+        ("per_cpu runqueues.nr_running 0", ["expression": .string, "type": .string, "cpus": .array]),
         ("mod", ["modules": .array, "warnings": .array]),
         ("bt 1", ["task": .string, "pid": .number, "comm": .string, "frames": .array, "notes": .array]),
         ("info registers", ["task": .string, "pid": .number, "frame": .number, "registers": .object]),

@@ -238,7 +238,7 @@ import MKDebugInfo
 
     @Test func perCpuAgreesAcrossDumpFormats() throws {
         let fx = try LabFixture.load("panicked")
-        let commands = ["per_cpu current_task", "per_cpu runqueues.nr_running", "per_cpu/x runqueues.curr 0"]
+        let commands = ["per_cpu \(fx.currentTask)", "per_cpu runqueues.nr_running", "per_cpu/x runqueues.curr 0"]
         let elf = try Self.json(fx.elf, commands)
         let kdump = try Self.json(fx.kdump, commands)
         let flat = try Self.json(fx.kdumpFlat, commands)
@@ -258,7 +258,7 @@ import MKDebugInfo
         let cpu = try #require(panic["cpu"] as? Int)
         let panicTask = try #require(panic["task"] as? String)
         #expect((current[cpu]["value"] as? String)?.hasSuffix(" " + panicTask) == true, "\(current[cpu])")
-        let bad = try Self.json(fx.elf, ["per_cpu jiffies", "per_cpu current_task 7", "per_cpu current_task->comm"])
+        let bad = try Self.json(fx.elf, ["per_cpu jiffies", "per_cpu \(fx.currentTask) 7", "per_cpu \(fx.currentTask)->comm"])
         #expect(bad.allSatisfy { $0["ok"] as? Bool == false })
     }
 
@@ -324,7 +324,7 @@ import MKDebugInfo
             ("task 1 comm", ["pid": "n", "comm": "s", "cpu": "n", "task": "s", "members": "a", "warnings": "a"]),
             ("list -H modules -s module.list,name", ["kind": "s", "head": "s", "head_is_entry": "b", "link_offset": "n",
                                                      "count": "n", "complete": "b", "entries": "a", "warnings": "a"]),
-            ("per_cpu current_task", ["expression": "s", "type": "s", "offset": "s", "cpus": "a"]),
+            ("per_cpu runqueues.nr_running", ["expression": "s", "type": "s", "offset": "s", "cpus": "a"]),
             ("mod", ["modules": "a", "warnings": "a"]),
         ]
         let objects = try Self.json(fx.elf, schema.map(\.0))

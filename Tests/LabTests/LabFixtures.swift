@@ -120,3 +120,9 @@ extension LabFixture {
     /// 6.9; since 6.10 vpanic(), which panic() calls.
     var panicBody: String { atLeast(6, 10) ? "vpanic" : "panic" }
 }
+
+extension LabFixture {
+    /// The per-CPU variable holding each CPU's current task: `current_task` up to 6.1,
+    /// a member of `pcpu_hot` since 6.2.
+    var currentTask: String { atLeast(6, 2) ? "pcpu_hot.current_task" : "current_task" }
+}

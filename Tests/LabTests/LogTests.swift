@@ -62,8 +62,9 @@ import MKKernel
     @Test func multiLineRecordGetsItsTimestampOnEveryLine() throws {
         let fx = try LabFixture.load("running")
         let lines = try log(fx)
+        // 6.1's trace clock warning is one record of four lines; 6.12's boot logs none such.
         guard let first = lines.firstIndex(where: { $0.hasSuffix("] Unstable clock detected, switching default tracing clock to \"global\"") }) else {
-            Issue.record("no trace clock record")
+            if !fx.atLeast(6, 12) { Issue.record("no trace clock record") }
             return
         }
         let stamp = String(lines[first].prefix { $0 != "]" }) + "] "

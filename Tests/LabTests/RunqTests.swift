@@ -15,15 +15,19 @@ import Foundation
     }
 
     /// The panicking task (the lab's `mk-panicker`, which wrote `c` to
-    /// sysrq-trigger) is CPU 0's current task, as per-CPU current_task says.
+    /// sysrq-trigger) is the panic CPU's current task, as per-CPU current_task says;
+    /// the other CPU (halted by the panic) runs its idle task.
     @Test func panickedCurrent() throws {
         let fx = try LabFixture.load("panicked")
-        let o = try KernelTests.json(fx.elf, ["runq", "ps mk-panicker", "per_cpu current_task 0", "per_cpu current_task 1",
-                                              "runq -c 1"])
+        let o = try KernelTests.json(fx.elf, ["runq", "ps mk-panicker", "per_cpu \(fx.currentTask) 0", "per_cpu \(fx.currentTask) 1",
+                                              "runq -c 1", "sys"])
         let cpus = try Self.cpus(o[0])
         #expect(cpus.map { $0["cpu"] as? Int } == [0, 1])
+        let p = try #require((o[5]["panic"] as? [String: Any])?["cpu"] as? Int)
+        try #require(p == 0 || p == 1)
+        let q = 1 - p
         let panicker = try #require(try KernelTests.tasks(o[1]).first)
-        let cur0 = try #require(cpus[0]["current"] as? [String: Any])
+        let cur0 = try #require(cpus[p]["current"] as? [String: Any])
         #expect(cur0["comm"] as? String == "mk-panicker" && cur0["task"] as? String == panicker.task
                 && cur0["pid"] as? Int == panicker.pid, "\(cur0)")
         for (i, c) in cpus.enumerated() {
@@ -33,10 +37,10 @@ import Foundation
             for key in ["runqueue", "rt_prio_array", "cfs_rb_root"] { #expect(c[key] is String, "\(key) in \(c)") }
             #expect(c["rt"] is [Any] && c["cfs"] is [Any])
         }
-        #expect((cpus[1]["current"] as? [String: Any])?["comm"] as? String == "swapper/1")
+        #expect((cpus[q]["current"] as? [String: Any])?["comm"] as? String == "swapper/\(q)")
         #expect(try Self.cpus(o[4]).map { $0["cpu"] as? Int } == [1])
-        let text = try runMkdbg(["-c", fx.elf, "-e", "runq -c 0"]).out
-        #expect(text.contains("CPU 0 RUNQUEUE: " + String((cpus[0]["runqueue"] as? String ?? "").dropFirst(2))), "\(text)")
+        let text = try runMkdbg(["-c", fx.elf, "-e", "runq -c \(p)"]).out
+        #expect(text.contains("CPU \(p) RUNQUEUE: " + String((cpus[p]["runqueue"] as? String ?? "").dropFirst(2))), "\(text)")
         #expect(text.contains("  CURRENT: PID: \(panicker.pid)  TASK: \(panicker.task.dropFirst(2))  COMMAND: \"mk-panicker\""), "\(text)")
         #expect(text.contains("  CFS RB_ROOT: ") && text.contains("  RT PRIO_ARRAY: "), "\(text)")
         let bad = try runMkdbg(["-c", fx.elf, "-e", "runq -c 2"])

@@ -167,6 +167,15 @@ import Foundation
             #expect(root & 0xff == 0x0e, "root \(VmFilesTests.hex(root)) is not a leaf node")
             node = root & ~0xff
         }
+
+        /// Sets the height bits (2-6) of `ma_flags`, an unsigned int: 4 bytes only, for
+        /// 6.12 puts ma_root right after it (6.1 has ma_root first).
+        func setHeight(_ height: UInt32, in damaged: DamagedDump) throws {
+            let bytes = try damaged.target.memory.readVirtual(flagsAddress, count: 4)
+            let flags = bytes.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << UInt32(8 * $1.offset) }
+            let new = (flags & ~0x7c) | (height << 2)
+            try damaged.write((0..<4).map { UInt8(truncatingIfNeeded: new >> UInt32(8 * $0)) }, atVirtual: flagsAddress)
+        }
     }
 
     /// A pivot lower than the one before it: the walk keeps the VMA before it,
@@ -196,8 +205,7 @@ import Foundation
         let encoded = tree.node | 0x12  // maple_range_64 (2) in bits 3-6, bit 1: a node
         try damaged.write(encoded, atVirtual: tree.rootAddress)
         try damaged.write(encoded, atVirtual: tree.node + tree.slot)
-        let flags = try damaged.target.memory.readVirtualU64(tree.flagsAddress)
-        try damaged.write((flags & ~0x7c) | (8 << 2), atVirtual: tree.flagsAddress)
+        try tree.setHeight(8, in: damaged)
         let (r, o) = try HostileWalkTests.run(damaged.path, ["vm \(tree.task)"], deadline: 30)
         #expect(r.status == 0 && r.seconds < 10)
         guard o.count == 1 else { return }
@@ -243,8 +251,7 @@ import Foundation
         try damaged.write(l2 | 0x0e, atVirtual: root + aSlot + 8)
         try damaged.write([1], atVirtual: root + aEnd)
         try damaged.write(root | 0x1a, atVirtual: tree.rootAddress)  // maple_arange_64 (3)
-        let flags = try memory.readVirtualU64(tree.flagsAddress)
-        try damaged.write((flags & ~0x7c) | (2 << 2), atVirtual: tree.flagsAddress)
+        try tree.setHeight(2, in: damaged)
 
         let (_, two) = try HostileWalkTests.run(damaged.path, ["vm \(tree.task)"])
         guard two.count == 1 else { return }
