@@ -7,6 +7,8 @@ public final class Target {
     public struct Options {
         public var vmlinuxPath: String?
         public var ignoreMismatch = false
+        /// Use no vmlinux even when one matches (`--no-debuginfo`).
+        public var noDebugInfo = false
         public var store = SymbolStore.standard()
         public init(vmlinuxPath: String? = nil, ignoreMismatch: Bool = false) {
             self.vmlinuxPath = vmlinuxPath
@@ -18,6 +20,8 @@ public final class Target {
     public let memory: KernelMemory
     public let vmlinux: Vmlinux?
     public let symbols: SymbolTable?
+    /// Where `symbols` came from.
+    public let symbolSource: SymbolSource
     /// Why no vmlinux is loaded, or a mismatch that was overridden.
     public private(set) var symbolProblem: String?
 
@@ -32,7 +36,9 @@ public final class Target {
 
         var vmlinux: Vmlinux?
         var problem: String?
-        if let path = options.vmlinuxPath {
+        if options.noDebugInfo {
+            problem = "--no-debuginfo: no vmlinux is used"
+        } else if let path = options.vmlinuxPath {
             let v = try Vmlinux(path: path)
             if let info {
                 do {
@@ -62,9 +68,28 @@ public final class Target {
             throw LayoutError.unsupportedMachine(image.elfMachine ?? 0, image: image.path)
         }
         let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, space: space, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
-        self.symbols = table
         let directMapBase = memory.addressLayout?.directMapBaseVariable
         try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })
+        if let table, let vmlinux {
+            self.symbols = table
+            self.symbolSource = .vmlinux(vmlinux.path)
+        } else if let info, info.symbol("kallsyms_names") != nil {
+            // No vmlinux: the kernel's own symbol table, from its memory.
+            do {
+                let own = try SymbolTable.fromKallsyms(Kallsyms.read(memory: memory, vmcoreInfo: info, image: image.path), space: space)
+                self.symbols = own
+                self.symbolSource = .kallsyms(count: own.count)
+                self.symbolProblem = (problem.map { $0 + "; " } ?? "")
+                    + "symbols from the kernel's kallsyms in memory (\(own.count)): no types, source lines or locals without the vmlinux"
+            } catch let error as KallsymsError {
+                self.symbols = nil
+                self.symbolSource = .none
+                self.symbolProblem = (problem.map { $0 + "; " } ?? "") + "no kallsyms either: \(error)"
+            }
+        } else {
+            self.symbols = nil
+            self.symbolSource = .none
+        }
     }
 
     private var loadedDebugInfo: DebugInfo?

@@ -47,6 +47,9 @@ struct Mkdbg: ParsableCommand {
     @Flag(name: .customLong("guardian"), help: .hidden)
     var guardian = false
 
+    @Flag(name: .customLong("no-debuginfo"), help: "Use no vmlinux: symbols from the kernel's own kallsyms in its memory.")
+    var noDebugInfo = false
+
     @Flag(name: .customLong("ignore-mismatch"), help: "Use the vmlinux even when its build-id or release differs from the image's.")
     var ignoreMismatch = false
 
@@ -88,7 +91,9 @@ struct Mkdbg: ParsableCommand {
         var target: Target?
         if let core {
             do {
-                target = try Target(imagePath: core, options: .init(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch))
+                var options = Target.Options(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch)
+                options.noDebugInfo = noDebugInfo
+                target = try Target(imagePath: core, options: options)
             } catch {
                 throw openFailed("-c \(core)", error)
             }

@@ -16,7 +16,7 @@ import MKCommands
         ("sym schedule", ["address": .string, "name": .string, "offset": .number, "symbol_address": .string,
                           "size": .number, "kind": .string, "global": .bool, "letter": .string]),
         ("info image", ["image": .string, "format": .string, "facts": .object, "release": .stringOrNull,
-                        "build_id": .stringOrNull, "vmlinux": .stringOrNull, "vmlinux_matches": .bool,
+                        "build_id": .stringOrNull, "vmlinux": .stringOrNull, "vmlinux_matches": .bool, "symbols": .stringOrNull,
                         "kaslr_offset": .string, "phys_base": .number, "page_table_levels": .number,
                         "physical_ranges": .array, "notes": .array, "vmcoreinfo_keys": .array, "problems": .array]),
         ("info vmcoreinfo", ["entries": .object]),

@@ -102,6 +102,11 @@ enum InfoCommand {
         } else {
             fact("vmlinux", "none")
         }
+        switch target.symbolSource {
+        case let .vmlinux(path): fact("symbols", "the vmlinux's ELF symbol table (\(path))")
+        case let .kallsyms(count): fact("symbols", "the kernel's kallsyms in memory (\(count) symbols); no types, source lines or locals")
+        case .none: fact("symbols", "none")
+        }
         if let p = target.symbolProblem { problems.append(p) }
         // The architecture's layout says what it has (x86-64: phys_base, 4- or 5-level tables).
         for (name, value) in target.memory.addressLayout?.facts ?? [] { fact(name, value) }
@@ -147,6 +152,11 @@ enum InfoCommand {
         fields.append(("page_size", info?.pageSize.map { .uint($0) } ?? .null))
         fields.append(("vmlinux", target.vmlinux.map { .string($0.path) } ?? .null))
         fields.append(("vmlinux_matches", .bool(target.vmlinux != nil && target.symbolProblem == nil)))
+        switch target.symbolSource {
+        case .vmlinux: fields.append(("symbols", .string("vmlinux")))
+        case .kallsyms: fields.append(("symbols", .string("kallsyms")))
+        case .none: fields.append(("symbols", .null))
+        }
         if let layout = target.memory.addressLayout {
             fields.append(("kaslr_offset", jsonAddress(layout.kaslrOffset)))
             fields.append(("phys_base", layout.physicalLoadOffset.map { .int($0) } ?? .null))
