@@ -20,7 +20,7 @@ enum InfoCommand {
     static let imageSpec = CommandSpec(
         name: "image", summary: "the image's format, memory ranges and holes, notes, VMCOREINFO, vmlinux match, problems",
         usage: "info image", examples: ["info image"],
-        json: ["image", "format", "facts", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "kaslr_offset",
+        json: ["image", "format", "facts", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "symbols", "kaslr_offset",
                "phys_base", "page_table_levels", "page_offset_base", "physical_ranges", "notes", "vmcoreinfo_keys", "problems"]
     ) { _, session in
         image(try session.requireTarget())
