@@ -45,6 +45,9 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 
+And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
+scripts/paritykit/parity_timer.py).
+
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
 
@@ -256,6 +259,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_runq:  # runq against drgn's cpu_curr and the CFS rbtree: scripts/paritykit/parity_runq.py
         import parity_runq
         by_kind.update(parity_runq.run_runq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_timer:  # timer against drgn's walk of timer_bases and hrtimer_bases: scripts/paritykit/parity_timer.py
+        import parity_timer
+        by_kind.update(parity_timer.run_timer_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -312,6 +318,8 @@ def main():
                            help="skip the vm/files checks against drgn (scripts/paritykit/parity_vm.py)")
             s.add_argument("--no-runq", action="store_true",
                            help="skip the runq checks against drgn (scripts/paritykit/parity_runq.py)")
+            s.add_argument("--no-timer", action="store_true",
+                           help="skip the timer checks against drgn (scripts/paritykit/parity_timer.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
