@@ -46,7 +46,8 @@ And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
-scripts/paritykit/parity_timer.py).
+scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
+sigsets as drgn reads them ("sig"; scripts/paritykit/parity_sig.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -262,6 +263,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_timer:  # timer against drgn's walk of timer_bases and hrtimer_bases: scripts/paritykit/parity_timer.py
         import parity_timer
         by_kind.update(parity_timer.run_timer_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_sig:  # sig against drgn's reading of sighand and the sigsets: scripts/paritykit/parity_sig.py
+        import parity_sig
+        by_kind.update(parity_sig.run_sig_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -320,6 +324,8 @@ def main():
                            help="skip the runq checks against drgn (scripts/paritykit/parity_runq.py)")
             s.add_argument("--no-timer", action="store_true",
                            help="skip the timer checks against drgn (scripts/paritykit/parity_timer.py)")
+            s.add_argument("--no-sig", action="store_true",
+                           help="skip the sig checks against drgn (scripts/paritykit/parity_sig.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
