@@ -47,7 +47,8 @@ scripts/paritykit/parity_runq.py).
 
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
-sigsets as drgn reads them ("sig"; scripts/paritykit/parity_sig.py).
+sigsets as drgn reads them ("sig"; scripts/paritykit/parity_sig.py). And `dev` against drgn's
+walk of chrdevs[] and major_names[] ("dev"; scripts/paritykit/parity_dev.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -266,6 +267,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_sig:  # sig against drgn's reading of sighand and the sigsets: scripts/paritykit/parity_sig.py
         import parity_sig
         by_kind.update(parity_sig.run_sig_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_dev:  # dev against drgn's walk of chrdevs and major_names: scripts/paritykit/parity_dev.py
+        import parity_dev
+        by_kind.update(parity_dev.run_dev_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -326,6 +330,8 @@ def main():
                            help="skip the timer checks against drgn (scripts/paritykit/parity_timer.py)")
             s.add_argument("--no-sig", action="store_true",
                            help="skip the sig checks against drgn (scripts/paritykit/parity_sig.py)")
+            s.add_argument("--no-dev", action="store_true",
+                           help="skip the dev checks against drgn (scripts/paritykit/parity_dev.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
