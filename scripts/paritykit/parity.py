@@ -48,7 +48,8 @@ scripts/paritykit/parity_runq.py).
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
 sigsets as drgn reads them ("sig"; scripts/paritykit/parity_sig.py). And `dev` against drgn's
-walk of chrdevs[] and major_names[] ("dev"; scripts/paritykit/parity_dev.py).
+walk of chrdevs[] and major_names[] ("dev"; scripts/paritykit/parity_dev.py). And `waitq` on the
+wait queues of the FIFO the lab's workers poll ("waitq"; scripts/paritykit/parity_waitq.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -270,6 +271,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_dev:  # dev against drgn's walk of chrdevs and major_names: scripts/paritykit/parity_dev.py
         import parity_dev
         by_kind.update(parity_dev.run_dev_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_waitq:  # waitq against drgn's list_for_each_entry on wait queues: scripts/paritykit/parity_waitq.py
+        import parity_waitq
+        by_kind.update(parity_waitq.run_waitq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -332,6 +336,8 @@ def main():
                            help="skip the sig checks against drgn (scripts/paritykit/parity_sig.py)")
             s.add_argument("--no-dev", action="store_true",
                            help="skip the dev checks against drgn (scripts/paritykit/parity_dev.py)")
+            s.add_argument("--no-waitq", action="store_true",
+                           help="skip the waitq checks against drgn (scripts/paritykit/parity_waitq.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
