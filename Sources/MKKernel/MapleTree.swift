@@ -123,7 +123,7 @@ enum MapleNode {
     /// A child in an internal node's slot: an encoded node (the root's
     /// `10` tag, or none with bit 2, MAPLE_ENODE_NULL, set, as mt_mk_node
     /// makes them), above the reserved range.
-    static func isChild(_ v: UInt64) -> Bool { (v & 3 == 2 || v & 3 == 0) && v > 4096 }
+    static func isChild(_ v: UInt64) -> Bool { (v & 3 == 2 || v & 7 == 4) && v > 4096 }
     /// One of the tree's reserved values (retry, zero entry…), not a pointer.
     static func isInternal(_ v: UInt64) -> Bool { v & 3 == 2 && v <= 4096 }
     static func type(_ v: UInt64) -> UInt64 { (v >> 3) & 0xf }
