@@ -1,9 +1,9 @@
 import Testing
 import Foundation
 
-/// `mount` and `irq` on the lab's dumps: the mounts the lab's init made
+/// `mount`, `net` and `irq` on the lab's dumps: the mounts the lab's init made
 /// (read from scripts/labkit/lab, its `mount -t TYPE DEV DIR` lines) and
-/// the initramfs root, the serial console's and timer's IRQ actions, and an
+/// the initramfs root, the loopback device, the serial console's and timer's IRQ actions, and an
 /// irqaction chain made circular on a damaged copy. scripts/parity compares
 /// every mount and descriptor with drgn.
 @Suite(.serialized) struct MountNetIrqTests {
@@ -50,6 +50,35 @@ import Foundation
         let procLine = text.split(separator: "\n").first { $0.hasSuffix(" /proc") }
         let proc = try #require(mounts.first { $0["dirname"] as? String == "/proc" })
         #expect(procLine?.hasPrefix(String((proc["mount"] as? String ?? "").dropFirst(2))) == true, "\(text)")
+    }
+
+    /// The loopback device of init_net: LOOPBACK set, a zero MAC, and
+    /// 127.0.0.1 among its addresses when it is up (the lab's init does not
+    /// bring it up: then no address). `net -a` lists init_net's devices too.
+    @Test(arguments: ["running", "panicked"]) func devices(_ state: String) throws {
+        let fx = try LabFixture.load(state)
+        let o = try KernelTests.json(fx.elf, ["net", "net -a", "p &init_net"])
+        Self.ok(o[0])
+        Self.ok(o[1])
+        let devices = try #require(o[0]["devices"] as? [[String: Any]])
+        let initNet = try #require(o[2]["integer"] as? UInt64)
+        #expect(devices.allSatisfy { $0["net"] as? String == "0x" + String(initNet, radix: 16) }, "\(devices)")
+        let lo = try #require(devices.first { $0["name"] as? String == "lo" }, "\(devices)")
+        let flags = try #require(lo["flags"] as? Int)
+        #expect(flags & 8 != 0 && (lo["flag_names"] as? [String])?.contains("LOOPBACK") == true, "\(lo)")
+        #expect(lo["mac"] as? String == "00:00:00:00:00:00", "\(lo)")
+        let ips = (lo["ipv4"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
+        if flags & 1 != 0 {
+            #expect(ips.contains("127.0.0.1"), "\(lo)")
+        } else {
+            #expect(ips.isEmpty, "\(lo)")
+        }
+        let everywhere = try #require(o[1]["devices"] as? [[String: Any]])
+        let mine = Set(devices.compactMap { $0["net_device"] as? String })
+        #expect(mine.isSubset(of: Set(everywhere.compactMap { $0["net_device"] as? String })), "\(everywhere)")
+        let text = try runMkdbg(["-c", fx.elf, "-e", "net"]).out
+        let address = String((lo["net_device"] as? String ?? "").dropFirst(2))
+        #expect(text.contains("NET_DEVICE") && text.split(separator: "\n").contains { $0.hasPrefix(address + "  lo ") }, "\(text)")
     }
 
     static func irqs(_ o: [String: Any]) throws -> [[String: Any]] {

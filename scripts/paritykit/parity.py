@@ -45,8 +45,8 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 
-And `mount` and `irq` against drgn's for_each_mount()/mount_*() and for_each_irq_desc()/irq_desc_*()
-("mount", "irq"; scripts/paritykit/parity_mni.py).
+And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each_irq_desc()/irq_desc_*()
+and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -259,7 +259,7 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_runq:  # runq against drgn's cpu_curr and the CFS rbtree: scripts/paritykit/parity_runq.py
         import parity_runq
         by_kind.update(parity_runq.run_runq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
-    if not args.no_mni:  # mount and irq against drgn's fs and irq helpers: scripts/paritykit/parity_mni.py
+    if not args.no_mni:  # mount, irq, net against drgn's fs, irq and net helpers: scripts/paritykit/parity_mni.py
         import parity_mni
         by_kind.update(parity_mni.run_mni_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
@@ -319,7 +319,7 @@ def main():
             s.add_argument("--no-runq", action="store_true",
                            help="skip the runq checks against drgn (scripts/paritykit/parity_runq.py)")
             s.add_argument("--no-mni", action="store_true",
-                           help="skip the mount and irq checks against drgn (scripts/paritykit/parity_mni.py)")
+                           help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)

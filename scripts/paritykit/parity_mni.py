@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Mount and IRQ parity: mkdbg's `mount` and `irq` against drgn 0.3.0.
+"""Mount, IRQ and net parity: mkdbg's `mount`, `irq` and `net` against drgn 0.3.0.
 
-Used by scripts/paritykit/parity.py's `run` ("mount", "irq" in the by-kind line, counted in its
+Used by scripts/paritykit/parity.py's `run` ("mount", "irq", "net" in the by-kind line, counted in its
 final "N passed, M failed"); on its own:
 
   parity_mni.py run --venv-python PY [--image P] [--vmlinux P] [--mkdbg BIN]
@@ -15,6 +15,9 @@ What is compared, per dump (the lab's running and panicked ELF dumps when --imag
          name (irq_desc_chip_name), the action names (irq_desc_action_names), the affinity
          (irq_desc_affinity_mask) and the per-CPU counts (irq_desc_kstat_cpu); one that mkdbg
          lists no IRQ drgn does not.
+  net    `net -a` against drgn's for_each_net/for_each_netdev: one check per device of its
+         namespace, name (netdev_name), flags, operstate, MAC (dev_addr[:addr_len]) and IPv4
+         addresses (netdev_ipv4_addrs); one that the two list the same devices in order.
 """
 
 import argparse
@@ -27,7 +30,7 @@ from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-KINDS = ("mount", "irq")
+KINDS = ("mount", "irq", "net")
 
 
 def drgn_answers(image, vmlinux):
@@ -53,7 +56,16 @@ def drgn_answers(image, vmlinux):
                      "actions": [text(a) for a in irq.irq_desc_action_names(d)],
                      "affinity": list(for_each_cpu(irq.irq_desc_affinity_mask(d))),
                      "counts": [[c, irq.irq_desc_kstat_cpu(d, c)] for c in cpus]})
-    return {"mounts": mounts, "irqs": irqs}
+    from drgn.helpers.linux import net
+    devices = []
+    for ns in net.for_each_net(prog):
+        for d in net.for_each_netdev(ns):
+            n = d.addr_len.value_()
+            devices.append({"net": "%#x" % ns.value_(), "net_device": "%#x" % d.value_(), "name": text(net.netdev_name(d)),
+                            "flags": d.flags.value_(), "operstate": d.operstate.value_(),
+                            "mac": ":".join("%02x" % d.dev_addr[i].value_() for i in range(n)),
+                            "ipv4": [str(a) for a in net.netdev_ipv4_addrs(d)]})
+    return {"mounts": mounts, "irqs": irqs, "devices": devices}
 
 
 def mkdbg_json(args, image, command):
@@ -81,7 +93,7 @@ def run_mni_checks(args, image, drgn_image, vmlinux, default_image):
                 check(kind, "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
             continue
         got = {}
-        for kind, command in (("mount", "mount -p 1"), ("irq", "irq")):
+        for kind, command in (("mount", "mount -p 1"), ("irq", "irq"), ("net", "net -a")):
             try:
                 got[kind] = mkdbg_json(args, mk_image, command)
             except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
@@ -126,6 +138,26 @@ def run_mni_checks(args, image, drgn_image, vmlinux, default_image):
             extra = sorted(set(mine) - {w["irq"] for w in want["irqs"]})
             check("irq", "irq on %s: no IRQ drgn does not list" % where, ("mkdbg lists %s" % extra) if extra else None)
             print("parity: irq on %s: %d descriptors compared with drgn" % (where, len(want["irqs"])))
+        if "net" in got:
+            mine = got["net"].get("devices", [])
+            by_addr = {d["net_device"]: d for d in mine}
+            for w in want["devices"]:
+                g = by_addr.get(w["net_device"])
+                name = "net on %s: %s (%s)" % (where, w["name"], w["net_device"])
+                if g is None:
+                    check("net", name, "device not listed by mkdbg")
+                    continue
+                ips = [a["address"] for a in g.get("ipv4", [])]
+                diff = ["%s mkdbg %r drgn %r" % (f, a, b) for f, a, b in
+                        (("net", g.get("net"), w["net"]), ("name", g.get("name"), w["name"]),
+                         ("flags", g.get("flags"), w["flags"]), ("operstate", g.get("operstate"), w["operstate"]),
+                         ("mac", g.get("mac"), w["mac"]), ("ipv4", ips, w["ipv4"])) if a != b]
+                check("net", name, "; ".join(diff) or None)
+            order = [d["net_device"] for d in mine]
+            check("net", "net on %s: the same %d devices in order" % (where, len(want["devices"])),
+                  None if order == [w["net_device"] for w in want["devices"]] else "mkdbg %s drgn %s"
+                  % (order, [w["net_device"] for w in want["devices"]]))
+            print("parity: net on %s: %d devices compared with drgn" % (where, len(want["devices"])))
     return stats
 
 

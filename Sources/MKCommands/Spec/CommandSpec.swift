@@ -85,7 +85,7 @@ public enum CommandRegistry {
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
          VmCommand.spec, FilesCommand.spec,
-         RunqCommand.spec, MountCommand.spec, IrqCommand.spec]
+         RunqCommand.spec, MountCommand.spec, IrqCommand.spec, NetCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.
