@@ -120,6 +120,10 @@ enum MapleNode {
 
     /// An encoded node: bits 0–1 are `10` and the value is above the reserved range.
     static func isNode(_ v: UInt64) -> Bool { v & 3 == 2 && v > 4096 }
+    /// A child in an internal node's slot: an encoded node (the root's
+    /// `10` tag, or none with bit 2, MAPLE_ENODE_NULL, set, as mt_mk_node
+    /// makes them), above the reserved range.
+    static func isChild(_ v: UInt64) -> Bool { (v & 3 == 2 || v & 7 == 4) && v > 4096 }
     /// One of the tree's reserved values (retry, zero entry…), not a pointer.
     static func isInternal(_ v: UInt64) -> Bool { v & 3 == 2 && v <= 4096 }
     static func type(_ v: UInt64) -> UInt64 { (v >> 3) & 0xf }
@@ -233,7 +237,7 @@ private final class MapleWalker {
             if leaf {
                 if v != 0 && !MapleNode.isInternal(v) { entries.append(MapleEntry(start: lo, end: pivot, pointer: v)) }
             } else {
-                guard MapleNode.isNode(v) else {
+                guard MapleNode.isChild(v) else {
                     warn("maple node pointer", node, "slot \(i) holds \(hex(v)), not a node pointer; not followed")
                     return
                 }

@@ -85,7 +85,8 @@ public enum CommandRegistry {
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
          VmCommand.spec, FilesCommand.spec,
-         RunqCommand.spec, TimerCommand.spec, SigCommand.spec, DevCommand.spec, WaitqCommand.spec]
+         RunqCommand.spec, TimerCommand.spec, SigCommand.spec, DevCommand.spec, WaitqCommand.spec,
+         MountCommand.spec, IrqCommand.spec, NetCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Mount, IRQ and net parity: mkdbg's `mount`, `irq` and `net` against drgn 0.3.0.
+
+Used by scripts/paritykit/parity.py's `run` ("mount", "irq", "net" in the by-kind line, counted in its
+final "N passed, M failed"); on its own:
+
+  parity_mni.py run --venv-python PY [--image P] [--vmlinux P] [--mkdbg BIN]
+  parity_mni.py answers --image P --vmlinux P       (needs drgn)
+
+What is compared, per dump (the lab's running and panicked ELF dumps when --image is the default):
+  mount  of PID 1's mount namespace (drgn's for_each_mount over init's nsproxy->mnt_ns): one check
+         per mount of its address, fs type (mount_fstype), device name (mount_src) and mount
+         point (mount_dst); one that the two list the same mounts in the same order.
+  irq    one check per descriptor of drgn's for_each_irq_desc: the irq_desc address, the chip
+         name (irq_desc_chip_name), the action names (irq_desc_action_names), the affinity
+         (irq_desc_affinity_mask) and the per-CPU counts (irq_desc_kstat_cpu); one that mkdbg
+         lists no IRQ drgn does not.
+  net    `net -a` against drgn's for_each_net/for_each_netdev: one check per device of its
+         namespace, name (netdev_name), flags, operstate, MAC (dev_addr[:addr_len]) and IPv4
+         addresses (netdev_ipv4_addrs); one that the two list the same devices in order.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+KINDS = ("mount", "irq", "net")
+
+
+def drgn_answers(image, vmlinux):
+    import drgn
+    from drgn.helpers.linux import fs, irq
+    from drgn.helpers.linux.cpumask import for_each_cpu, for_each_possible_cpu
+    from drgn.helpers.linux.pid import find_task
+
+    prog = drgn.Program()
+    prog.set_core_dump(image)
+    prog.load_debug_info([vmlinux])
+
+    def text(b):
+        return b.decode("utf-8", "replace") if b is not None else None
+
+    init = find_task(prog, 1)
+    mounts = [{"mount": "%#x" % m.value_(), "type": text(fs.mount_fstype(m)), "devname": text(fs.mount_src(m)),
+               "dirname": text(fs.mount_dst(m))} for m in fs.for_each_mount(init.nsproxy.mnt_ns)]
+    cpus = list(for_each_possible_cpu(prog))
+    irqs = []
+    for n, d in irq.for_each_irq_desc(prog):
+        irqs.append({"irq": n, "irq_desc": "%#x" % d.value_(), "chip": text(irq.irq_desc_chip_name(d)),
+                     "actions": [text(a) for a in irq.irq_desc_action_names(d)],
+                     "affinity": list(for_each_cpu(irq.irq_desc_affinity_mask(d))),
+                     "counts": [[c, irq.irq_desc_kstat_cpu(d, c)] for c in cpus]})
+    from drgn.helpers.linux import net
+    devices = []
+    for ns in net.for_each_net(prog):
+        for d in net.for_each_netdev(ns):
+            n = d.addr_len.value_()
+            devices.append({"net": "%#x" % ns.value_(), "net_device": "%#x" % d.value_(), "name": text(net.netdev_name(d)),
+                            "flags": d.flags.value_(), "operstate": d.operstate.value_(),
+                            "mac": ":".join("%02x" % d.dev_addr[i].value_() for i in range(n)),
+                            "ipv4": [str(a) for a in net.netdev_ipv4_addrs(d)]})
+    return {"mounts": mounts, "irqs": irqs, "devices": devices}
+
+
+def mkdbg_json(args, image, command):
+    p = subprocess.run([args.mkdbg, "--json", "-c", image, "-e", command], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=args.timeout)
+    return json.loads(p.stdout.decode("utf-8", "replace").splitlines()[0])
+
+
+def run_mni_checks(args, image, drgn_image, vmlinux, default_image):
+    """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
+    stats = {k: [0, 0] for k in KINDS}
+
+    def check(kind, name, problem):
+        if problem is None:
+            stats[kind][0] += 1
+        else:
+            stats[kind][1] += 1
+            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
+
+    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
+        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
+        where = os.path.basename(os.path.dirname(mk_image)) or mk_image
+        if want is None:
+            for kind in KINDS:
+                check(kind, "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
+            continue
+        got = {}
+        for kind, command in (("mount", "mount -p 1"), ("irq", "irq"), ("net", "net -a")):
+            try:
+                got[kind] = mkdbg_json(args, mk_image, command)
+            except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+                check(kind, "%s on %s" % (command, where), "mkdbg gave no JSON: %s" % e)
+                continue
+            if not got[kind].get("ok"):
+                check(kind, "%s on %s" % (command, where), "mkdbg: %s" % got[kind].get("error"))
+                del got[kind]
+            elif got[kind].get("warnings"):
+                print("parity: %s on %s warns: %s" % (command, where, "; ".join(got[kind]["warnings"])))
+        if "mount" in got:
+            mine = got["mount"].get("mounts", [])
+            by_addr = {m["mount"]: m for m in mine}
+            for w in want["mounts"]:
+                g = by_addr.get(w["mount"])
+                name = "mount on %s: %s (%s)" % (where, w["dirname"], w["mount"])
+                if g is None:
+                    check("mount", name, "mount not listed by mkdbg")
+                    continue
+                diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in ("type", "devname", "dirname")
+                        if g.get(f) != w[f]]
+                check("mount", name, "; ".join(diff) or None)
+            order = [m["mount"] for m in mine]
+            check("mount", "mount on %s: the same %d mounts in order" % (where, len(want["mounts"])),
+                  None if order == [w["mount"] for w in want["mounts"]] else "mkdbg %s drgn %s"
+                  % (order, [w["mount"] for w in want["mounts"]]))
+            print("parity: mount on %s: %d mounts compared with drgn" % (where, len(want["mounts"])))
+        if "irq" in got:
+            mine = {d["irq"]: d for d in got["irq"].get("irqs", [])}
+            for w in want["irqs"]:
+                g = mine.get(w["irq"])
+                name = "irq on %s: IRQ %d" % (where, w["irq"])
+                if g is None:
+                    check("irq", name, "IRQ not listed by mkdbg")
+                    continue
+                counts = [[c["cpu"], c["count"]] for c in g.get("counts", [])]
+                diff = ["%s mkdbg %r drgn %r" % (f, a, b) for f, a, b in
+                        (("irq_desc", g.get("irq_desc"), w["irq_desc"]), ("chip", g.get("chip"), w["chip"]),
+                         ("actions", g.get("actions"), w["actions"]), ("affinity", g.get("affinity"), w["affinity"]),
+                         ("counts", counts, w["counts"])) if a != b]
+                check("irq", name, "; ".join(diff) or None)
+            extra = sorted(set(mine) - {w["irq"] for w in want["irqs"]})
+            check("irq", "irq on %s: no IRQ drgn does not list" % where, ("mkdbg lists %s" % extra) if extra else None)
+            print("parity: irq on %s: %d descriptors compared with drgn" % (where, len(want["irqs"])))
+        if "net" in got:
+            mine = got["net"].get("devices", [])
+            by_addr = {d["net_device"]: d for d in mine}
+            for w in want["devices"]:
+                g = by_addr.get(w["net_device"])
+                name = "net on %s: %s (%s)" % (where, w["name"], w["net_device"])
+                if g is None:
+                    check("net", name, "device not listed by mkdbg")
+                    continue
+                ips = [a["address"] for a in g.get("ipv4", [])]
+                diff = ["%s mkdbg %r drgn %r" % (f, a, b) for f, a, b in
+                        (("net", g.get("net"), w["net"]), ("name", g.get("name"), w["name"]),
+                         ("flags", g.get("flags"), w["flags"]), ("operstate", g.get("operstate"), w["operstate"]),
+                         ("mac", g.get("mac"), w["mac"]), ("ipv4", ips, w["ipv4"])) if a != b]
+                check("net", name, "; ".join(diff) or None)
+            order = [d["net_device"] for d in mine]
+            check("net", "net on %s: the same %d devices in order" % (where, len(want["devices"])),
+                  None if order == [w["net_device"] for w in want["devices"]] else "mkdbg %s drgn %s"
+                  % (order, [w["net_device"] for w in want["devices"]]))
+            print("parity: net on %s: %d devices compared with drgn" % (where, len(want["devices"])))
+    return stats
+
+
+def cmd_run(args):
+    import parity
+    image = os.path.abspath(args.image)
+    drgn_image = os.path.abspath(args.drgn_image or image)
+    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
+    stats = run_mni_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
+    passed = sum(s[0] for s in stats.values())
+    failed = sum(s[1] for s in stats.values())
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+def main():
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("answers")
+    s.add_argument("--image", required=True)
+    s.add_argument("--vmlinux", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
+    r.add_argument("--drgn-image", default=None)
+    r.add_argument("--vmlinux", default=None)
+    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
+    r.add_argument("--venv-python", required=True)
+    r.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    if args.cmd == "answers":
+        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
+    else:
+        sys.exit(cmd_run(args))
+
+
+if __name__ == "__main__":
+    main()
