@@ -30,6 +30,8 @@ public protocol KernelAddressLayout: Sendable {
     func directToPhysical(_ va: UInt64) -> UInt64?
     /// The kernel's page-table walk, reading 8-byte entries with `readEntry`.
     func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
+    /// A walker from another top-level table (a process's `mm->pgd`, at physical `root`).
+    func makePageTableWalker(root: UInt64, readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker
     /// The direct map's virtual address of a physical one, if the direct map reaches it.
     func physicalToDirect(_ pa: UInt64) -> UInt64?
     /// The kernel variable holding the `struct page` array's base (`vmemmap_base`).

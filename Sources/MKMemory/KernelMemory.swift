@@ -94,12 +94,18 @@ public final class KernelMemory {
 
     /// The kernel's page-table walker, reading entries from physical memory.
     public func pageTableWalker() throws -> any PageTableWalker {
-        let layout = try requireLayout()
-        return layout.makePageTableWalker { [self] entryAddress in
-            var entry: UInt64 = 0
-            try withUnsafeMutableBytes(of: &entry) { try readPhysical(entryAddress, into: $0) }
-            return UInt64(littleEndian: entry)
-        }
+        try requireLayout().makePageTableWalker(readEntry: readEntry)
+    }
+
+    /// A walker of the page tables whose top-level table is at physical `root` (a process's).
+    public func pageTableWalker(root: UInt64) throws -> any PageTableWalker {
+        try requireLayout().makePageTableWalker(root: root, readEntry: readEntry)
+    }
+
+    private func readEntry(_ entryAddress: UInt64) throws -> UInt64 {
+        var entry: UInt64 = 0
+        try withUnsafeMutableBytes(of: &entry) { try readPhysical(entryAddress, into: $0) }
+        return UInt64(littleEndian: entry)
     }
 
     public func readVirtual(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {

@@ -62,6 +62,10 @@ public struct X86_64Layout: KernelAddressLayout, Equatable {
         X86_64PageTableWalker(root: topLevelTable, levels: levels, readEntry: readEntry)
     }
 
+    public func makePageTableWalker(root: UInt64, readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker {
+        X86_64PageTableWalker(root: root, levels: levels, readEntry: readEntry)
+    }
+
     /// Size of the direct map window: 64 TiB with 4 levels, 32 PiB with 5.
     public var directMapSize: UInt64 { levels == 5 ? 1 << 55 : 1 << 46 }
 

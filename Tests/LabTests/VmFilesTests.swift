@@ -334,3 +334,27 @@ import Foundation
         #expect(HostileWalkTests.warnings(o[2]).contains { $0.contains("set walk-limit") })
     }
 }
+
+/// `vm -p`: the pages of init's busybox mapping through init's own page tables.
+@Suite(.serialized) struct VmPagesTests {
+    @Test(arguments: ["running", "panicked"]) func initsFirstPageIsTheELFHeader(_ name: String) throws {
+        let fx = try LabFixture.load(name)
+        let o = try KernelTests.json(fx.elf, ["vm -p 1", "vm 1"])
+        try #require(o.allSatisfy { $0["ok"] as? Bool == true }, "\(o)")
+        let vmas = try #require(o[0]["vmas"] as? [[String: Any]])
+        #expect(vmas.count == (o[1]["vmas"] as? [Any])?.count)
+        let text = try #require(vmas.first { $0["start"] as? String == "0x400000" }, "\(vmas.map { $0["start"] ?? "" })")
+        #expect((text["path"] as? String)?.hasSuffix("busybox") == true)
+        let pages = try #require(text["pages"] as? [[String: Any]])
+        let end = try #require((text["end"] as? String).flatMap { UInt64($0.dropFirst(2), radix: 16) })
+        #expect(pages.count == Int((end - 0x400000) / 4096))
+        // The ELF header of the mapped file, read at the physical page init's tables give.
+        let physical = try #require(pages.first?["physical"] as? String, "\(pages.first ?? [:])")
+        let x = try KernelTests.json(fx.elf, ["x/4xb -p \(physical)"])[0]
+        let bytes = ((x["rows"] as? [[String: Any]])?.first?["values"] as? [Any])?.compactMap { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue }
+        #expect(bytes == ["0x7f", "0x45", "0x4c", "0x46"], "\(x)")
+        // A kernel thread has no mm, so no pages.
+        let bad = try runMkdbg(["-c", fx.elf, "-e", "vm -p 2"])
+        #expect(bad.status == 0 && bad.out.contains("kernel thread"), "\(bad.out) \(bad.err)")
+    }
+}

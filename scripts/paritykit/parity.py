@@ -49,7 +49,8 @@ And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
 sigsets as drgn reads them ("sig"; scripts/paritykit/parity_sig.py). And `dev` against drgn's
 walk of chrdevs[] and major_names[] ("dev"; scripts/paritykit/parity_dev.py). And `waitq` on the
-wait queues of the FIFO the lab's workers poll ("waitq"; scripts/paritykit/parity_waitq.py).
+wait queues of the FIFO the lab's workers poll ("waitq"; scripts/paritykit/parity_waitq.py). And
+`vm -p` of the lab's processes against drgn's follow_phys(mm, page) ("vm -p"; parity_vmp.py).
 And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each_irq_desc()/irq_desc_*()
 and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
 
@@ -276,6 +277,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_waitq:  # waitq against drgn's list_for_each_entry on wait queues: scripts/paritykit/parity_waitq.py
         import parity_waitq
         by_kind.update(parity_waitq.run_waitq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_vmp:  # vm -p against drgn's follow_phys per page: scripts/paritykit/parity_vmp.py
+        import parity_vmp
+        by_kind.update(parity_vmp.run_vmp_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_mni:  # mount, irq, net against drgn's fs, irq and net helpers: scripts/paritykit/parity_mni.py
         import parity_mni
         by_kind.update(parity_mni.run_mni_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
@@ -343,6 +347,8 @@ def main():
                            help="skip the dev checks against drgn (scripts/paritykit/parity_dev.py)")
             s.add_argument("--no-waitq", action="store_true",
                            help="skip the waitq checks against drgn (scripts/paritykit/parity_waitq.py)")
+            s.add_argument("--no-vmp", action="store_true",
+                           help="skip the vm -p checks against drgn (scripts/paritykit/parity_vmp.py)")
             s.add_argument("--no-mni", action="store_true",
                            help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
     args = ap.parse_args()
