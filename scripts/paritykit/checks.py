@@ -181,6 +181,10 @@ class Tally:
     def __init__(self, kinds):
         self.stats = {k: [0, 0] for k in kinds}
 
+    def unanswered(self, kind):
+        """MISSING for answered_dumps: one failure of KIND per dump drgn could not answer for."""
+        return lambda mk_image, dr_image, error: self.check(kind, "drgn on %s" % dr_image, "drgn could not answer: " + error)
+
     def check(self, kind, name, problem):
         if problem is None:
             self.stats[kind][0] += 1

@@ -23,6 +23,18 @@ enum KernelCommandSupport {
         }
     }
 
+    /// The CPU a `-c CPU` (runq) or `-C CPU` (timer) option names, as a one-CPU list,
+    /// checked against nr_cpu_ids; nil without the option (every CPU).
+    static func cpuOption(_ args: CommandInvocation, _ option: String, kernel: Kernel, command: String) throws -> [Int]? {
+        guard let word = args.value(option) else { return nil }
+        let n = try kernel.nrCPUIds()
+        guard let c = Int(word), c >= 0, c < n else {
+            throw CommandError.outOfRange(value: UInt64(word), minimum: 0, maximum: UInt64(n - 1),
+                                          message: "\(command): CPU \(word) is out of range: this kernel has CPU ids 0-\(n - 1)")
+        }
+        return [c]
+    }
+
     static func join(_ body: String, _ warnings: String) -> String {
         if warnings.isEmpty { return body }
         if body.isEmpty { return warnings }

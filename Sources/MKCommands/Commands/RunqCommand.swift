@@ -20,15 +20,7 @@ enum RunqCommand {
         json: ["cpus", "warnings"]
     ) { args, session in
         let kernel = try session.kernel()
-        var cpus: [Int]?
-        if let word = args.value("-c") {
-            let n = try kernel.nrCPUIds()
-            guard let c = Int(word), c >= 0, c < n else {
-                throw CommandError.outOfRange(value: UInt64(word), minimum: 0, maximum: UInt64(n - 1),
-                                              message: "runq: CPU \(word) is out of range: this kernel has CPU ids 0-\(n - 1)")
-            }
-            cpus = [c]
-        }
+        let cpus = try KernelCommandSupport.cpuOption(args, "-c", kernel: kernel, command: "runq")
         let budget = session.walkBudget()
         let queues: [RunQueue]
         do {

@@ -23,15 +23,7 @@ enum TimerCommand {
         json: ["jiffies", "cpus", "warnings"]
     ) { args, session in
         let kernel = try session.kernel()
-        var cpus: [Int]?
-        if let word = args.value("-C") {
-            let n = try kernel.nrCPUIds()
-            guard let c = Int(word), c >= 0, c < n else {
-                throw CommandError.outOfRange(value: UInt64(word), minimum: 0, maximum: UInt64(n - 1),
-                                              message: "timer: CPU \(word) is out of range: this kernel has CPU ids 0-\(n - 1)")
-            }
-            cpus = [c]
-        }
+        let cpus = try KernelCommandSupport.cpuOption(args, "-C", kernel: kernel, command: "timer")
         let budget = session.walkBudget()
         let all: [CPUTimers]
         let jiffies: UInt64
