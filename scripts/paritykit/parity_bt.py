@@ -28,9 +28,8 @@ from checks import (  # noqa: E402 (paritykit is on the path)
 from images import drgn_program  # noqa: E402
 
 
-def drgn_traces(image, vmlinux):
-    prog = drgn_program(image, vmlinux)
-
+def frame_of(prog):
+    """FRAME for kernel_stacks: [name, pc, inline, sp] of a drgn StackFrame."""
     def frame(f):
         # The DWARF function, else the ELF symbol holding the pc, else None
         # (StackFrame.name would fall back to the pc in hex).
@@ -41,8 +40,12 @@ def drgn_traces(image, vmlinux):
             except LookupError:
                 name = None
         return [name, f.pc, bool(f.is_inline), f.sp]
+    return frame
 
-    return kernel_stacks(prog, lab_tasks(prog, image), frame)
+
+def drgn_traces(image, vmlinux):
+    prog = drgn_program(image, vmlinux)
+    return kernel_stacks(prog, lab_tasks(prog, image), frame_of(prog))
 
 
 # --------------------------------------------------------------------------- comparison
