@@ -85,7 +85,7 @@ public enum CommandRegistry {
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
          VmCommand.spec, FilesCommand.spec,
-         RunqCommand.spec]
+         RunqCommand.spec, KmemCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.
