@@ -105,7 +105,7 @@ extension Kernel {
         let head = try address(of: "slab_caches")
         let walk = ListWalker(memory: memory, budget: budget).walk(head: head)
         let nodes = try slabNodeCount()
-        let cpus = (try? self.cpus(.possible)) ?? Array(0..<((try? nrCPUIds()) ?? 1))
+        let cpus = (try? self.cpus(.online)) ?? Array(0..<((try? nrCPUIds()) ?? 1))
         let offsets = try perCPUOffsets()
         var result: [SlabCache] = []
         var listWarnings = walk.warnings
@@ -159,7 +159,7 @@ extension Kernel {
     }
 
     /// Fills in slabs, total and allocated: the nodes' counters, less the
-    /// free objects of the nodes' partial slabs and of each CPU's slab,
+    /// free objects of the nodes' partial slabs and of each online CPU's
     /// freelist and partial slabs.
     private func count(_ cache: inout SlabCache, layout: SlabLayout, nodes: Int, cpus: [Int], offsets: [UInt64],
                        budget: WalkBudget) throws {
@@ -189,7 +189,7 @@ extension Kernel {
                 continue
             }
             if let slab = b.unsigned(layout.cpuSlabSlab), slab != 0 {
-                free = free &+ slabFree(slab, layout: layout, cache: &cache)
+                // The active slab's inuse is its objects: its free ones are on the CPU's freelist.
                 let chain = freelistLength(b.unsigned(layout.cpuFreelist) ?? 0, cache: cache, layout: layout, budget: budget)
                 free = free &+ chain.count
                 cache.warnings += chain.warnings

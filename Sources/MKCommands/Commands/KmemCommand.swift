@@ -14,7 +14,7 @@ enum KmemCommand {
 
         -s lists the caches on slab_caches (SLUB): OBJSIZE is object_size, TOTAL and SLABS the
         nodes' total_objects and nr_slabs (CONFIG_SLUB_DEBUG), ALLOCATED the total less the free
-        objects of the nodes' partial slabs and of each CPU's slab, freelist (decoded when
+        objects of the nodes' partial slabs and of each online CPU's freelist (decoded when
         CONFIG_SLAB_FREELIST_HARDENED obfuscates it) and partial slabs; SSIZE is one slab's size.
         With CACHE, only the cache of that name.
         """,
