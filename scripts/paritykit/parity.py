@@ -44,6 +44,7 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
+And `kmem -s` against drgn's slab_cache_usage() per cache ("kmem"; scripts/paritykit/parity_kmem.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -256,6 +257,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_runq:  # runq against drgn's cpu_curr and the CFS rbtree: scripts/paritykit/parity_runq.py
         import parity_runq
         by_kind.update(parity_runq.run_runq_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_kmem:  # kmem -s against drgn's for_each_slab_cache/slab_cache_usage: scripts/paritykit/parity_kmem.py
+        import parity_kmem
+        by_kind.update(parity_kmem.run_kmem_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -312,6 +316,8 @@ def main():
                            help="skip the vm/files checks against drgn (scripts/paritykit/parity_vm.py)")
             s.add_argument("--no-runq", action="store_true",
                            help="skip the runq checks against drgn (scripts/paritykit/parity_runq.py)")
+            s.add_argument("--no-kmem", action="store_true",
+                           help="skip the kmem -s checks against drgn (scripts/paritykit/parity_kmem.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
