@@ -291,8 +291,38 @@ def case_mkdbg_dis(ctx):
     return Case(name, [ctx.mkdbg, "-c", ctx.image, "-x", script], DIS_DONE, baseline=name)
 
 
+KMEM_DONE = b"KMEM-DONE"
+KMEM_BASELINE = "drgn for_each_slab_cache + slab_cache_usage"
+
+
+def kmem_cases(ctx):
+    """mkdbg `kmem -s` (warm index; every cache with its counts, then a marker) against drgn's
+    for_each_slab_cache() printing each cache's name, object_size and slab_cache_usage()."""
+    script = ("import drgn\n"
+              "from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage\n"
+              "prog = drgn.Program()\n"
+              "prog.set_core_dump(%r)\n"
+              "prog.load_debug_info([%r])\n"
+              "for c in for_each_slab_cache(prog):\n"
+              "    u = slab_cache_usage(c)\n"
+              "    print(c.name.string_().decode(), c.object_size.value_(), u.active_objs, u.num_objs, u.num_slabs)\n"
+              "print('KMEM-DONE', flush=True)\n") % (ctx.image, ctx.vmlinux)
+    return (Case("mkdbg kmem -s (warm)", [ctx.mkdbg, "-c", ctx.image, "-e", "kmem -s", "-e", "echo KMEM-DONE"], KMEM_DONE,
+                 target=(0.5, "time"), baseline=KMEM_BASELINE),
+            Case(KMEM_BASELINE, [ctx.python, "-c", script], KMEM_DONE, baseline=KMEM_BASELINE))
+
+
+def case_mkdbg_kmem(ctx):
+    return kmem_cases(ctx)[0]
+
+
+def case_drgn_kmem(ctx):
+    return kmem_cases(ctx)[1]
+
+
 CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn, case_mkdbg_log, case_drgn_dmesg, case_dump_throughput,
-         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis]
+         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis,
+         case_mkdbg_kmem, case_drgn_kmem]
 BASELINE = "drgn 0.3.0"
 
 

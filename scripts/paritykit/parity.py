@@ -44,6 +44,7 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
+And `kmem -s` against drgn's slab_cache_usage() per cache ("kmem"; scripts/paritykit/parity_kmem.py).
 
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
@@ -287,6 +288,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_mni:  # mount, irq, net against drgn's fs, irq and net helpers: scripts/paritykit/parity_mni.py
         import parity_mni
         by_kind.update(parity_mni.run_mni_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_kmem:  # kmem -s against drgn's for_each_slab_cache/slab_cache_usage: scripts/paritykit/parity_kmem.py
+        import parity_kmem
+        by_kind.update(parity_kmem.run_kmem_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -357,6 +361,8 @@ def main():
                            help="skip the foreach bt checks against drgn (scripts/paritykit/parity_foreach.py)")
             s.add_argument("--no-mni", action="store_true",
                            help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
+            s.add_argument("--no-kmem", action="store_true",
+                           help="skip the kmem -s checks against drgn (scripts/paritykit/parity_kmem.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
