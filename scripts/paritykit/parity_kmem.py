@@ -13,7 +13,6 @@ What is compared, per dump (the lab's running and panicked ELF dumps when --imag
          allocated, total and slabs; one that mkdbg lists no cache drgn does not.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -87,39 +86,8 @@ def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
     return stats
 
 
-def cmd_run(args):
-    import parity
-    image = os.path.abspath(args.image)
-    drgn_image = os.path.abspath(args.drgn_image or image)
-    vmlinux = args.vmlinux or parity.find_vmlinux(drgn_image)
-    stats = run_kmem_checks(args, image, drgn_image, vmlinux, parity.DEFAULT_IMAGE)
-    passed = sum(s[0] for s in stats.values())
-    failed = sum(s[1] for s in stats.values())
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
-
-
-def main():
+if __name__ == "__main__":
     sys.path.insert(0, HERE)
     sys.dont_write_bytecode = True
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("answers")
-    s.add_argument("--image", required=True)
-    s.add_argument("--vmlinux", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--image", default=os.path.expanduser("~/.cache/mkdbg/lab/fixtures/running/vmcore.elf"))
-    r.add_argument("--drgn-image", default=None)
-    r.add_argument("--vmlinux", default=None)
-    r.add_argument("--mkdbg", default=os.environ.get("MKDBG") or os.path.join(ROOT, ".build", "debug", "mkdbg"))
-    r.add_argument("--venv-python", required=True)
-    r.add_argument("--timeout", type=int, default=600)
-    args = ap.parse_args()
-    if args.cmd == "answers":
-        json.dump(drgn_answers(args.image, args.vmlinux), sys.stdout)
-    else:
-        sys.exit(cmd_run(args))
-
-
-if __name__ == "__main__":
-    main()
+    from checks import main
+    main(__doc__, drgn_answers, run=(run_kmem_checks, "parity_kmem"))
