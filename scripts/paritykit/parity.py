@@ -54,7 +54,8 @@ wait queues of the FIFO the lab's workers poll ("waitq"; scripts/paritykit/parit
 `vm -p` of the lab's processes against drgn's follow_phys(mm, page) ("vm -p"; parity_vmp.py). And
 `foreach bt` against drgn's stack_trace() of every task ("foreach"; parity_foreach.py). And
 `search` for the kmsg marker and init_task's address against a scan of the dump file ("search";
-parity_search.py).
+parity_search.py). And `tree` on maple trees (mm_mt), rbtrees (hrtimer queues) and an xarray (a page
+cache) against drgn's mt_for_each, rbtree_inorder_for_each_entry and xa_for_each ("tree"; parity_tree.py).
 And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each_irq_desc()/irq_desc_*()
 and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
 
@@ -290,6 +291,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_search:  # search against a scan of the dump file: scripts/paritykit/parity_search.py
         import parity_search
         by_kind.update(parity_search.run_search_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_tree:  # tree against drgn's maple, rbtree and xarray helpers: scripts/paritykit/parity_tree.py
+        import parity_tree
+        by_kind.update(parity_tree.run_tree_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     if not args.no_mni:  # mount, irq, net against drgn's fs, irq and net helpers: scripts/paritykit/parity_mni.py
         import parity_mni
         by_kind.update(parity_mni.run_mni_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
@@ -366,6 +370,8 @@ def main():
                            help="skip the foreach bt checks against drgn (scripts/paritykit/parity_foreach.py)")
             s.add_argument("--no-search", action="store_true",
                            help="skip the search checks against a scan of the dump (scripts/paritykit/parity_search.py)")
+            s.add_argument("--no-tree", action="store_true",
+                           help="skip the tree checks against drgn (scripts/paritykit/parity_tree.py)")
             s.add_argument("--no-mni", action="store_true",
                            help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
             s.add_argument("--no-kmem", action="store_true",
