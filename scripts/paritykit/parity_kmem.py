@@ -13,12 +13,9 @@ What is compared, per dump (the lab's running and panicked ELF dumps when --imag
          allocated, total and slabs; one that mkdbg lists no cache drgn does not.
 """
 
-import json
 import os
-import subprocess
 import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -43,47 +40,23 @@ def drgn_answers(image, vmlinux):
 
 def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
-    stats = {k: [0, 0] for k in KINDS}
-
-    def check(kind, name, problem):
-        if problem is None:
-            stats[kind][0] += 1
-        else:
-            stats[kind][1] += 1
-            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
-
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
-        if want is None:
-            check("kmem", "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
-            continue
+    from checks import Tally, answered_dumps, check_listed, mkdbg_json
+    tally = Tally(KINDS)
+    check = tally.check
+    for mk_image, _, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, tally.unanswered("kmem")):
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
-        try:
-            p = subprocess.run([args.mkdbg, "--json", "-c", mk_image, "-e", "kmem -s"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=args.timeout)
-            got = json.loads(p.stdout.decode("utf-8", "replace").splitlines()[0])
-        except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
-            check("kmem", "kmem -s on %s" % where, "mkdbg gave no JSON: %s" % e)
+        got = (mkdbg_json(args.mkdbg, mk_image, ["kmem -s"], args.timeout) or [None])[0]
+        if not got or not got.get("ok"):
+            check("kmem", "kmem -s on %s" % where, "mkdbg: %s" % (got or {}).get("error", "no JSON"))
             continue
-        if not got.get("ok"):
-            check("kmem", "kmem -s on %s" % where, "mkdbg: %s" % got.get("error"))
-            continue
-        mine = {c["cache"]: c for c in got.get("caches", [])}
-        for w in want["caches"]:
-            g = mine.get(w["cache"])
-            name = "kmem -s on %s: %s %s" % (where, w["cache"], w["name"])
-            if g is None:
-                check("kmem", name, "cache not listed by mkdbg")
-                continue
-            diff = ["%s mkdbg %r drgn %r" % (f, g.get(f), w[f]) for f in ("name", "object_size", "allocated", "total", "slabs")
-                    if g.get(f) != w[f]]
-            check("kmem", name, "; ".join(diff) or None)
-        extra = sorted(set(mine) - {w["cache"] for w in want["caches"]})
-        check("kmem", "kmem -s on %s: no cache drgn does not list" % where, ("mkdbg lists %s" % extra) if extra else None)
+        check_listed(check, "kmem", got.get("caches", []), want["caches"], "cache",
+                     ("name", "object_size", "allocated", "total", "slabs"),
+                     lambda w: "kmem -s on %s: %s %s" % (where, w["cache"], w["name"]),
+                     "kmem -s on %s: no cache drgn does not list" % where)
         if got.get("warnings"):
             print("parity: kmem on %s warns: %s" % (where, "; ".join(got["warnings"])))
         print("parity: kmem -s on %s: %d caches compared with drgn" % (where, len(want["caches"])))
-    return stats
+    return tally.stats
 
 
 if __name__ == "__main__":

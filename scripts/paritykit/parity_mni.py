@@ -20,12 +20,9 @@ What is compared, per dump (the lab's running and panicked ELF dumps when --imag
          addresses (netdev_ipv4_addrs); one that the two list the same devices in order.
 """
 
-import json
 import os
-import subprocess
 import sys
 
-from images import answers_from_drgn, dump_pairs  # noqa: E402 (paritykit is on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -67,42 +64,28 @@ def drgn_answers(image, vmlinux):
     return {"mounts": mounts, "irqs": irqs, "devices": devices}
 
 
-def mkdbg_json(args, image, command):
-    p = subprocess.run([args.mkdbg, "--json", "-c", image, "-e", command], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=args.timeout)
-    return json.loads(p.stdout.decode("utf-8", "replace").splitlines()[0])
-
-
 def run_mni_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
-    stats = {k: [0, 0] for k in KINDS}
+    from checks import Tally, answered_dumps, mkdbg_json
+    tally = Tally(KINDS)
+    check = tally.check
 
-    def check(kind, name, problem):
-        if problem is None:
-            stats[kind][0] += 1
-        else:
-            stats[kind][1] += 1
-            print("FAIL [%s] %s\n  %s" % (kind, name, problem))
+    def missing(mk_image, dr_image, error):
+        for kind in KINDS:
+            tally.unanswered(kind)(mk_image, dr_image, error)
 
-    for mk_image, dr_image in dump_pairs(args, image, drgn_image, default_image):
-        want, drgn_error = answers_from_drgn(args, __file__, dr_image, vmlinux)
+    for mk_image, dr_image, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, missing):
         where = os.path.basename(os.path.dirname(mk_image)) or mk_image
-        if want is None:
-            for kind in KINDS:
-                check(kind, "drgn on %s" % dr_image, "drgn could not answer: " + drgn_error)
-            continue
+        commands = (("mount", "mount -p 1"), ("irq", "irq"), ("net", "net -a"))
+        answers = mkdbg_json(args.mkdbg, mk_image, [c for _, c in commands], args.timeout) or []
         got = {}
-        for kind, command in (("mount", "mount -p 1"), ("irq", "irq"), ("net", "net -a")):
-            try:
-                got[kind] = mkdbg_json(args, mk_image, command)
-            except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
-                check(kind, "%s on %s" % (command, where), "mkdbg gave no JSON: %s" % e)
+        for (kind, command), answer in zip(commands, answers + [None] * (len(commands) - len(answers))):
+            if not answer or not answer.get("ok"):
+                check(kind, "%s on %s" % (command, where), "mkdbg: %s" % (answer or {}).get("error", "no JSON"))
                 continue
-            if not got[kind].get("ok"):
-                check(kind, "%s on %s" % (command, where), "mkdbg: %s" % got[kind].get("error"))
-                del got[kind]
-            elif got[kind].get("warnings"):
-                print("parity: %s on %s warns: %s" % (command, where, "; ".join(got[kind]["warnings"])))
+            got[kind] = answer
+            if answer.get("warnings"):
+                print("parity: %s on %s warns: %s" % (command, where, "; ".join(answer["warnings"])))
         if "mount" in got:
             mine = got["mount"].get("mounts", [])
             by_addr = {m["mount"]: m for m in mine}
@@ -157,7 +140,7 @@ def run_mni_checks(args, image, drgn_image, vmlinux, default_image):
                   None if order == [w["net_device"] for w in want["devices"]] else "mkdbg %s drgn %s"
                   % (order, [w["net_device"] for w in want["devices"]]))
             print("parity: net on %s: %d devices compared with drgn" % (where, len(want["devices"])))
-    return stats
+    return tally.stats
 
 
 if __name__ == "__main__":
