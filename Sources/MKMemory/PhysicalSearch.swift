@@ -37,7 +37,7 @@ extension KernelMemory {
             while at < span.upperBound {
                 try Cancellation.check()
                 let want = Int(min(UInt64(Self.searchChunk) + overlap, span.upperBound - at))
-                let got = try buffer.withUnsafeMutableBytes { raw -> Int in
+                let got = buffer.withUnsafeMutableBytes { raw -> Int in
                     let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<want])
                     if (try? image.readPhysical(at, into: slice)) != nil { return want }
                     // Page by page: a page the image lacks reads as zeros (it cannot match a needle with a non-zero byte).

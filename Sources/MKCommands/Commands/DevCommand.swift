@@ -27,7 +27,7 @@ enum DevCommand {
         func ops(_ a: UInt64) -> String { a == 0 ? "(none)" : (symbols?.describeForPointer(a) ?? hexDigits(a)) }
         var lines = ["CHRDEV  MINORS       NAME                CDEV              OPERATIONS"]
         for d in tables.characters {
-            let minors = d.minorCount == 1 ? "\(d.baseMinor)" : "\(d.baseMinor)-\(d.baseMinor &+ UInt64(max(0, d.minorCount - 1)))"
+            let minors = d.minorCount == 1 ? "\(d.baseMinor)" : "\(d.baseMinor)-\(d.baseMinor &+ UInt64(max(0, d.minorCount &- 1)))"
             lines.append(String(d.major).leftPadded(6, with: " ") + "  " + minors.rightPadded(11) + "  " + d.name.rightPadded(18)
                          + "  " + (d.cdev == 0 ? "(none)".rightPadded(16) : hexDigits(d.cdev)) + "  " + ops(d.operations))
         }
