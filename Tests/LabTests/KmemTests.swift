@@ -37,3 +37,26 @@ import Foundation
         #expect(bad.err.contains("no slab cache named no_such_cache"), "\(bad.err)")
     }
 }
+
+/// `kmem -i`: the summary's total is `sys`'s RAM, its parts add up, and the slab
+/// pages hold every cache's slabs.
+@Suite(.serialized) struct KmemSummaryTests {
+    @Test(arguments: ["running", "panicked"]) func theSummaryAddsUp(_ which: String) throws {
+        let fx = try LabFixture.load(which)
+        let o = try KernelTests.json(fx.elf, ["kmem -i", "sys", "kmem -s"])
+        try #require(o.allSatisfy { $0["ok"] as? Bool == true }, "\(o)")
+        let m = try #require(o[0]["summary"] as? [String: Any])
+        func n(_ k: String) -> UInt64 { m[k] as? UInt64 ?? UInt64.max }
+        #expect(n("total") == o[1]["total_ram_pages"] as? UInt64, "\(m)")
+        #expect(n("free") < n("total") && n("used") + n("free") == n("total"))
+        #expect(n("free") > n("total") / 2, "the idle guest uses little of its 512 MiB: \(m)")
+        #expect(n("total_swap") == 0 && n("free_swap") == 0, "the lab's guests have no swap")
+        // The slab counter covers the pages of every cache's slabs (within a few pages of per-CPU drift).
+        let slabPages = try KmemTests.caches(o[2]).reduce(UInt64(0)) {
+            $0 + (($1["slabs"] as? UInt64 ?? 0) * ($1["slab_size"] as? UInt64 ?? 0)) / 4096
+        }
+        #expect(slabPages > 0 && slabPages <= n("slab") + 64, "kmem -s slabs \(slabPages) pages, kmem -i SLAB \(n("slab"))")
+        let text = try runMkdbg(["-c", fx.elf, "-e", "kmem -i"]).out
+        #expect(text.hasPrefix("                 PAGES        TOTAL      PERCENTAGE\n    TOTAL MEM ") && text.contains("% of TOTAL MEM"), "\(text)")
+    }
+}

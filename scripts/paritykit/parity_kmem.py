@@ -10,7 +10,9 @@ Used by scripts/paritykit/parity.py's `run` ("kmem" in the by-kind line, counted
 What is compared, per dump (the lab's running and panicked ELF dumps when --image is the default):
   kmem   one check per cache of drgn's for_each_slab_cache(): its name, object_size, and
          slab_cache_usage()'s active objects, total objects and slabs against kmem -s's
-         allocated, total and slabs; one that mkdbg lists no cache drgn does not.
+         allocated, total and slabs; one that mkdbg lists no cache drgn does not; one of kmem -i's
+         page counters (totalram_pages, vm_zone_stat and vm_node_stat items, the block devices'
+         inodes' nrpages for buffers, swap) as drgn reads them.
 """
 
 import os
@@ -35,12 +37,36 @@ def drgn_answers(image, vmlinux):
         caches.append({"cache": "%#x" % c.value_(), "name": c.name.string_().decode("utf-8", "replace"),
                        "object_size": c.object_size.value_(), "allocated": u.active_objs, "total": u.num_objs,
                        "slabs": u.num_slabs})
-    return {"caches": caches}
+
+    def counter(o):
+        try:
+            return max(0, o.counter.value_())
+        except (AttributeError, LookupError):
+            return max(0, o.value_())
+
+    def zone(item):
+        return counter(prog["vm_zone_stat"][prog[item]])
+
+    def node(item):
+        return counter(prog["vm_node_stat"][prog[item]])
+
+    from drgn.helpers.linux.list import list_for_each_entry
+    buffers = 0
+    sb = prog["blockdev_superblock"]
+    if sb:
+        for inode in list_for_each_entry("struct inode", sb.s_inodes.address_of_(), "i_sb_list"):
+            buffers += max(0, inode.i_data.nrpages.value_())
+    total = counter(prog["_totalram_pages"])
+    cached = node("NR_FILE_PAGES") - node("NR_SWAPCACHE") - buffers
+    summary = {"total": total, "free": zone("NR_FREE_PAGES"), "shared": node("NR_SHMEM"), "buffers": buffers,
+               "cached": max(0, cached), "slab": node("NR_SLAB_RECLAIMABLE_B") + node("NR_SLAB_UNRECLAIMABLE_B"),
+               "total_swap": counter(prog["total_swap_pages"]), "free_swap": counter(prog["nr_swap_pages"])}
+    return {"caches": caches, "summary": summary}
 
 
 def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
     """All checks on every dump; returns {kind: [passed, failed]} and prints each failure."""
-    from checks import Tally, answered_dumps, check_listed, mkdbg_json
+    from checks import Tally, answered_dumps, check_listed, field_diff, mkdbg_json
     tally = Tally(KINDS)
     check = tally.check
     for mk_image, _, want in answered_dumps(args, __file__, image, drgn_image, vmlinux, default_image, tally.unanswered("kmem")):
@@ -55,6 +81,8 @@ def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
                      "kmem -s on %s: no cache drgn does not list" % where)
         if got.get("warnings"):
             print("parity: kmem on %s warns: %s" % (where, "; ".join(got["warnings"])))
+        summary = ((mkdbg_json(args.mkdbg, mk_image, ["kmem -i"], args.timeout) or [None])[0] or {}).get("summary") or {}
+        check("kmem", "kmem -i on %s: the page counters" % where, field_diff(summary, want["summary"], sorted(want["summary"])))
         print("parity: kmem -s on %s: %d caches compared with drgn" % (where, len(want["caches"])))
     return tally.stats
 

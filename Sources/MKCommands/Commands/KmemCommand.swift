@@ -3,32 +3,37 @@ import MKSystem
 import MKKernel
 
 /// crash's `kmem -s [CACHE]`: the SLUB caches on `slab_caches` with their
-/// object sizes, allocated and total objects, slabs and slab size.
+/// object sizes, allocated and total objects, slabs and slab size; `kmem -i`:
+/// the memory summary.
 enum KmemCommand {
-    static let usage = "kmem -s [CACHE]"
+    static let usage = "kmem -s [CACHE] | kmem -i"
 
     static let spec = CommandSpec(
         name: "kmem", group: "kernel",
-        summary: "kernel memory: the slab caches with their object counts (-s)",
+        summary: "kernel memory: the slab caches with their object counts (-s), the memory summary (-i)",
         usage: usage, details: """
 
         -s lists the caches on slab_caches (SLUB): OBJSIZE is object_size, TOTAL and SLABS the
         nodes' total_objects and nr_slabs (CONFIG_SLUB_DEBUG), ALLOCATED the total less the free
         objects of the nodes' partial slabs and of each online CPU's freelist (decoded when
         CONFIG_SLAB_FREELIST_HARDENED obfuscates it) and partial slabs; SSIZE is one slab's size.
-        With CACHE, only the cache of that name.
+        With CACHE, only the cache of that name. -i: the page counters as /proc/meminfo reads
+        them (totalram_pages, vm_zone_stat, vm_node_stat; buffers from the block devices' inodes),
+        in pages, bytes and percent of the total, as crash prints them.
         """,
-        examples: ["kmem -s", "kmem -s task_struct"],
+        examples: ["kmem -s", "kmem -s task_struct", "kmem -i"],
         arguments: [ArgumentSpec("CACHE", .text, .optional)],
-        options: [.flag("-s", help: "the slab caches and their object counts")],
-        json: ["caches", "warnings"],
+        options: [.flag("-s", help: "the slab caches and their object counts"),
+                  .flag("-i", help: "the memory summary")],
+        json: ["caches", "summary", "warnings"],
         excess: "expected at most one cache name"
     ) { args, session in
-        guard args.has("-s") else {
-            throw CommandError.usage(command: "kmem", message: "kmem: give -s (only kmem -s [CACHE] is implemented)", usage: usage)
-        }
         let kernel = try session.kernel()
         let budget = session.walkBudget()
+        if args.has("-i") { return try summary(kernel, budget: budget) }
+        guard args.has("-s") else {
+            throw CommandError.usage(command: "kmem", message: "kmem: give -s or -i (kmem -S, ADDR and -p are not implemented yet)", usage: usage)
+        }
         let name = args.argument("CACHE")
         let caches: [SlabCache]
         do {
@@ -56,6 +61,37 @@ enum KmemCommand {
         }
         let w = KernelCommandSupport.warnings("kmem", warnings, budget: budget)
         return CommandOutput(text: KernelCommandSupport.join(lines.joined(separator: "\n"), w.text),
-                             fields: [("caches", .array(json)), ("warnings", w.json)])
+                             fields: [("caches", .array(json)), ("summary", .null), ("warnings", w.json)])
+    }
+
+    /// `kmem -i`: crash's table of pages, sizes and shares of the total.
+    static func summary(_ kernel: Kernel, budget: WalkBudget) throws -> CommandOutput {
+        let m: MemorySummary
+        do { m = try kernel.memorySummary(budget: budget) } catch let e as KernelError { throw CommandError.failed("kmem -i: \(e)", cause: e) }
+        func size(_ pages: UInt64) -> String { sizeText(pages &* m.pageSize) }
+        func share(_ pages: UInt64, of total: UInt64, _ what: String) -> String {
+            total == 0 ? "" : "\(pages &* 100 / total)% of \(what)"
+        }
+        let used = m.total > m.free ? m.total - m.free : 0
+        let rows: [(String, UInt64, String)] = [
+            ("TOTAL MEM", m.total, "----"), ("FREE", m.free, share(m.free, of: m.total, "TOTAL MEM")),
+            ("USED", used, share(used, of: m.total, "TOTAL MEM")), ("SHARED", m.shared, share(m.shared, of: m.total, "TOTAL MEM")),
+            ("BUFFERS", m.buffers, share(m.buffers, of: m.total, "TOTAL MEM")), ("CACHED", m.cached, share(m.cached, of: m.total, "TOTAL MEM")),
+            ("SLAB", m.slab, share(m.slab, of: m.total, "TOTAL MEM")), ("TOTAL SWAP", m.totalSwap, "----"),
+            ("SWAP USED", m.totalSwap > m.freeSwap ? m.totalSwap - m.freeSwap : 0,
+             share(m.totalSwap > m.freeSwap ? m.totalSwap - m.freeSwap : 0, of: m.totalSwap, "TOTAL SWAP")),
+            ("SWAP FREE", m.freeSwap, share(m.freeSwap, of: m.totalSwap, "TOTAL SWAP"))]
+        var lines = ["                 PAGES        TOTAL      PERCENTAGE"]
+        for (name, pages, pct) in rows {
+            lines.append(name.leftPadded(13, with: " ") + String(pages).leftPadded(10, with: " ") + "  "
+                         + size(pages).leftPadded(11, with: " ") + "  " + pct)
+        }
+        let w = KernelCommandSupport.warnings("kmem -i", m.warnings.map(\.description), budget: budget)
+        let summary: JSONValue = .object([
+            ("page_size", .uint(m.pageSize)), ("total", .uint(m.total)), ("free", .uint(m.free)), ("used", .uint(used)),
+            ("shared", .uint(m.shared)), ("buffers", .uint(m.buffers)), ("cached", .uint(m.cached)), ("slab", .uint(m.slab)),
+            ("total_swap", .uint(m.totalSwap)), ("free_swap", .uint(m.freeSwap))])
+        return CommandOutput(text: KernelCommandSupport.join(lines.joined(separator: "\n"), w.text),
+                             fields: [("caches", .array([])), ("summary", summary), ("warnings", w.json)])
     }
 }
