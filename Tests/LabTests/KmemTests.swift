@@ -60,3 +60,22 @@ import Foundation
         #expect(text.hasPrefix("                 PAGES        TOTAL      PERCENTAGE\n    TOTAL MEM ") && text.contains("% of TOTAL MEM"), "\(text)")
     }
 }
+
+/// `kmem -p`: the first frames are the firmware's (reserved), the three ways
+/// to name a frame give one struct page, and the page is where the memory map says.
+@Suite(.serialized) struct KmemPageTests {
+    @Test(arguments: ["running", "panicked"]) func aFrameByAnyOfItsAddresses(_ name: String) throws {
+        let fx = try LabFixture.load(name)
+        let base = try #require(try KernelTests.json(fx.elf, ["p/x page_offset_base"])[0]["integer"] as? UInt64)
+        let o = try KernelTests.json(fx.elf, ["kmem -p 0x1000", "kmem -p 0x1000000", String(format: "kmem -p 0x%llx", base + 0x1000000),
+                                              "p/x vmemmap_base", "p sizeof(struct page)"])
+        let first = try #require(o[0]["page"] as? [String: Any])
+        #expect((first["flag_names"] as? [String])?.contains("reserved") == true, "\(first)")
+        let a = try #require(o[1]["page"] as? [String: Any]), b = try #require(o[2]["page"] as? [String: Any])
+        #expect(a["pfn"] as? UInt64 == 0x1000 && a["page"] as? String == b["page"] as? String)
+        let vmemmap = try #require(o[3]["integer"] as? UInt64), size = try #require(o[4]["integer"] as? UInt64)
+        #expect(a["page"] as? String == String(format: "0x%llx", vmemmap + 0x1000 * size))
+        let c = try KernelTests.json(fx.elf, ["kmem -p \(a["page"] as? String ?? "")"])[0]
+        #expect((c["page"] as? [String: Any])?["pfn"] as? UInt64 == 0x1000, "\(c)")
+    }
+}

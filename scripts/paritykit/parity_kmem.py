@@ -12,7 +12,8 @@ What is compared, per dump (the lab's running and panicked ELF dumps when --imag
          slab_cache_usage()'s active objects, total objects and slabs against kmem -s's
          allocated, total and slabs; one that mkdbg lists no cache drgn does not; one of kmem -i's
          page counters (totalram_pages, vm_zone_stat and vm_node_stat items, the block devices'
-         inodes' nrpages for buffers, swap) as drgn reads them.
+         inodes' nrpages for buffers, swap) as drgn reads them; kmem -p of 22 frames spread over RAM
+         against pfn_to_page() and decode_page_flags().
 """
 
 import os
@@ -61,7 +62,17 @@ def drgn_answers(image, vmlinux):
     summary = {"total": total, "free": zone("NR_FREE_PAGES"), "shared": node("NR_SHMEM"), "buffers": buffers,
                "cached": max(0, cached), "slab": node("NR_SLAB_RECLAIMABLE_B") + node("NR_SLAB_UNRECLAIMABLE_B"),
                "total_swap": counter(prog["total_swap_pages"]), "free_swap": counter(prog["nr_swap_pages"])}
-    return {"caches": caches, "summary": summary}
+    from drgn.helpers.linux.mm import decode_page_flags, pfn_to_page
+    pages = []
+    max_pfn = prog["max_pfn"].value_()
+    for pfn in [1, 0x100] + list(range(0x1000, max_pfn, max(1, max_pfn // 20))):
+        pg = pfn_to_page(prog, pfn)
+        names = [n[3:] for n in decode_page_flags(pg).split("|") if n.startswith("PG_")]
+        pages.append({"pfn": pfn, "page": "%#x" % pg.value_(), "flags": pg.flags.value_(), "flag_names": names,
+                      "refcount": pg._refcount.counter.value_(), "mapping": "%#x" % pg.mapping.value_(),
+                      "index": pg.index.value_()})
+    bits = {name[3:]: value for name, value in prog.type("enum pageflags").enumerators if name.startswith("PG_")}
+    return {"caches": caches, "summary": summary, "pages": pages, "pageflags": bits}
 
 
 def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
@@ -83,6 +94,16 @@ def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
             print("parity: kmem on %s warns: %s" % (where, "; ".join(got["warnings"])))
         summary = ((mkdbg_json(args.mkdbg, mk_image, ["kmem -i"], args.timeout) or [None])[0] or {}).get("summary") or {}
         check("kmem", "kmem -i on %s: the page counters" % where, field_diff(summary, want["summary"], sorted(want["summary"])))
+        answers = mkdbg_json(args.mkdbg, mk_image, ["kmem -p %#x" % (w["pfn"] * 4096) for w in want["pages"]], args.timeout) or []
+        for w, g in zip(want["pages"], answers + [None] * (len(want["pages"]) - len(answers))):
+            page = (g or {}).get("page") or {}
+            # drgn names every alias of a set bit (PG_savepinned is PG_dirty); mkdbg the bit's first name: compare the bits.
+            bits = want["pageflags"]
+            problem = field_diff(page, w, ("page", "flags", "refcount", "mapping", "index"))
+            mine, theirs = {bits.get(n) for n in page.get("flag_names", [])}, {bits.get(n) for n in w["flag_names"]}
+            if mine != theirs:
+                problem = (problem + "; " if problem else "") + "flag bits mkdbg %s drgn %s" % (page.get("flag_names"), w["flag_names"])
+            check("kmem", "kmem -p on %s: PFN %#x" % (where, w["pfn"]), problem)
         print("parity: kmem -s on %s: %d caches compared with drgn" % (where, len(want["caches"])))
     return tally.stats
 
