@@ -26,12 +26,10 @@ KINDS = ("kmem",)
 
 
 def drgn_answers(image, vmlinux):
-    import drgn
     from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage
+    from images import drgn_program
 
-    prog = drgn.Program()
-    prog.set_core_dump(image)
-    prog.load_debug_info([vmlinux])
+    prog = drgn_program(image, vmlinux)
     caches = []
     for c in for_each_slab_cache(prog):
         u = slab_cache_usage(c)
