@@ -80,7 +80,7 @@ public final class Target {
                 self.symbols = own
                 self.symbolSource = .kallsyms(count: own.count)
                 self.symbolProblem = (problem.map { $0 + "; " } ?? "")
-                    + "symbols from the kernel's kallsyms in memory (\(own.count)): no types, source lines or locals without the vmlinux"
+                    + "symbols from the kernel's kallsyms in memory (\(own.count)), types from its BTF: no source lines or locals without the vmlinux"
             } catch let error as KallsymsError {
                 self.symbols = nil
                 self.symbolSource = .none
@@ -102,6 +102,27 @@ public final class Target {
         let d = try DebugInfo.load(vmlinux, cacheDirectory: SymbolStore.indexDirectory(for: vmlinux.path))
         loadedDebugInfo = d
         return d
+    }
+
+    private var loadedTypes: (any TypeSource)?
+
+    /// Types: the vmlinux's DWARF when there is one, else the kernel's BTF
+    /// read from its memory (once).
+    public func requireTypes() throws -> any TypeSource {
+        if let loadedTypes { return loadedTypes }
+        let types: any TypeSource
+        if vmlinux != nil {
+            types = try requireDebugInfo()
+        } else {
+            guard let symbols else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
+            do {
+                types = try BtfTypes.load(memory: memory, symbols: symbols, image: image.path)
+            } catch let error as BtfError {
+                throw TargetError.noSymbols((symbolProblem.map { $0 + "; " } ?? "") + error.description)
+            }
+        }
+        loadedTypes = types
+        return types
     }
 
     public func requireSymbols() throws -> SymbolTable {

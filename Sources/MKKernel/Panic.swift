@@ -49,7 +49,7 @@ extension Kernel {
 
     /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.
     func panicBuffer() -> String? {
-        guard let v = debugInfo.staticLocal("buf", inFunction: "vpanic") ?? debugInfo.staticLocal("buf", inFunction: "panic"),
+        guard let dwarf, let v = dwarf.staticLocal("buf", inFunction: "vpanic") ?? dwarf.staticLocal("buf", inFunction: "panic"),
               let link = v.linkAddress else { return nil }
         let address = target.symbols?.relocated(link)
             ?? memory.addressLayout.map { $0.space.relocate(link, kaslrOffset: $0.kaslrOffset) } ?? link

@@ -21,7 +21,8 @@ struct CallFrameUnwinder: UnwindStrategy {
         let code = context.code
         let kernel = context.kernel
         guard code.isVmlinux(lookup) else { return .noInfo("no DWARF CFI outside the vmlinux") }
-        guard let row = kernel.debugInfo.callFrameRow(linkAddress: lookup &- code.kaslr, registers: registers) else {
+        guard let dwarf = kernel.dwarf else { return .noInfo("no DWARF CFI without the vmlinux") }
+        guard let row = dwarf.callFrameRow(linkAddress: lookup &- code.kaslr, registers: registers) else {
             return .noInfo("no DWARF CFI for \(hex(pc))")
         }
         var eval = DwarfExpression(registers: frame.regs, memory: kernel.memory)
