@@ -68,8 +68,6 @@ public final class Target {
             throw LayoutError.unsupportedMachine(image.elfMachine ?? 0, image: image.path)
         }
         let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, space: space, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
-        let directMapBase = memory.addressLayout?.directMapBaseVariable
-        try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })
         if let table, let vmlinux {
             self.symbols = table
             self.symbolSource = .vmlinux(vmlinux.path)
@@ -90,6 +88,9 @@ public final class Target {
             self.symbols = nil
             self.symbolSource = .none
         }
+        // After the symbols: without a vmlinux, kallsyms (read through the kernel image's map) knows page_offset_base.
+        let directMapBase = memory.addressLayout?.directMapBaseVariable
+        try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? symbols?.lookup($0)?.address })
     }
 
     private var loadedDebugInfo: DebugInfo?

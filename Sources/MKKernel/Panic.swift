@@ -31,6 +31,9 @@ extension Kernel {
         var info = PanicInfo(message: nil, cpu: cpu)
         if let text = panicBuffer(), !text.isEmpty {
             info.message = "Kernel panic - not syncing: " + text
+        } else if dwarf == nil, let line = panicLine() {
+            // Without DWARF the static buffer has no name: the line panic() printed is in the log.
+            info.message = line
         } else {
             info.warnings.append("the message buffer of panic() (vpanic() since 6.10) is empty or not found")
         }
@@ -45,6 +48,16 @@ extension Kernel {
             info.warnings.append("cannot read the task current on CPU \(cpu): \(error)")
         }
         return info
+    }
+
+    /// The last "Kernel panic - not syncing: …" line in the kernel log.
+    func panicLine() -> String? {
+        guard let log = try? printkLog() else { return nil }
+        let prefix = "Kernel panic - not syncing: "
+        guard let r = log.records.last(where: { $0.text.hasPrefix(prefix) }) else { return nil }
+        var text = r.text
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
     }
 
     /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.

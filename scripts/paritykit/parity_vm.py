@@ -70,7 +70,30 @@ def drgn_answers(image, vmlinux):
     prog.set_core_dump(image)
     prog.load_debug_info([vmlinux])
 
+    def pseudo(dentry):
+        # d_path() hands a pseudo filesystem's dentry to its d_op->d_dname: do the same by name
+        # (drgn 0.3.0's d_path does not, and faults on sockfs)
+        if not dentry:
+            return None
+        ops = dentry.d_op
+        if not ops or not ops.d_dname:
+            return None
+        try:
+            fn = prog.symbol(ops.d_dname.value_()).name
+        except LookupError:
+            return None
+        if fn == "sockfs_dname":
+            return "socket:[%d]" % dentry.d_inode.i_ino.value_()
+        if fn == "pipefs_dname":
+            return "pipe:[%d]" % dentry.d_inode.i_ino.value_()
+        if fn == "anon_inodefs_dname":
+            return "anon_inode:" + dentry.d_name.name.string_().decode("utf-8", "replace")
+        return None
+
     def path(p):
+        name = pseudo(p.dentry)
+        if name is not None:
+            return name
         return d_path(p).decode("utf-8", "replace")
 
     tasks = []
