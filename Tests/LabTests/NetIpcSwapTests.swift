@@ -112,4 +112,51 @@ import Foundation
         let warnings = try #require(got["warnings"] as? [String])
         #expect(warnings.contains { $0.contains("nr_swapfiles is 4096") }, "\(warnings)")
     }
+
+    /// The shm IDR's head made an xa_node (built in empty_zero_page) whose first slot is itself, and
+    /// the message queues' in_use made 5: the walk stops at the cycle with a warning naming the node,
+    /// the count that disagrees is reported, the other objects still listed.
+    @Test func aLoopingIDRAndAWrongCount() throws {
+        let fx = try LabFixture.load("running")
+        let o = try KernelTests.json(fx.elf, ["p/x &init_ipc_ns.ids[2].ipcs_idr.idr_rt.xa_head", "p/x &empty_zero_page",
+                                              "p offsetof(struct xa_node, shift)", "p offsetof(struct xa_node, slots)",
+                                              "p/x &init_ipc_ns.ids[1].in_use", "ipcs"])
+        let head = try #require(o[0]["integer"] as? UInt64), node = try #require(o[1]["integer"] as? UInt64)
+        let shift = try #require(o[2]["integer"] as? UInt64), slots = try #require(o[3]["integer"] as? UInt64)
+        let inUse = try #require(o[4]["integer"] as? UInt64)
+        let damaged = try DamagedDump(fx, name: "ipcs-loop")
+        defer { damaged.remove() }
+        try damaged.write([6], atVirtual: node + shift)
+        try damaged.write(node | 2, atVirtual: node + slots)
+        try damaged.write(node | 2, atVirtual: head)
+        try damaged.write([5, 0, 0, 0], atVirtual: inUse)
+        let (r, got) = try HostileWalkTests.run(damaged.path, ["ipcs"])
+        #expect(r.status == 0 && r.seconds < 20)
+        guard got.count == 1 else { return }
+        let w = HostileWalkTests.warnings(got[0])
+        #expect(w.contains { $0.contains("init_ipc_ns.ids[2]: xa_node \(String(format: "0x%llx", node)) met twice (a cycle)") }, "\(w)")
+        #expect(w.contains { $0.contains("init_ipc_ns.ids[1]: in_use is 5, the IDR holds 1") }, "\(w)")
+        #expect((got[0]["shm"] as? [Any])?.isEmpty == true, "\(got[0])")
+        #expect((got[0]["sem"] as? [Any])?.count == (o[5]["sem"] as? [Any])?.count && (got[0]["msg"] as? [Any])?.count == 1, "\(got[0])")
+    }
+
+    /// syslogd's unix_address made to claim a 2 GiB name: no more than sun_path's 108 bytes are read,
+    /// and the name is still the one before its NUL.
+    @Test func aHugeUnixAddressLength() throws {
+        let fx = try LabFixture.load("running")
+        let pid = try Self.pid(try Self.facts(fx), "mk-syslogd")
+        let before = try Self.sockets(try KernelTests.json(fx.elf, ["net -s \(pid)"])[0])
+        let log = try #require(before.first { $0["path"] as? String == "/dev/log" }, "\(before)")
+        let o = try KernelTests.json(fx.elf, ["p/x ((struct unix_sock *)\(log["sock"] as? String ?? "0"))->addr",
+                                              "p offsetof(struct unix_address, len)"])
+        let addr = try #require(o[0]["integer"] as? UInt64), len = try #require(o[1]["integer"] as? UInt64)
+        let damaged = try DamagedDump(fx, name: "unix-len")
+        defer { damaged.remove() }
+        try damaged.write([0xff, 0xff, 0xff, 0x7f], atVirtual: addr + len)
+        let (r, got) = try HostileWalkTests.run(damaged.path, ["net -s \(pid)"])
+        #expect(r.status == 0)
+        guard got.count == 1 else { return }
+        let after = try Self.sockets(got[0])
+        #expect(after.first { $0["fd"] as? Int == log["fd"] as? Int }?["path"] as? String == "/dev/log", "\(after)")
+    }
 }
