@@ -52,6 +52,10 @@ import Foundation
         let each = try KernelTests.json(fx.elf, ["foreach mk-netd mk-syslogd net -s"])[0]
         let tasks = try #require(each["tasks"] as? [[String: Any]])
         #expect(tasks.count == 2 && tasks.allSatisfy { $0["ok"] as? Bool == true }, "\(each)")
+        // No PID: the selected task's.
+        let selected = try KernelTests.json(fx.elf, ["set \(listener)", "net -s"])[1]
+        let ports = try Self.sockets(selected).compactMap { $0["local_port"] as? Int }
+        #expect(selected["pid"] as? Int == listener && ports == [7777], "\(selected)")
     }
 
     @Test(arguments: ["running", "panicked"]) func ipcObjectsOfMkIpc(_ state: String) throws {
