@@ -8,7 +8,7 @@ enum NetCommand {
 
     static let spec = CommandSpec(
         name: "net", group: "kernel",
-        summary: "network devices: net_device, name, IPv4 addresses, MAC address, flags and operstate",
+        summary: "network devices: net_device, name, IPv4 addresses, MAC address, flags and operstate; -s: a task's sockets",
         usage: usage, details: """
 
         The devices of init_net (its dev_base_head list), or with -a of every namespace on

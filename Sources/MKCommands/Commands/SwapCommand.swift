@@ -10,8 +10,9 @@ enum SwapCommand {
         summary: "swap areas: swap_info_struct, type, size, used, priority and file name",
         usage: usage, details: """
 
-        The swap_info[] entries below nr_swapfiles with SWP_USED set, as /proc/swaps counts them:
-        SIZE is `pages` and USED `inuse_pages`, in KiB; PCT is USED of SIZE; PRI is `prio`;
+        The swap_info[] entries below nr_swapfiles with SWP_USED set (as crash lists them; /proc/swaps
+        also skips one being swapped off): SIZE is `pages` and USED `inuse_pages` in KiB, as
+        /proc/swaps counts them; PCT is USED of SIZE; PRI is `prio`;
         TYPE is PARTITION when the swap file's inode is a block device, else FILE; FILENAME is the
         path of swap_file built as d_path does.
         """,
