@@ -58,6 +58,9 @@ parity_search.py). And `tree` on maple trees (mm_mt), rbtrees (hrtimer queues) a
 cache) against drgn's mt_for_each, rbtree_inorder_for_each_entry and xa_for_each ("tree"; parity_tree.py).
 And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each_irq_desc()/irq_desc_*()
 and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
+And `net -s` of every task against drgn's for_each_file()/SOCKET_I() and the socks' fields ("net -s";
+parity_sock.py), `ipcs` against idr_for_each() over init_ipc_ns.ids[] ("ipcs"; parity_ipcs.py), and
+`swap` against drgn's reading of swap_info[] and d_path() ("swap"; parity_swap.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
@@ -302,6 +305,15 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_kmem:  # kmem -s against drgn's for_each_slab_cache/slab_cache_usage: scripts/paritykit/parity_kmem.py
         import parity_kmem
         by_kind.update(parity_kmem.run_kmem_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_sock:  # net -s against drgn's for_each_file/SOCKET_I: scripts/paritykit/parity_sock.py
+        import parity_sock
+        by_kind.update(parity_sock.run_sock_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_ipcs:  # ipcs against drgn's idr_for_each over init_ipc_ns.ids[]: scripts/paritykit/parity_ipcs.py
+        import parity_ipcs
+        by_kind.update(parity_ipcs.run_ipcs_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_swap:  # swap against drgn's reading of swap_info[]: scripts/paritykit/parity_swap.py
+        import parity_swap
+        by_kind.update(parity_swap.run_swap_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -386,6 +398,12 @@ def main():
                            help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
             s.add_argument("--no-kmem", action="store_true",
                            help="skip the kmem -s checks against drgn (scripts/paritykit/parity_kmem.py)")
+            s.add_argument("--no-sock", action="store_true",
+                           help="skip the net -s checks against drgn (scripts/paritykit/parity_sock.py)")
+            s.add_argument("--no-ipcs", action="store_true",
+                           help="skip the ipcs checks against drgn (scripts/paritykit/parity_ipcs.py)")
+            s.add_argument("--no-swap", action="store_true",
+                           help="skip the swap checks against drgn (scripts/paritykit/parity_swap.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
