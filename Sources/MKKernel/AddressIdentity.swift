@@ -41,11 +41,15 @@ public struct AddressIdentity {
 }
 
 extension Kernel {
-    /// `THREAD_SIZE`: the span of `init_task`'s stack in the image (`__start_init_task` to `__end_init_task`).
+    /// `THREAD_SIZE`: the span of `init_task`'s stack in the image (the linker script's
+    /// `__start_init_stack`/`__end_init_stack`, 6.2+; `__start_init_task`/`__end_init_task` before).
     func threadSize() -> UInt64? {
-        guard let s = target.symbols?.lookup("__start_init_task")?.address, let e = target.symbols?.lookup("__end_init_task")?.address,
-              e > s, e - s <= 1 << 20 else { return nil }
-        return e - s
+        for (start, end) in [("__start_init_stack", "__end_init_stack"), ("__start_init_task", "__end_init_task")] {
+            guard let s = target.symbols?.lookup(start)?.address, let e = target.symbols?.lookup(end)?.address,
+                  e > s, e - s <= 1 << 20 else { continue }
+            return e - s
+        }
+        return nil
     }
 
     /// Identifies `address`; every walk (tasks, modules, freelists, vmap areas) spends `budget`.
@@ -73,7 +77,6 @@ extension Kernel {
         if id.kind == .unknown, let hit = try moduleRegion(containing: address, budget: budget, warnings: &id.warnings) {
             id.kind = .module
             id.module = hit
-            return id
         }
         let layout = try SlabLayout(self)
         let pages = try SlabPageLayout(self, slab: layout)
