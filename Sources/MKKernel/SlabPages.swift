@@ -26,6 +26,10 @@ struct SlabPageLayout {
     init(_ kernel: Kernel, slab: SlabLayout) throws {
         let page = try kernel.type("struct page")
         map = try MemoryMap(target: kernel.target) { page.byteSize ?? 0 }
+        guard map.pageStructSize <= 4096 else {
+            throw KernelError.implausible(what: "sizeof(struct page)", value: map.pageStructSize, address: nil,
+                                          message: "struct page is \(map.pageStructSize) bytes, not a page descriptor's size")
+        }
         guard let base = kernel.memory.addressLayout?.directMapBase, base != 0 else {
             throw KernelError.unsupportedLayout(what: "direct map", message: "the kernel's direct-map base (page_offset_base) is unknown")
         }

@@ -51,6 +51,9 @@ enum KmemCommand {
         if args.has("-i") { return try summary(kernel, budget: budget) }
         if let word = args.value("-p") { return try page(word, kernel, session) }
         if args.has("-S") { return try objects(args, kernel, budget: budget) }
+        if args.value("-m") != nil {
+            throw CommandError.usage(command: "kmem", message: "kmem: -m MAX bounds kmem -S CACHE; give -S", usage: usage)
+        }
         guard args.has("-s") else {
             guard let word = args.argument("CACHE|ADDRESS") else {
                 throw CommandError.usage(command: "kmem", message: "kmem: give -s, -S CACHE, -i, -p ADDRESS or an address", usage: usage)
