@@ -152,7 +152,7 @@ import Foundation
         let o = try KernelTests.json(fx.elf, [
             "kmem \(pid1.task) + 0x10", "kmem \(free)", "kmem ((struct task_struct *)\(pid1.task))->stack + 0x100",
             "p/x ((struct task_struct *)\(pid1.task))->stack", "kmem init_task", "kmem \(module["base"] as? String ?? "") + 0x10",
-            String(format: "kmem 0x%llx", vmemmap + 0x1000 * pageSize + 8), "kmem 0x1234"])
+            String(format: "kmem 0x%llx", vmemmap + 0x1000 * pageSize + 8), "kmem 0x1234", "kmem jiffies", "p &jiffies"])
         let task = try Self.identity(o[0])
         let slab = try #require(task["slab"] as? [String: Any])
         #expect(task["kind"] as? String == "slab" && slab["name"] as? String == "task_struct", "\(task)")
@@ -177,6 +177,10 @@ import Foundation
         let page = try Self.identity(o[6])
         #expect(page["kind"] as? String == "struct_page" && (page["page"] as? [String: Any])?["pfn"] as? UInt64 == 0x1000, "\(page)")
         #expect(try Self.identity(o[7])["kind"] as? String == "unknown")
+        // A bare symbol names its address, not its value.
+        let jiffies = try Self.identity(o[8])
+        #expect(jiffies["address"] as? String == (o[9]["integer"] as? UInt64).map { String(format: "0x%llx", $0) }
+                && ["jiffies", "jiffies_64"].contains((jiffies["symbol"] as? [String: Any])?["name"] as? String ?? ""), "\(jiffies)")  // one address, two names
         let text = try runMkdbg(["-c", fx.elf, "-e", "kmem \(pid1.task)"]).out
         #expect(text.hasPrefix("\(pid1.task.dropFirst(2)): slab object of task_struct\n"), "\(text)")
     }

@@ -234,7 +234,9 @@ enum KmemCommand {
     /// `kmem ADDRESS`: what the address is, with the details of each thing it is in.
     static func identify(_ word: String, _ kernel: Kernel, _ session: Session, budget: WalkBudget) throws -> CommandOutput {
         let target = try session.requireTarget()
-        let address = try PageTableText.crashNumber(word, isSymbol: { target.symbols?.lookup($0) != nil })
+        // A bare symbol is its address, as crash reads `kmem jiffies`; anything else an expression's value.
+        let address = try target.symbols?.lookup(word)?.address
+            ?? PageTableText.crashNumber(word, isSymbol: { target.symbols?.lookup($0) != nil })
             ?? ExamineCommand.address(of: word, session, physical: false, command: "kmem")
         let id: AddressIdentity
         do { id = try kernel.identify(address, budget: budget) } catch let e as KernelError {
