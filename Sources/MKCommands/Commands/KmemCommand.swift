@@ -52,11 +52,11 @@ enum KmemCommand {
         if let word = args.value("-p") { return try page(word, kernel, session) }
         if args.has("-S") { return try objects(args, kernel, budget: budget) }
         if args.value("-m") != nil {
-            throw CommandError.usage(command: "kmem", message: "kmem: -m MAX bounds kmem -S CACHE; give -S", usage: usage)
+            throw CommandError.usage(command: "kmem", message: "-m MAX bounds kmem -S CACHE; give -S", usage: usage)
         }
         guard args.has("-s") else {
             guard let word = args.argument("CACHE|ADDRESS") else {
-                throw CommandError.usage(command: "kmem", message: "kmem: give -s, -S CACHE, -i, -p ADDRESS or an address", usage: usage)
+                throw CommandError.usage(command: "kmem", message: "give -s, -S CACHE, -i, -p ADDRESS or an address", usage: usage)
             }
             return try identify(word, kernel, session, budget: budget)
         }
@@ -259,6 +259,7 @@ enum KmemCommand {
         if let s = id.stack {
             lines.append("  STACK             SIZE   OFFSET")
             lines.append("  " + hexDigits(s.stack) + String(s.size).leftPadded(6, with: " ") + "   0x" + String(address &- s.stack, radix: 16))
+            if let sym = id.symbol { lines.append("  in the kernel image: \(sym.name)+0x\(String(sym.offset, radix: 16))") }
         }
         if let s = id.slab {
             lines.append("  CACHE             NAME                SLAB              MEMORY            OBJECT            OFFSET  STATE")
