@@ -45,6 +45,9 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 And `kmem -s` against drgn's slab_cache_usage() per cache ("kmem"; scripts/paritykit/parity_kmem.py).
+And `kmem -S CACHE` and `kmem ADDR` against drgn's slab_cache_for_each_allocated_object(),
+slab_object_info(), find_containing_slab_cache(), identify_address_all() and for_each_vmap_area()
+("kmem -S", "kmem addr"; scripts/paritykit/parity_slab.py).
 
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
@@ -314,6 +317,9 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_swap:  # swap against drgn's reading of swap_info[]: scripts/paritykit/parity_swap.py
         import parity_swap
         by_kind.update(parity_swap.run_swap_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_slab:  # kmem -S and kmem ADDR against drgn's slab and identify helpers: scripts/paritykit/parity_slab.py
+        import parity_slab
+        by_kind.update(parity_slab.run_slab_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -404,6 +410,8 @@ def main():
                            help="skip the ipcs checks against drgn (scripts/paritykit/parity_ipcs.py)")
             s.add_argument("--no-swap", action="store_true",
                            help="skip the swap checks against drgn (scripts/paritykit/parity_swap.py)")
+            s.add_argument("--no-slab", action="store_true",
+                           help="skip the kmem -S and kmem ADDR checks against drgn (scripts/paritykit/parity_slab.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)
