@@ -118,7 +118,7 @@ extension Kernel {
         let t = try type("struct module")
         let list = try modules(budget: budget)
         warnings += list.warnings
-        let kinds = debugInfo.enumerator("MOD_TEXT")?.type.resolved.enumerators ?? []
+        let kinds = types.enumerator("MOD_TEXT")?.type.resolved.enumerators ?? []
         for m in list.modules {
             var regions: [(String, UInt64, UInt64)] = []
             let mod = object(t, at: m.address)

@@ -46,9 +46,9 @@ struct SlabPageLayout {
         slabCache = try kernel.field("slab_cache", in: slab.slabType)
         if let text = kernel.target.image.vmcoreInfo?["NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)"], let v = Int64(text) {
             test = .pageType(UInt32(truncatingIfNeeded: v))
-        } else if let t = kernel.debugInfo.enumerator("PGTY_slab")?.value, t >= 0, t < 256 {
+        } else if let t = kernel.types.enumerator("PGTY_slab")?.value, t >= 0, t < 256 {
             test = .pageType(UInt32(t) << 24)
-        } else if let bit = kernel.debugInfo.enumerator("PG_slab")?.value, bit >= 0, bit < 64 {
+        } else if let bit = kernel.types.enumerator("PG_slab")?.value, bit >= 0, bit < 64 {
             test = .flag(UInt64(1) << UInt64(bit))
         } else {
             throw KernelError.unsupportedLayout(what: "PageSlab", message: "neither VMCOREINFO's PAGE_SLAB_MAPCOUNT_VALUE, PGTY_slab nor PG_slab says which pages are slabs")
