@@ -147,8 +147,8 @@ extension Kernel {
     }
 
     /// The name `d_path` gives a dentry of a pseudo filesystem whose
-    /// `d_op->d_dname` makes one up (sockets, pipes, anonymous inodes), as
-    /// /proc/PID/fd shows it; nil for any other dentry.
+    /// `d_op->d_dname` makes one up (sockets, pipes, anonymous inodes, SysV
+    /// shm), as /proc/PID/fd and maps show it; nil for any other dentry.
     func pseudoName(dentry: UInt64, layout: DentryPathLayout) -> String? {
         guard let dOp = layout.dOp, let dDname = layout.dDname, let iIno = layout.iIno,
               let d = try? readObject(at: dentry, covering: [dOp, layout.dInode, layout.nameLength, layout.namePointer]),
@@ -162,11 +162,13 @@ extension Kernel {
         switch hit.symbol.name {
         case "sockfs_dname": return ino().map { "socket:[\($0)]" }
         case "pipefs_dname": return ino().map { "pipe:[\($0)]" }
-        case "anon_inodefs_dname":
+        case "anon_inodefs_dname", "simple_dname":
             let length = min(Int(clamping: d.unsigned(layout.nameLength) ?? 0), 255)
             guard let name = d.unsigned(layout.namePointer),
                   let bytes = try? memory.readVirtual(name, count: length) else { return nil }
-            return "anon_inode:" + String(decoding: bytes, as: UTF8.self)
+            let text = String(decoding: bytes, as: UTF8.self)
+            // simple_dname: pseudo files of an internal mount (SysV shm, memfd) print as deleted
+            return hit.symbol.name == "simple_dname" ? "/" + text + " (deleted)" : "anon_inode:" + text
         default: return nil
         }
     }

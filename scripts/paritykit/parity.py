@@ -336,6 +336,7 @@ def cmd_run(args):
         # BTF types every struct, union, enum and typedef but few globals, and DWARF alone has locals.
         os.environ["MKDBG_NO_DEBUGINFO"] = "1"
         args.no_locals = True
+        args.no_regs = True  # callee-saved registers come from the vmlinux's CFI
         print("parity: mkdbg without debug info (MKDBG_NO_DEBUGINFO=1); drgn with %s" % vmlinux)
     if not os.access(args.mkdbg, os.X_OK):
         sys.exit("parity: no mkdbg binary at %s (swift build, or pass --mkdbg)" % args.mkdbg)

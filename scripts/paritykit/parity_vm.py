@@ -88,6 +88,8 @@ def drgn_answers(image, vmlinux):
             return "pipe:[%d]" % dentry.d_inode.i_ino.value_()
         if fn == "anon_inodefs_dname":
             return "anon_inode:" + dentry.d_name.name.string_().decode("utf-8", "replace")
+        if fn == "simple_dname":  # fs/d_path.c: "/NAME (deleted)"
+            return "/" + dentry.d_name.name.string_().decode("utf-8", "replace") + " (deleted)"
         return None
 
     def path(p):
@@ -112,8 +114,10 @@ def drgn_answers(image, vmlinux):
             row["root"], row["cwd"] = path(t.fs.root), path(t.fs.pwd)
         else:
             row["root"] = row["cwd"] = None
+        # An fd reserved but not installed yet (a task blocked in accept()) has its open_fds bit
+        # set and a NULL file: drgn lists it, the kernel (and mkdbg) has no file there.
         row["files"] = [{"fd": fd, "file": "%#x" % f.value_(), "path": path(f.f_path)}
-                        for fd, f in for_each_file(t)] if t.files else []
+                        for fd, f in for_each_file(t) if f] if t.files else []
         tasks.append(row)
     return {"tasks": tasks}
 
