@@ -1,4 +1,7 @@
 import MKFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The vmlinux's ELF symbols in a compact file kept beside the DWARF index
 /// (`<build-id>.mksym`), so later starts search it in place.
@@ -26,49 +29,68 @@ enum SymbolFile {
     /// absolute-constant symbols; orders equal addresses sized-first,
     /// global-first, so address lookups take the first.
     static func encode(_ raw: [RawSymbol], buildId: String, vmlinuxSize: UInt64, imageBase: UInt64) -> [UInt8] {
-        var kept: [RawSymbol] = []
-        kept.reserveCapacity(raw.count)
+        var names: [UInt8] = []
+        var symbols: [CompactSymbol] = []
+        symbols.reserveCapacity(raw.count)
         for r in raw where !r.name.isEmpty && r.type != RawSymbol.typeSection && r.type != RawSymbol.typeFile && r.name.utf8.count <= 0xffff {
             if r.section == 0xfff1 && r.value < imageBase { continue }
-            kept.append(r)
-        }
-        kept.sort {
-            if $0.value != $1.value { return $0.value < $1.value }
-            if ($0.size > 0) != ($1.size > 0) { return $0.size > 0 }
-            if ($0.binding != 0) != ($1.binding != 0) { return $0.binding != 0 }
-            return $0.name < $1.name
-        }
-        var names: [UInt8] = []
-        var nameOffsets: [UInt32] = []
-        var firstOffset: [String: UInt32] = [:]
-        for r in kept {
-            if let o = firstOffset[r.name] { nameOffsets.append(o); continue }
-            let o = UInt32(names.count)
-            firstOffset[r.name] = o
-            nameOffsets.append(o)
-            names += Array(r.name.utf8)
-        }
-        let order = kept.indices.sorted { a, b in
-            let x = kept[a].name.utf8, y = kept[b].name.utf8
-            if !x.elementsEqual(y) { return x.lexicographicallyPrecedes(y) }
-            return a < b
-        }
-        var out = magic + IndexFile.le(version) + IndexFile.le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
-        out += IndexFile.le(vmlinuxSize) + IndexFile.le(UInt64(kept.count)) + IndexFile.le(UInt64(names.count))
-        out.reserveCapacity(out.count + kept.count * (entrySize + 4) + names.count + 8)
-        for (i, r) in kept.enumerated() {
-            IndexFile.appendLE(&out, r.value)
-            IndexFile.appendLE(&out, r.size)
-            IndexFile.appendLE(&out, nameOffsets[i])
-            IndexFile.appendLE(&out, UInt16(r.name.utf8.count))
             let kind: UInt8 = r.type == RawSymbol.typeFunc ? 1 : (r.type == RawSymbol.typeObject ? 2 : 0)
-            out.append(kind | (r.binding != 0 ? 4 : 0))
-            out.append(0)
+            symbols.append(CompactSymbol(value: r.value, size: r.size, nameOffset: UInt32(truncatingIfNeeded: names.count),
+                                         nameLength: UInt16(r.name.utf8.count), flags: kind | (r.binding != 0 ? 4 : 0)))
+            names += r.name.utf8
         }
-        for i in order { IndexFile.appendLE(&out, UInt32(i)) }
-        out += names
-        out += IndexFile.le(IndexFile.checksum(out[...]))
-        return out
+        return encode(symbols, names: names, buildId: buildId, vmlinuxSize: vmlinuxSize)
+    }
+
+    /// A symbol whose name is bytes in a shared buffer (no String per symbol:
+    /// kallsyms' 150,000 names are decoded straight into one).
+    struct CompactSymbol {
+        var value: UInt64
+        var size: UInt64
+        var nameOffset: UInt32
+        var nameLength: UInt16
+        /// kind in bits 0-1 (1 function, 2 object), global in bit 2
+        var flags: UInt8
+    }
+
+    /// The file from symbols in any order, names in `names` (at most 4 GiB).
+    static func encode(_ input: [CompactSymbol], names: [UInt8], buildId: String, vmlinuxSize: UInt64) -> [UInt8] {
+        names.withUnsafeBufferPointer { nb -> [UInt8] in
+            let base = nb.baseAddress
+            func nameLess(_ a: CompactSymbol, _ b: CompactSymbol) -> Int32 {
+                let n = Int(min(a.nameLength, b.nameLength))
+                if n > 0, let base {
+                    let c = memcmp(base + Int(a.nameOffset), base + Int(b.nameOffset), n)
+                    if c != 0 { return c }
+                }
+                return a.nameLength == b.nameLength ? 0 : (a.nameLength < b.nameLength ? -1 : 1)
+            }
+            let kept = input.sorted {
+                if $0.value != $1.value { return $0.value < $1.value }
+                if ($0.size > 0) != ($1.size > 0) { return $0.size > 0 }
+                if ($0.flags & 4 != 0) != ($1.flags & 4 != 0) { return $0.flags & 4 != 0 }
+                return nameLess($0, $1) < 0
+            }
+            let order = kept.indices.sorted { a, b in
+                let c = nameLess(kept[a], kept[b])
+                return c != 0 ? c < 0 : a < b
+            }
+            var out = magic + IndexFile.le(version) + IndexFile.le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
+            out += IndexFile.le(vmlinuxSize) + IndexFile.le(UInt64(kept.count)) + IndexFile.le(UInt64(names.count))
+            out.reserveCapacity(out.count + kept.count * (entrySize + 4) + names.count + 8)
+            for r in kept {
+                IndexFile.appendLE(&out, r.value)
+                IndexFile.appendLE(&out, r.size)
+                IndexFile.appendLE(&out, r.nameOffset)
+                IndexFile.appendLE(&out, r.nameLength)
+                out.append(r.flags)
+                out.append(0)
+            }
+            for i in order { IndexFile.appendLE(&out, UInt32(i)) }
+            out += names
+            out += IndexFile.le(IndexFile.checksum(out[...]))
+            return out
+        }
     }
 
     static func validate(_ bytes: [UInt8], path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {

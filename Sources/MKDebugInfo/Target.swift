@@ -74,7 +74,7 @@ public final class Target {
         } else if let info, info.symbol("kallsyms_names") != nil {
             // No vmlinux: the kernel's own symbol table, from its memory.
             do {
-                let own = try SymbolTable.fromKallsyms(Kallsyms.read(memory: memory, vmcoreInfo: info, image: image.path), space: space)
+                let own = try SymbolTable.fromKallsyms(Kallsyms.readTable(memory: memory, vmcoreInfo: info, image: image.path), space: space)
                 self.symbols = own
                 self.symbolSource = .kallsyms(count: own.count)
                 self.symbolProblem = (problem.map { $0 + "; " } ?? "")

@@ -21,17 +21,42 @@ public struct KallsymsEntry: Sendable, Equatable {
 /// `kallsyms_offsets[i]` against `kallsyms_relative_base`; with
 /// KALLSYMS_ABSOLUTE_PERCPU (x86-64 SMP up to 6.14) a non-negative offset is
 /// an absolute per-CPU offset and a negative one counts down from the base.
+/// kallsyms as read: symbols in the table's order, names in one buffer.
+public struct KallsymsTable: Sendable {
+    public struct Symbol: Sendable {
+        public var address: UInt64
+        public var nameOffset: UInt32
+        public var nameLength: UInt16
+        /// `nm`'s type letter, as a byte
+        public var type: UInt8
+    }
+    public var names: [UInt8] = []
+    public var symbols: [Symbol] = []
+}
+
 public enum Kallsyms {
     /// More symbols than any kernel has (a 6.12 allyesconfig has ~400,000).
     static let maxSymbols: UInt32 = 4_000_000
     static let maxNamesBytes = 64 << 20
     static let tokenTableSlack = 4096
+    /// A name's bytes (KSYM_NAME_LEN is 512 since 6.1) and all names' (a 6.12 kernel's: about 4 MiB).
+    static let maxNameBytes = 4096
+    static let maxExpandedBytes = 256 << 20
 
     public static let exportedTables = ["kallsyms_num_syms", "kallsyms_names", "kallsyms_token_table",
                                         "kallsyms_token_index", "kallsyms_offsets", "kallsyms_relative_base"]
 
     /// Every symbol, in the table's order (ascending address).
     public static func read(memory: KernelMemory, vmcoreInfo: VmcoreInfo, image: String) throws -> [KallsymsEntry] {
+        let table = try readTable(memory: memory, vmcoreInfo: vmcoreInfo, image: image)
+        return table.symbols.map { s in
+            KallsymsEntry(name: String(decoding: table.names[Int(s.nameOffset)..<Int(s.nameOffset) + Int(s.nameLength)], as: UTF8.self),
+                          address: s.address, type: Character(Unicode.Scalar(s.type)))
+        }
+    }
+
+    /// Every symbol, its name bytes in one buffer (no String per symbol).
+    public static func readTable(memory: KernelMemory, vmcoreInfo: VmcoreInfo, image: String) throws -> KallsymsTable {
         var at: [String: UInt64] = [:]
         for name in exportedTables {
             guard let a = vmcoreInfo.symbol(name) else { throw KallsymsError.notExported(symbol: name, image: image) }
@@ -56,17 +81,21 @@ public enum Kallsyms {
         let n = Int(count)
         let tokens = try tokenTable(index: try read("kallsyms_token_index", address("kallsyms_token_index"), 512),
                                     tableAddress: address("kallsyms_token_table"), memory: memory)
+        // One buffer of all tokens: token t is tokenBytes[tokenStart[t] ..< tokenStart[t + 1]].
+        var tokenBytes: [UInt8] = []
+        var tokenStart: [Int] = [0]
+        for t in tokens { tokenBytes += t; tokenStart.append(tokenBytes.count) }
         let offsets = try read("kallsyms_offsets", address("kallsyms_offsets"), n * 4)
         let baseBytes = try read("kallsyms_relative_base", address("kallsyms_relative_base"), 8)
         var base: UInt64 = 0
         for i in (0..<8).reversed() { base = base << 8 | UInt64(baseBytes[i]) }
 
         var names = NamesReader(memory: memory, start: address("kallsyms_names"))
-        var entries: [KallsymsEntry] = []
-        entries.reserveCapacity(n)
+        var table = KallsymsTable()
+        table.symbols.reserveCapacity(n)
+        table.names.reserveCapacity(n * 20)
         var absolutePercpu = false
         for i in 0..<n where Int32(bitPattern: le32(offsets, i * 4)) < 0 { absolutePercpu = true; break }
-        var expanded: [UInt8] = []
         for i in 0..<n {
             let entryAt = names.position
             var length = Int(try names.byte())
@@ -75,11 +104,20 @@ public enum Kallsyms {
                 throw KallsymsError.implausible(table: "kallsyms_names", address: names.address(entryAt),
                                                 detail: "symbol \(i) has no tokens")
             }
-            expanded.removeAll(keepingCapacity: true)
-            for _ in 0..<length { expanded += tokens[Int(try names.byte())] }
-            guard expanded.count >= 2 else {
+            let start = table.names.count
+            for _ in 0..<length {
+                let t = Int(try names.byte())
+                guard table.names.count - start + (tokenStart[t + 1] - tokenStart[t]) <= maxNameBytes,
+                      table.names.count < maxExpandedBytes else {
+                    throw KallsymsError.implausible(table: "kallsyms_names", address: names.address(entryAt),
+                                                    detail: "symbol \(i) expands past \(maxNameBytes) bytes, or all names past \(maxExpandedBytes >> 20) MiB")
+                }
+                table.names.append(contentsOf: tokenBytes[tokenStart[t]..<tokenStart[t + 1]])
+            }
+            let expanded = table.names.count - start
+            guard expanded >= 2 else {
                 throw KallsymsError.implausible(table: "kallsyms_names", address: names.address(entryAt),
-                                                detail: "symbol \(i) expands to \(expanded.count) bytes, expected a type letter and a name")
+                                                detail: "symbol \(i) expands to \(expanded) bytes, expected a type letter and a name")
             }
             let raw = Int32(bitPattern: le32(offsets, i * 4))
             let value: UInt64
@@ -88,10 +126,12 @@ public enum Kallsyms {
             } else {
                 value = base &+ UInt64(UInt32(bitPattern: raw))
             }
-            entries.append(KallsymsEntry(name: String(decoding: expanded[1...], as: UTF8.self), address: value,
-                                         type: Character(Unicode.Scalar(expanded[0]))))
+            // The expansion's first byte is the type letter: keep it out of the name.
+            let type = table.names.remove(at: start)
+            table.symbols.append(KallsymsTable.Symbol(address: value, nameOffset: UInt32(truncatingIfNeeded: start),
+                                                      nameLength: UInt16(expanded - 1), type: type))
         }
-        return entries
+        return table
     }
 
     /// The 256 tokens: each index entry's NUL-terminated string in the token table.

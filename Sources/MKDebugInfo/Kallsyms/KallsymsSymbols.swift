@@ -8,26 +8,28 @@ extension SymbolTable {
     /// A symbol table from the kernel's own kallsyms: run-time addresses
     /// (no KASLR offset to apply), sizes up to the next symbol's address,
     /// kinds and binding from `nm`'s type letters.
-    public static func fromKallsyms(_ entries: [KallsymsEntry], space: KernelSpace) throws -> SymbolTable {
-        let sorted = entries.sorted { $0.address < $1.address }
-        var raw: [RawSymbol] = []
-        raw.reserveCapacity(sorted.count)
+    public static func fromKallsyms(_ table: KallsymsTable, space: KernelSpace) throws -> SymbolTable {
+        let order = table.symbols.indices.sorted { table.symbols[$0].address < table.symbols[$1].address }
+        var compact: [SymbolFile.CompactSymbol] = []
+        compact.reserveCapacity(order.count)
         var next = 0
-        for (i, e) in sorted.enumerated() {
+        for (i, index) in order.enumerated() {
+            let e = table.symbols[index]
             if next <= i { next = i + 1 }
-            while next < sorted.count, sorted[next].address == e.address { next += 1 }
-            let size = next < sorted.count ? min(sorted[next].address - e.address, kallsymsMaxSize) : 0
-            let letter = e.type.lowercased()
-            let type: UInt8
-            switch letter {
-            case "t", "w": type = RawSymbol.typeFunc
-            case "d", "b", "r", "v", "g", "s": type = RawSymbol.typeObject
-            default: type = 0
+            while next < order.count, table.symbols[order[next]].address == e.address { next += 1 }
+            let size = next < order.count ? min(table.symbols[order[next]].address - e.address, kallsymsMaxSize) : 0
+            let upper = e.type >= 0x41 && e.type <= 0x5a
+            let kind: UInt8
+            switch e.type | 0x20 {  // the lowercase letter
+            case 0x74, 0x77: kind = 1  // t w: functions
+            case 0x64, 0x62, 0x72, 0x76, 0x67, 0x73: kind = 2  // d b r v g s: objects
+            default: kind = 0
             }
-            raw.append(RawSymbol(name: e.name, value: e.address, size: size, type: type,
-                                 binding: e.type.isUppercase ? 1 : 0, section: 1))
+            guard e.nameLength > 0 else { continue }
+            compact.append(SymbolFile.CompactSymbol(value: e.address, size: size, nameOffset: e.nameOffset,
+                                                    nameLength: e.nameLength, flags: kind | (upper ? 4 : 0)))
         }
-        let bytes = SymbolFile.encode(raw, buildId: "kallsyms", vmlinuxSize: 0, imageBase: 0)
+        let bytes = SymbolFile.encode(compact, names: table.names, buildId: "kallsyms", vmlinuxSize: 0)
         let file = try SymbolFile.validate(bytes, path: "kallsyms", buildId: "kallsyms", vmlinuxSize: 0)
         return SymbolTable(file: file, kaslrOffset: 0, space: space)
     }
