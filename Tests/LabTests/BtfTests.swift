@@ -94,6 +94,29 @@ import MKKernel
         #expect(with.out.contains("\"types\":\"dwarf\""), "\(with.out)")
     }
 
+    /// `symbol-file` switches a target opened without debug info to the vmlinux's DWARF; a vmlinux of
+    /// another build is refused, naming both build-ids.
+    @Test func symbolFileSwitchesToDwarf() throws {
+        let fx = try LabFixture.load("panicked")
+        let r = try runMkdbg(["--no-debuginfo", "--json", "-c", fx.elf, "-e", "info image", "-e", "symbol-file \(fx.vmlinux)",
+                              "-e", "info image", "-e", "bt"])
+        let lines = r.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(lines.count == 4, "\(r.out) \(r.err)")
+        #expect(lines[0]["types"] as? String == "btf")
+        #expect(lines[1]["build_id"] as? String == fx.buildId && lines[1]["problem"] is NSNull, "\(lines[1])")
+        #expect(lines[2]["types"] as? String == "dwarf" && lines[2]["vmlinux"] as? String == fx.vmlinux, "\(lines[2])")
+        // DWARF is back: bt has source lines again
+        let frames = lines[3]["frames"] as? [[String: Any]] ?? []
+        #expect(frames.contains { ($0["file"] as? String)?.hasSuffix("panic.c") == true }, "\(frames.prefix(4))")
+
+        let other = LabFixture.root.hasSuffix("6.12") ? "fixtures" : "fixtures-6.12"
+        let otherFacts = (LabFixture.root as NSString).deletingLastPathComponent + "/\(other)/panicked/facts.json"
+        guard let data = FileManager.default.contents(atPath: otherFacts),
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any], let wrong = json["vmlinux"] as? String else { return }
+        let bad = try runMkdbg(["--no-debuginfo", "-c", fx.elf, "-e", "symbol-file \(wrong)"])
+        #expect(bad.status != 0 && bad.err.contains(fx.buildId), "\(bad.err)")
+    }
+
     /// Hostile BTF: a clear error naming the offset, never a trap or a huge allocation.
     @Test func malformedBtfIsAnError() throws {
         func header(typeLength: UInt32, stringLength: UInt32) -> [UInt8] {

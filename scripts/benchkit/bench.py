@@ -250,6 +250,13 @@ def case_drgn_ps(ctx):
     return ps_cases(ctx, ctx.image, "", PS_BASELINE)[1]
 
 
+def case_mkdbg_ps_nodebug(ctx):
+    """`ps` with no debug package (--no-debuginfo: kallsyms, BTF, ORC from the dump) against drgn
+    given the vmlinux (issue 13: at most 0.5 x drgn's time, first run)."""
+    return Case("mkdbg ps --no-debuginfo", [ctx.mkdbg, "--no-debuginfo", "-c", ctx.image, "-e", "ps", "-e", "echo PS-DONE"],
+                PS_DONE, target=(0.5, "time"), baseline=PS_BASELINE)
+
+
 def case_mkdbg_ps_scale(ctx):
     image = scale_image()
     return ps_cases(ctx, image, ", +2000 processes", PS_SCALE_BASELINE)[0] if image else None
@@ -321,7 +328,7 @@ def case_drgn_kmem(ctx):
 
 
 CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn, case_mkdbg_log, case_drgn_dmesg, case_dump_throughput,
-         case_mkdbg_ps, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis,
+         case_mkdbg_ps, case_mkdbg_ps_nodebug, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis,
          case_mkdbg_kmem, case_drgn_kmem]
 BASELINE = "drgn 0.3.0"
 

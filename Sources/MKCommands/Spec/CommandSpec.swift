@@ -81,7 +81,7 @@ public enum CommandRegistry {
          SourceCommand.spec, ShellCommand.spec, QuitCommand.spec,
          InstanceCommands.instances, InstanceCommands.instance, ResourcesCommand.spec, InstanceCommands.dt,
          FreezeCommands.freeze, FreezeCommands.thaw, SnapshotCommand.spec, ChannelsCommand.spec,
-         TargetCommands.targets, TargetCommands.target, TargetCommands.open, DiffCommand.spec,
+         TargetCommands.targets, TargetCommands.target, TargetCommands.open, SymbolFileCommand.spec, DiffCommand.spec,
          SysCommand.spec, PsCommand.spec, TaskCommand.spec, ListCommand.spec, PerCpuCommand.spec, ModCommand.spec,
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
          VmCommand.spec, FilesCommand.spec,
