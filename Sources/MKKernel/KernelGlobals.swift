@@ -7,7 +7,8 @@ import MKDebugInfo
 /// older or newer kernel without one reports it missing as with DWARF.
 public enum KernelGlobals {
     /// name → C declaration: a type name, then `*`s, then an optional `[N]` (`[]`: length
-    /// unknown; `[ENUMERATOR]`: that enumerator's value).
+    /// unknown; `[ENUMERATOR]`: that enumerator's value; `[@size]`: as many as the symbol's size holds,
+    /// kallsyms' distance to the next symbol, an upper bound).
     static let declarations: [String: String] = [
         "init_task": "struct task_struct",
         "init_uts_ns": "struct uts_namespace",
@@ -44,7 +45,10 @@ public enum KernelGlobals {
         "vm_node_stat": "atomic_long_t [NR_VM_NODE_STAT_ITEMS]",
         "chrdevs": "struct char_device_struct * [255]",
         "major_names": "struct blk_major_name * [255]",
-        "swap_info": "struct swap_info_struct * []",
+        "swap_info": "struct swap_info_struct * [@size]",
+        "socket_file_ops": "struct file_operations",
+        "vmap_nodes": "struct vmap_node *",
+        "nr_vmap_nodes": "unsigned int",
         "vmap_area_root": "struct rb_root",
         "super_blocks": "struct list_head",
         "node_data": "struct pglist_data * []",
@@ -59,13 +63,13 @@ public enum KernelGlobals {
     /// Declares, in `btf`, each global above that the kernel has.
     public static func declare(in btf: BtfTypes, symbols: SymbolTable?) {
         for (name, declaration) in declarations where btf.variable(name) == nil && symbols?.lookup(name) != nil {
-            if let t = type(declaration, btf) { btf.declare(name, type: t) }
+            if let t = type(declaration, btf, symbolSize: symbols?.lookup(name)?.size) { btf.declare(name, type: t) }
         }
     }
 
     /// `struct task_struct *`, `unsigned long [3]`, `struct {timekeeper}` (the
     /// anonymous struct with that member) as a `CType` from BTF.
-    static func type(_ declaration: String, _ btf: BtfTypes) -> CType? {
+    static func type(_ declaration: String, _ btf: BtfTypes, symbolSize: UInt64? = nil) -> CType? {
         var text = Substring(declaration)
         var count: UInt64??
         if let open = text.lastIndex(of: "["), text.hasSuffix("]") {
@@ -76,6 +80,8 @@ public enum KernelGlobals {
                 count = .some(n)
             } else if let e = btf.enumerator(String(inner)), e.value >= 0 {
                 count = .some(UInt64(e.value))
+            } else if inner == "@size" {
+                count = .some(symbolSize)  // divided by the element's size below
             }
             guard count != nil else { return nil }
             text = text[..<open]
@@ -95,7 +101,13 @@ public enum KernelGlobals {
             t = found
         }
         for _ in 0..<pointers { t = CType.pointer(to: t) }
-        if let count { t = CType.array(of: t, count: count) }
+        if var count {
+            if declaration.hasSuffix("[@size]") {
+                guard let bytes = count, let element = t.byteSize, element > 0 else { return nil }
+                count = bytes / element
+            }
+            t = CType.array(of: t, count: count)
+        }
         return t
     }
 }

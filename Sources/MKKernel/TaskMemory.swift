@@ -67,6 +67,8 @@ public struct TaskMemoryLayout {
         for name in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"] {
             if let e = kernel.types.enumerator(name), e.value >= 0, e.value < 16 { indexes.append(Int(e.value)) }
         }
+        // BTF drops this anonymous enum; its values have not changed since 2.6.34.
+        if indexes.isEmpty && kernel.dwarf == nil { indexes = [0, 1, 3] }
         rssIndexes = indexes
         if let stat = kernel.optionalField("rss_stat", in: mm) {
             let t = stat.type.resolved
