@@ -1,6 +1,7 @@
 import MKDebugInfo
 
-/// The types of the globals the helpers read, for a kernel whose types come
+/// The types of the globals the helpers read (and a few every session looks
+/// at: the init structures, the command line), for a kernel whose types come
 /// from BTF: BTF records only per-CPU variables, and these declarations have
 /// been stable across the kernels mkdbg reads (6.1 to 6.12). A global is
 /// declared only when the kernel has the symbol and BTF has the type, so an
@@ -15,6 +16,13 @@ public enum KernelGlobals {
         "init_net": "struct net",
         "init_ipc_ns": "struct ipc_namespace",
         "init_mm": "struct mm_struct",
+        "init_pid_ns": "struct pid_namespace",
+        "init_files": "struct files_struct",
+        "init_fs": "struct fs_struct",
+        "init_nsproxy": "struct nsproxy",
+        "init_cred": "struct cred",
+        "saved_command_line": "char *",
+        "linux_banner": "char [@size]",
         "prb": "struct printk_ringbuffer *",
         "panic_cpu": "atomic_t",
         "nr_threads": "int",
