@@ -117,6 +117,26 @@ import MKKernel
         #expect(bad.status != 0 && bad.err.contains(fx.buildId), "\(bad.err)")
     }
 
+    /// `sym` and `info symbol` name module code from the module's kallsyms, with or without the
+    /// vmlinux: the panicking frame in pvpanic, as bt names it.
+    @Test(arguments: [false, true]) func symNamesModuleCode(_ bare: Bool) throws {
+        let fx = try LabFixture.load("panicked")
+        let flags = bare ? ["--no-debuginfo"] : []
+        let bt = try BacktraceTests.json(fx, ["bt"])
+        let frames = bt.first?["frames"] as? [[String: Any]] ?? []
+        guard let f = frames.first(where: { $0["module"] as? String == "pvpanic" }), let pc = f["pc"] as? String,
+              let function = f["function"] as? String else {
+            Issue.record("no pvpanic frame in \(frames.prefix(3))"); return
+        }
+        let r = try runMkdbg(flags + ["--json", "-c", fx.elf, "-e", "sym \(pc)", "-e", "sym \(function)", "-e", "info symbol \(pc)"])
+        let lines = r.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(lines.count == 3, "\(r.out) \(r.err)")
+        #expect(lines[0]["name"] as? String == function && lines[0]["module"] as? String == "pvpanic", "\(lines[0])")
+        let start = lines[1]["symbol_address"] as? String
+        #expect(start == lines[0]["symbol_address"] as? String && lines[1]["module"] as? String == "pvpanic", "\(lines[1])")
+        #expect((lines[2]["output"] as? String)?.hasSuffix("in module pvpanic") == true, "\(lines[2])")
+    }
+
     /// Hostile BTF: a clear error naming the offset, never a trap or a huge allocation.
     @Test func malformedBtfIsAnError() throws {
         func header(typeLength: UInt32, stringLength: UInt32) -> [UInt8] {

@@ -10,14 +10,20 @@ enum InfoSymbolCommands {
         let target = try session.requireTarget()
         let symbols = try target.requireSymbols()
         let address = try ExamineCommand.address(of: text, session, physical: false)
-        guard let (s, off) = symbols.symbolize(address) else { return "No symbol matches \(text)." }
+        guard let (s, off) = symbols.symbolize(address) else {
+            if let context = session.current,
+               let hit = CodeNames(target: target, kernel: { try context.kernel() }).symbol(at: address), let module = hit.module {
+                return (hit.offset == 0 ? hit.name : "\(hit.name) + \(hit.offset)") + " in module \(module)"
+            }
+            return "No symbol matches \(text)."
+        }
         let section = target.vmlinux?.sectionName(linkAddress: address &- (symbols.kaslrOffset)) ?? "?"
         return (off == 0 ? s.name : "\(s.name) + \(off)") + " in section \(section)"
     }
 
     static func address(_ name: String, _ session: Session) throws -> String {
         let target = try session.requireTarget()
-        let d = try target.requireDebugInfo()
+        let d = try target.requireTypes()
         if let v = d.variable(name) {
             guard let a = target.symbols?.lookup(name)?.address ?? v.linkAddress else {
                 return "Symbol \"\(name)\" has no static address (optimized out)."
