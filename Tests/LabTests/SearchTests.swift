@@ -35,4 +35,33 @@ import Foundation
         let text = try runMkdbg(["-c", fx.elf, "-e", "search \(c)"]).out
         #expect(text.hasPrefix(String(virtual[0], radix: 16) + ": " + fx.marker), "\(text)")
     }
+
+    /// `search -u`: the SysV shm segment mk-ipc attached holds the string mk_ipc.c wrote at its
+    /// start, at the VMA `vm` lists for it; the same bytes are in physical memory at a page start.
+    @Test(arguments: ["running", "panicked"]) func userSpaceSearchFindsTheShmText(_ name: String) throws {
+        let fx = try LabFixture.load(name)
+        guard let pid = try Self.pid(fx, "mk-ipc") else { return }  // a guest built without gcc has no mk-ipc
+        let needle = "mkdbg lab shm"
+        let o = try KernelTests.json(fx.elf, ["vm \(pid)", "search -u -t \(pid) -c \"\(needle)\"", "search -p -c \"\(needle)\"",
+                                              "search -u -t 2 -c x", "search -u -p -c x"])
+        let vmas = o[0]["vmas"] as? [[String: Any]] ?? []
+        let shm = try #require(vmas.first { ($0["path"] as? String)?.hasPrefix("/SYSV6d6b6462") == true }, "\(vmas)")
+        let start = try #require((shm["start"] as? String).flatMap { UInt64($0.dropFirst(2), radix: 16) })
+        let user = Self.hits(o[1])
+        #expect(o[1]["user"] as? Bool == true && o[1]["pid"] as? Int == pid, "\(o[1])")
+        #expect(user.contains(start), "\(user.map { String($0, radix: 16) }) lacks the shm VMA at \(String(start, radix: 16))")
+        #expect(user.allSatisfy { $0 < 0x8000_0000_0000 }, "user addresses")
+        #expect(Self.hits(o[2]).contains { $0 & 0xfff == 0 }, "no page-aligned physical copy: \(o[2])")
+        // A kernel thread has no user space; -u and -p exclude each other.
+        #expect(o[3]["ok"] as? Bool == false && o[4]["ok"] as? Bool == false)
+        // Bounds: from one byte past the VMA's start the hit there is gone.
+        let after = try KernelTests.json(fx.elf, ["search -u -t \(pid) -s \(String(format: "0x%llx", start + 1)) -c \"\(needle)\""])
+        #expect(!Self.hits(after[0]).contains(start) && Self.hits(after[0]).count == user.filter { $0 > start }.count)
+    }
+
+    static func pid(_ fx: LabFixture, _ comm: String) throws -> Int? {
+        let data = try #require(FileManager.default.contents(atPath: fx.directory + "/facts.json"))
+        let facts = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (facts["pids"] as? [String: Any])?[comm] as? Int
+    }
 }
