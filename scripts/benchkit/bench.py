@@ -267,6 +267,63 @@ def case_drgn_ps_scale(ctx):
     return ps_cases(ctx, image, ", +2000 processes", PS_SCALE_BASELINE)[1] if image else None
 
 
+FOREACH_DONE = b"FOREACH-DONE"
+FOREACH_BASELINE = "drgn 0.3.0 stack_trace of every task (+2000 processes)"
+
+
+def foreach_cases(ctx):
+    """`foreach bt` (warm index) on the dump of a guest running 2,000 extra processes against
+    drgn printing stack_trace() of every task (issue 12: at most 0.5 x drgn's time)."""
+    image = scale_image()
+    if not image:
+        return None, None
+    script = ("import drgn\n"
+              "from drgn.helpers.linux.pid import for_each_task\n"
+              "prog = drgn.Program()\n"
+              "prog.set_core_dump(%r)\n"
+              "prog.load_debug_info([%r])\n"
+              "for t in for_each_task(prog):\n"
+              "    try:\n"
+              "        trace = prog.stack_trace(t)\n"
+              "    except Exception:\n"
+              "        continue\n"
+              "    print(t.pid.value_(), ' < '.join(f.name or hex(f.pc) for f in trace))\n"
+              "print('FOREACH-DONE', flush=True)\n") % (image, ctx.vmlinux)
+    return (Case("mkdbg foreach bt (warm, +2000 processes)", [ctx.mkdbg, "-c", image, "-e", "foreach bt", "-e", "echo FOREACH-DONE"],
+                 FOREACH_DONE, target=(0.5, "time"), baseline=FOREACH_BASELINE),
+            Case(FOREACH_BASELINE, [ctx.python, "-c", script], FOREACH_DONE, baseline=FOREACH_BASELINE))
+
+
+def case_mkdbg_foreach(ctx):
+    return foreach_cases(ctx)[0]
+
+
+def case_drgn_foreach(ctx):
+    return foreach_cases(ctx)[1]
+
+
+SEARCH_DONE = b"SEARCH-DONE"
+SEARCH_BASELINE = "grep -a -c over the dump file"
+
+
+def search_cases(ctx):
+    """`search -c` of the guest's marker prefix over all of RAM against `grep -a -c` over the dump
+    file (issue 12: at least 0.5 x grep's speed, i.e. at most 2 x its time; and >= 1 GB/s)."""
+    grep = "LC_ALL=C grep -a -c MKDBG-MARKER %s; echo SEARCH-DONE" % ctx.image
+    return (Case("mkdbg search -c (whole direct map)", [ctx.mkdbg, "-c", ctx.image, "-e", "search -m 100000 -c MKDBG-MARKER",
+                                                        "-e", "echo SEARCH-DONE"],
+                 SEARCH_DONE, target=(2.0, "time"), baseline=SEARCH_BASELINE),
+            Case(SEARCH_BASELINE, ["sh", "-c", grep], SEARCH_DONE, baseline=SEARCH_BASELINE))
+
+
+def case_mkdbg_search(ctx):
+    return search_cases(ctx)[0]
+
+
+def case_grep_search(ctx):
+    return search_cases(ctx)[1]
+
+
 DIS_DONE = b"DIS-DONE"
 
 
@@ -329,7 +386,7 @@ def case_drgn_kmem(ctx):
 
 CASES = [case_mkdbg_cold, case_mkdbg_warm, case_drgn, case_mkdbg_log, case_drgn_dmesg, case_dump_throughput,
          case_mkdbg_ps, case_mkdbg_ps_nodebug, case_drgn_ps, case_mkdbg_ps_scale, case_drgn_ps_scale, case_mkdbg_dis,
-         case_mkdbg_kmem, case_drgn_kmem]
+         case_mkdbg_kmem, case_drgn_kmem, case_mkdbg_foreach, case_drgn_foreach, case_mkdbg_search, case_grep_search]
 BASELINE = "drgn 0.3.0"
 
 
