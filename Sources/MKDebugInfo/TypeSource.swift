@@ -28,8 +28,8 @@ extension TypeSource {
     }
 }
 
-/// A global variable's type and, from DWARF, where it was linked and declared.
-public struct VariableInfo {
+/// A global variable's or function's type and, from DWARF, where it was linked and declared.
+public struct GlobalInfo {
     public var name: String
     public var type: CType
     /// The link-time address from DWARF (not relocated), when static.
@@ -46,18 +46,5 @@ public struct VariableInfo {
     }
 }
 
-public struct FunctionInfo {
-    public var name: String
-    public var type: CType
-    public var linkAddress: UInt64?
-    public var declFile: String?
-    public var declLine: Int?
-
-    public init(name: String, type: CType, linkAddress: UInt64? = nil, declFile: String? = nil, declLine: Int? = nil) {
-        self.name = name
-        self.type = type
-        self.linkAddress = linkAddress
-        self.declFile = declFile
-        self.declLine = declLine
-    }
-}
+public typealias VariableInfo = GlobalInfo
+public typealias FunctionInfo = GlobalInfo
