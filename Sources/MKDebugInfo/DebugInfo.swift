@@ -18,6 +18,16 @@ public final class DebugInfo {
     /// The vmlinux's ORC table and `struct orc_entry` layout, once read (Orc.swift).
     var orcTableCache: OrcTable?
     var orcFormatCache: OrcFormat?
+    /// Per-pc answers that `foreach bt` asks again and again (every sleeping task
+    /// stops in the same few functions): libdw's scope and CFI lookups are slow.
+    var frameFunctionsMemo: [UInt64: [FrameFunction]] = [:]
+    var callFrameRowMemo: [CallFrameKey: DwarfCFIRow?] = [:]
+    static let memoLimit = 1 << 16
+
+    struct CallFrameKey: Hashable {
+        var address: UInt64
+        var registers: [Int]
+    }
 
     /// Debug info already opened, by build-id and thread: a DebugInfo (its
     /// type cache, its libdw handle) is not thread-safe, so only the thread

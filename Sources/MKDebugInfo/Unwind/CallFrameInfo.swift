@@ -44,6 +44,11 @@ extension DebugInfo {
     /// The vmlinux's `.debug_frame` row for a link-time code address, with
     /// the rules of the DWARF registers asked for. Nil when no FDE covers it.
     public func callFrameRow(linkAddress: UInt64, registers: [Int]) -> DwarfCFIRow? {
-        dwarf.callFrameRow(at: linkAddress, registers: registers)
+        let key = CallFrameKey(address: linkAddress, registers: registers)
+        if let known = callFrameRowMemo[key] { return known }
+        let row = dwarf.callFrameRow(at: linkAddress, registers: registers)
+        if callFrameRowMemo.count >= Self.memoLimit { callFrameRowMemo.removeAll(keepingCapacity: true) }
+        callFrameRowMemo[key] = row
+        return row
     }
 }

@@ -15,8 +15,11 @@ extension DebugInfo {
     /// innermost first, the last never inline; empty when no compile unit
     /// covers it.
     public func frameFunctions(linkAddress: UInt64) -> [FrameFunction] {
-        guard let cu = dwarf.unit(containing: linkAddress) else { return [] }
-        return Self.frameFunctions(in: cu, dwarf: DwarfFile.self, address: linkAddress)
+        if let known = frameFunctionsMemo[linkAddress] { return known }
+        let levels = dwarf.unit(containing: linkAddress).map { Self.frameFunctions(in: $0, dwarf: DwarfFile.self, address: linkAddress) } ?? []
+        if frameFunctionsMemo.count >= Self.memoLimit { frameFunctionsMemo.removeAll(keepingCapacity: true) }
+        frameFunctionsMemo[linkAddress] = levels
+        return levels
     }
 
     /// The function levels at `linkAddress` in a compile unit (also a
