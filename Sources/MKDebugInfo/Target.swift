@@ -70,6 +70,7 @@ public final class Target {
         let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, space: space, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
         let directMapBase = memory.addressLayout?.directMapBaseVariable
         try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })
+        memory.setKernelImageEnd(table?.lookup("_end")?.address)
         if let table, let vmlinux {
             self.symbols = table
             self.symbolSource = .vmlinux(vmlinux.path)

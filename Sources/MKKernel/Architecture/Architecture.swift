@@ -31,6 +31,8 @@ public struct FrameRecord: Equatable, Sendable {
     public var returnAddress: UInt64
     /// The caller's stack pointer is the frame pointer plus this.
     public var callerStackPointer: UInt64
+    /// A record of a zero frame pointer and return address is the stack's last (arm64).
+    public var zeroRecordEndsStack = false
 }
 
 /// Everything mkdbg knows about one architecture, in one table (as drgn's
@@ -63,6 +65,11 @@ public protocol Architecture: Sendable {
     var frameRecord: FrameRecord { get }
     /// What its code is decoded as (`dis`, `disassemble`, `x/i`).
     var instructionSet: InstructionSet { get }
+    /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
+    var cfiReturnAddressRegister: Int { get }
+    /// A code address as read from a stack or register, without what the hardware adds
+    /// (arm64 pointer authentication); the address itself elsewhere.
+    func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64
 
     /// Whether `address` is in the kernel's half of the address space.
     func isKernelAddress(_ address: UInt64) -> Bool
@@ -76,6 +83,9 @@ public protocol Architecture: Sendable {
 }
 
 extension Architecture {
+    public var cfiReturnAddressRegister: Int { registerFile.pc }
+    public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
+
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }
 
     /// A general or special register by its gdb name.
@@ -107,7 +117,7 @@ extension Architecture {
 
 /// The architectures mkdbg has a table for.
 public enum Architectures {
-    public static let all: [any Architecture] = [X86_64Architecture()]
+    public static let all: [any Architecture] = [X86_64Architecture(), Arm64Architecture()]
 
     /// The table for an ELF machine; nil means the image did not say (x86-64).
     public static func forMachine(_ machine: UInt16?) throws -> any Architecture {

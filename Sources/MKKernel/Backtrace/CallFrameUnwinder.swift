@@ -47,6 +47,10 @@ struct CallFrameUnwinder: UnwindStrategy {
                     caller[regno] = calleeSaved.contains(regno) ? regs[regno] : nil
                 }
             }
+            // The return address column may be a register of its own (arm64's x30).
+            let ra = context.arch.cfiReturnAddressRegister
+            if ra != regs.file.pc { caller.pc = caller[ra] }
+            caller.pc = caller.pc.map { context.arch.codeAddress($0, kernel: kernel) }
             guard caller.pc != nil else { return .failed("DWARF CFI does not say where the return address is at \(hex(pc))") }
             caller.sp = cfa
             return .caller(caller, pcIsReturnAddress: true, switchedStack: false, method: .cfi, saved: saved)

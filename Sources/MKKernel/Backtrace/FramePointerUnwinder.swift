@@ -18,7 +18,9 @@ struct FramePointerUnwinder: UnwindStrategy {
         }
         do {
             let savedBP = try context.kernel.readU64(bp &+ record.savedFramePointer)
-            let ra = try context.kernel.readU64(bp &+ record.returnAddress)
+            let raw = try context.kernel.readU64(bp &+ record.returnAddress)
+            if record.zeroRecordEndsStack && savedBP == 0 && raw == 0 { return .end }
+            let ra = context.arch.codeAddress(raw, kernel: context.kernel)
             guard code.isVmlinux(ra &- 1) || code.module(containing: ra &- 1) != nil else {
                 return .failed("the frame pointer chain leads to \(hex(ra)), which is not kernel code")
             }
