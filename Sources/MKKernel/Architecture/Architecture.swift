@@ -65,6 +65,8 @@ public protocol Architecture: Sendable {
     var frameRecord: FrameRecord { get }
     /// What its code is decoded as (`dis`, `disassemble`, `x/i`).
     var instructionSet: InstructionSet { get }
+    /// Other names of its registers (arm64 `lr` for x30), by DWARF number.
+    var registerAliases: [String: Int] { get }
     /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
     var cfiReturnAddressRegister: Int { get }
     /// A code address as read from a stack or register, without what the hardware adds
@@ -84,6 +86,7 @@ public protocol Architecture: Sendable {
 
 extension Architecture {
     public var cfiReturnAddressRegister: Int { registerFile.pc }
+    public var registerAliases: [String: Int] { [:] }
     public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
 
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }

@@ -56,6 +56,7 @@ public struct Arm64Architecture: Architecture {
     }
 
     public var cfiReturnAddressRegister: Int { Self.lr }
+    public var registerAliases: [String: Int] { ["lr": Self.lr] }
 
     public var instructionSet: InstructionSet { .arm64 }
 
