@@ -1,0 +1,282 @@
+import Testing
+import Foundation
+import MKFormat
+import MKMemory
+import MKDebugInfo
+import MKKernel
+import MKCommands
+
+/// Whether the arm64 lab fixtures are there (`scripts/lab fixtures --arch arm64`); the suite
+/// skips, saying so, when they are not.
+private let arm64FixturesPresent = FileManager.default.fileExists(atPath: LabFixture.arm64Root + "/panicked/facts.json")
+    && FileManager.default.fileExists(atPath: LabFixture.arm64Root + "/running/facts.json")
+
+/// mkdbg on Debian's cloud-arm64 kernel, dumped by QEMU (virt, cortex-a72): what the guest
+/// printed (facts.json, console.log), the translation checked against VMCOREINFO's arithmetic
+/// and the ELF's PT_LOAD, and every task's `bt` against drgn's `stack_trace`.
+@Suite(.serialized, .enabled(if: arm64FixturesPresent,
+                             "no arm64 fixtures in \(LabFixture.arm64Root): run scripts/lab fixtures --arch arm64"))
+struct Arm64Tests {
+    static func fixture(_ name: String = "panicked") throws -> LabFixture {
+        try LabFixture.load(name, root: LabFixture.arm64Root)
+    }
+
+    static func facts(_ fx: LabFixture) throws -> [String: Any] {
+        let data = try #require(FileManager.default.contents(atPath: fx.directory + "/facts.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// A VMCOREINFO number as facts.json recorded it (from the dump's note, read by labtool).
+    static func vmcoreNumber(_ fx: LabFixture, _ key: String) throws -> UInt64 {
+        let info = try #require(try facts(fx)["vmcoreinfo"] as? [String: String], "facts.json has no vmcoreinfo")
+        let text = try #require(info[key], "facts.json's vmcoreinfo has no \(key)")
+        if text.hasPrefix("0x") { return try #require(UInt64(text.dropFirst(2), radix: 16)) }
+        if let v = Int64(text) { return UInt64(bitPattern: v) }
+        return try #require(UInt64(text, radix: 16), "\(key)=\(text)")
+    }
+
+    static func run(_ fx: LabFixture, _ commands: [String], image: String? = nil) throws -> String {
+        let r = try runMkdbg(["-c", image ?? fx.elf, "-s", fx.vmlinux] + commands.flatMap { ["-e", $0] })
+        #expect(r.status == 0, "mkdbg \(commands): \(r.err)")
+        return r.out
+    }
+
+    /// A function name without GCC's clone suffixes (`el0_svc_common.constprop.0`), which
+    /// drgn names by the DWARF of the function it was cloned from.
+    static func plain(_ name: String) -> String {
+        var n = name
+        while let r = n.range(of: #"\.(constprop|isra|part|cold)\.\d+$"#, options: .regularExpression) { n.removeSubrange(r) }
+        return n
+    }
+
+    // MARK: image, sys, ps, log, mod
+
+    @Test(arguments: ["running", "panicked"])
+    func sysNamesReleaseAndArchitecture(_ name: String) throws {
+        let fx = try Self.fixture(name)
+        for image in [fx.elf, fx.kdump, fx.kdumpFlat] {
+            let out = try Self.run(fx, ["sys", "info image"], image: image)
+            #expect(out.contains("release       \(fx.release)\n"), "\(image): \(out.prefix(400))")
+            #expect(out.contains("machine       aarch64\n"))
+            #expect(out.contains("architecture      arm64\n"), "info image names arm64")
+            #expect(out.contains("kimage_voffset    \(hex(try Self.vmcoreNumber(fx, "NUMBER(kimage_voffset)")))"))
+        }
+    }
+
+    /// Every process the guest's init started is in `ps` with the PID it printed, its parent init.
+    @Test(arguments: ["running", "panicked"])
+    func psListsTheGuestsProcesses(_ name: String) throws {
+        let fx = try Self.fixture(name)
+        let pids = try #require(try Self.facts(fx)["pids"] as? [String: Int])
+        #expect(!fx.processes.isEmpty)
+        let out = try Self.run(fx, ["ps"])
+        for comm in fx.processes {
+            let pid = try #require(pids[comm])
+            let line = out.split(separator: "\n").first { $0.hasSuffix("  " + comm) && $0.contains(" \(pid) ") }
+            #expect(line != nil, "ps has no \(comm) with PID \(pid)")
+            if let line {
+                let fields = line.split(separator: " ").filter { $0 != ">" }
+                #expect(fields.first == Substring("\(pid)") && fields.dropFirst().first == "1", "\(line)")
+            }
+        }
+        if name == "panicked" {
+            let panicker = try #require(pids["mk-panicker"])
+            #expect(out.split(separator: "\n").contains { $0.hasPrefix(">") && $0.contains(" \(panicker) ") && $0.hasSuffix("mk-panicker") },
+                    "the panicking task is marked active")
+        }
+    }
+
+    /// The log holds the marker, and the panic's lines exactly as the console printed them.
+    @Test func logHasTheMarkerAndThePanic() throws {
+        let fx = try Self.fixture()
+        let console = try String(contentsOfFile: fx.directory + "/console.log", encoding: .utf8)
+        // The serial console ends lines with CR LF (one Character in Swift): drop the CRs first.
+        let panicLines = console.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+            .filter { $0.contains("Kernel panic - not syncing") }
+        #expect(panicLines.count == 2, "the panic line and its end line: \(panicLines)")
+        let out = try Self.run(fx, ["log"])
+        #expect(out.contains(fx.marker))
+        for line in panicLines { #expect(out.contains(line + "\n"), "log lacks \(line)") }
+        let sys = try Self.run(fx, ["sys"])
+        #expect(sys.contains("panic         \"Kernel panic - not syncing: sysrq triggered crash\""))
+        let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
+        #expect(sys.contains("panic task    PID \(pid) \"mk-panicker\""))
+    }
+
+    /// The module the guest loaded, at an address inside arm64's module range.
+    @Test func modListsQemuFwCfg() throws {
+        let fx = try Self.fixture()
+        let out = try Self.run(fx, ["mod"])
+        let line = try #require(out.split(separator: "\n").first { $0.contains(" qemu_fw_cfg ") }, "\(out)")
+        let base = try #require(UInt64(line.split(separator: " ")[2], radix: 16))
+        let start = try Self.vmcoreNumber(fx, "NUMBER(MODULES_VADDR)"), end = try Self.vmcoreNumber(fx, "NUMBER(MODULES_END)")
+        let kaslr = try Self.vmcoreNumber(fx, "KERNELOFFSET")
+        // With KASLR the modules sit within 2 GiB of the kernel: in the module range or the image's neighbourhood.
+        #expect((base >= start && base < end) || base &- (end &+ kaslr) < 1 << 31 || (end &+ kaslr) &- base < 1 << 31, "\(hex(base))")
+    }
+
+    // MARK: translation
+
+    /// The kernel image map: the page-table walk of a text and a data symbol gives the same
+    /// physical address as `va − kimage_voffset`, and the ELF's PT_LOAD holds `linux_banner` there.
+    @Test func imageAddressesWalkToKimageVoffset() throws {
+        let fx = try Self.fixture()
+        let target = try fx.target()
+        let voffset = try Self.vmcoreNumber(fx, "NUMBER(kimage_voffset)")
+        let walker = try target.memory.pageTableWalker()
+        // _end − 8: the last word of the image (.bss), past where the map ends before `_end` is known.
+        for name in ["linux_banner", "init_task", "panic", "swapper_pg_dir", "_end"] {
+            let va = try target.requireSymbols().require(name).address &- (name == "_end" ? 8 : 0)
+            let walked = try walker.translate(va)
+            #expect(walked.physical == va &- voffset, "\(name) \(hex(va)): walk \(hex(walked.physical))")
+            #expect(walked.steps.count == 4 || walked.pageSize > 4096, "4-level tables with 4 KiB pages: \(walked.steps.map(\.level))")
+            let translated = try target.memory.translate(va)
+            #expect(translated.physical == walked.physical && translated.method == .kernelText, "\(name)")
+        }
+        // linux_banner's bytes, read from the file at PT_LOAD's offset for that physical address.
+        let banner = try target.requireSymbols().require("linux_banner").address &- voffset
+        let elf = try ElfCore(path: fx.elf)
+        let load = try #require(elf.programHeaders.first { $0.type == ProgramHeader.ptLoad && banner >= $0.physicalAddress
+            && banner - $0.physicalAddress < $0.fileSize })
+        let file = try #require(FileHandle(forReadingAtPath: fx.elf))
+        try file.seek(toOffset: load.offset + (banner - load.physicalAddress))
+        let text = String(decoding: try #require(try file.read(upToCount: 64)), as: UTF8.self)
+        #expect(text.hasPrefix("Linux version \(fx.release) "), "\(text)")
+    }
+
+    /// The linear map: a task_struct's address walks to `(va − PAGE_OFFSET) + PHYS_OFFSET`, and
+    /// its `comm` read through the walk is the process's name.
+    @Test func linearMapAddressesWalkToPhysOffset() throws {
+        let fx = try Self.fixture()
+        let kernel = try Session(target: try fx.target()).kernel()
+        let vaBits = try Self.vmcoreNumber(fx, "NUMBER(VA_BITS)")
+        let physOffset = try Self.vmcoreNumber(fx, "NUMBER(PHYS_OFFSET)")
+        let pageOffset = 0 &- (UInt64(1) << vaBits)
+        let walker = try kernel.memory.pageTableWalker()
+        let commOffset = try kernel.offset(of: "comm", in: try kernel.type("struct task_struct"))
+        let pids = try #require(try Self.facts(fx)["pids"] as? [String: Int])
+        let tracer = try Backtracer(kernel: kernel)
+        for (comm, pid) in pids {
+            let task = try tracer.task(pid: Int64(pid))
+            #expect(task >= pageOffset && task < 0 &- (UInt64(1) << (vaBits - 1)), "\(comm): \(hex(task)) is a linear-map address")
+            let walked = try walker.translate(task &+ commOffset)
+            #expect(walked.physical == (task &+ commOffset &- pageOffset) &+ physOffset, "\(comm)")
+            let bytes = try kernel.memory.readPhysical(walked.physical, count: comm.utf8.count + 1)
+            #expect(bytes == Array(comm.utf8) + [0], "\(comm): comm through the walk")
+        }
+    }
+
+    /// A vmalloc'd kernel stack (no linear formula): its lowest word is STACK_END_MAGIC.
+    @Test func vmallocStacksWalk() throws {
+        let fx = try Self.fixture("running")
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-sleeper"])
+        let task = kernel.object(try kernel.type("struct task_struct"), at: try tracer.task(pid: Int64(pid)))
+        let stack = try task["stack"].unsigned()
+        let vmallocStart = try Self.vmcoreNumber(fx, "NUMBER(VMALLOC_START)")
+        let vmallocEnd = try Self.vmcoreNumber(fx, "NUMBER(VMALLOC_END)")
+        #expect(stack >= vmallocStart && stack < vmallocEnd)
+        let t = try kernel.memory.translate(stack)
+        #expect(t.method == .pageTables)
+        let word = try kernel.memory.readPhysical(t.physical, count: 4)
+        #expect(word == [0x9d, 0x6e, 0xac, 0x57], "STACK_END_MAGIC 0x57ac6e9d")
+    }
+
+    // MARK: bt
+
+    /// drgn's `stack_trace` of every task, as JSON: pid → function names (nil names as "??").
+    static func drgnTraces(_ fx: LabFixture) throws -> [String: [String]] {
+        let script = """
+        import drgn, json, sys
+        from drgn.helpers.linux.pid import for_each_task
+        prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
+        print(json.dumps({str(t.pid.value_()): [f.name or "??" for f in prog.stack_trace(t)] for t in for_each_task(prog)}))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try drgnPython())
+        p.arguments = ["-c", script, fx.elf, fx.vmlinux]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: e, as: UTF8.self))") }
+        return try #require(try JSONSerialization.jsonObject(with: o) as? [String: [String]])
+    }
+
+    /// The panicking task: its CPU's NT_PRSTATUS registers, through panic() and
+    /// sysrq_handle_crash to the syscall entry; the same functions as drgn.
+    @Test func panickingTaskMatchesDrgn() throws {
+        let fx = try Self.fixture()
+        let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
+        let drgn = try #require(try Self.drgnTraces(fx)["\(pid)"])
+        let r = try runMkdbg(["--json", "-c", fx.elf, "-s", fx.vmlinux, "-e", "bt"])
+        let bt = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.err)")
+        #expect(bt["pid"] as? Int == pid)
+        #expect(bt["active"] as? Bool == true)
+        let frames = try #require(bt["frames"] as? [[String: Any]])
+        let names = frames.map { Self.plain($0["function"] as? String ?? "??") }
+        #expect(names == drgn, "mkdbg \(names)\ndrgn  \(drgn)")
+        for wanted in ["panic", "sysrq_handle_crash", "__handle_sysrq", "write_sysrq_trigger", "el0t_64_sync"] {
+            #expect(names.contains(wanted), "bt lacks \(wanted)")
+        }
+        #expect(frames.first?["method"] as? String == "start")
+    }
+
+    /// Every task of both dumps (sleeping ones from thread.cpu_context, the idle and running
+    /// ones from their CPU's note): the same functions as drgn's stack_trace.
+    @Test(arguments: ["running", "panicked"])
+    func everyTaskMatchesDrgn(_ name: String) throws {
+        let fx = try Self.fixture(name)
+        let drgn = try Self.drgnTraces(fx)
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let tasks = try kernel.tasks(budget: WalkBudget()).tasks
+        // drgn's for_each_task leaves out the idle tasks (PID 0), one per CPU.
+        #expect(tasks.filter { $0.pid != 0 }.count == drgn.count, "drgn walks \(drgn.count) tasks")
+        var compared = 0
+        for t in tasks where t.pid != 0 {
+            let bt = try tracer.backtrace(task: t.address)
+            let mine = bt.frames.map { Self.plain($0.function ?? "??") }
+            let theirs = try #require(drgn["\(t.pid)"], "drgn has no PID \(t.pid)")
+            #expect(mine == theirs, "PID \(t.pid) \(bt.comm ?? ""): mkdbg \(mine)\ndrgn \(theirs)")
+            #expect(!mine.isEmpty)
+            compared += 1
+        }
+        #expect(compared >= 40)
+    }
+
+    /// Each real frame's symbol and offset name the same address the vmlinux's symbol table
+    /// (nm) gives for that symbol.
+    @Test func frameSymbolsAgreeWithNm() throws {
+        let fx = try Self.fixture()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nm")
+        p.arguments = [fx.vmlinux]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        var nm: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3, let a = UInt64(f[0], radix: 16) { nm[String(f[2])] = nm[String(f[2])] ?? a }
+        }
+        let kaslr = try Self.vmcoreNumber(fx, "KERNELOFFSET")
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let bt = try tracer.backtrace(task: try tracer.defaultTask().task)
+        var checked = 0
+        for f in bt.frames where !f.isInline {
+            let symbol = try #require(f.symbol), offset = try #require(f.offset)
+            let link = try #require(nm[symbol], "nm has no \(symbol)")
+            #expect(link &+ kaslr &+ offset == f.pc, "\(symbol)+\(hex(offset))")
+            checked += 1
+        }
+        #expect(checked >= 15)
+    }
+}
