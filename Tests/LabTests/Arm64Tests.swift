@@ -185,13 +185,30 @@ struct Arm64Tests {
 
     // MARK: bt
 
-    /// drgn's `stack_trace` of every task, as JSON: pid → function names (nil names as "??").
-    static func drgnTraces(_ fx: LabFixture) throws -> [String: [String]] {
+    /// What drgn says of a task: its `stack_trace`'s function names (nil names as "??") and, for
+    /// a process, the user pc and sp its entry saved (`struct pt_regs` at the top of its stack).
+    struct DrgnTask {
+        var names: [String]
+        var user: (pc: UInt64, sp: UInt64)?
+    }
+
+    /// drgn's view of every task, by PID.
+    static func drgnTasks(_ fx: LabFixture) throws -> [String: DrgnTask] {
         let script = """
         import drgn, json, sys
+        from drgn import Object
         from drgn.helpers.linux.pid import for_each_task
         prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
-        print(json.dumps({str(t.pid.value_()): [f.name or "??" for f in prog.stack_trace(t)] for t in for_each_task(prog)}))
+        out = {}
+        for t in for_each_task(prog):
+            d = {"names": [f.name or "??" for f in prog.stack_trace(t)]}
+            if t.mm:
+                # THREAD_SIZE: the stack's vmalloc area less its guard page
+                size = t.stack_vm_area.size.value_() - 4096
+                regs = Object(prog, "struct pt_regs", address=t.stack.value_() + size - prog.type("struct pt_regs").size)
+                d["pc"], d["sp"] = regs.pc.value_(), regs.sp.value_()
+            out[str(t.pid.value_())] = d
+        print(json.dumps(out))
         """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try drgnPython())
@@ -204,7 +221,11 @@ struct Arm64Tests {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: e, as: UTF8.self))") }
-        return try #require(try JSONSerialization.jsonObject(with: o) as? [String: [String]])
+        let json = try #require(try JSONSerialization.jsonObject(with: o) as? [String: [String: Any]])
+        return json.mapValues { d in
+            let user = (d["pc"] as? NSNumber).flatMap { pc in (d["sp"] as? NSNumber).map { (pc.uint64Value, $0.uint64Value) } }
+            return DrgnTask(names: d["names"] as? [String] ?? [], user: user)
+        }
     }
 
     /// The panicking task: its CPU's NT_PRSTATUS registers, through panic() and
@@ -212,7 +233,7 @@ struct Arm64Tests {
     @Test func panickingTaskMatchesDrgn() throws {
         let fx = try Self.fixture()
         let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
-        let drgn = try #require(try Self.drgnTraces(fx)["\(pid)"])
+        let drgn = try #require(try Self.drgnTasks(fx)["\(pid)"]).names
         let r = try runMkdbg(["--json", "-c", fx.elf, "-s", fx.vmlinux, "-e", "bt"])
         let bt = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.err)")
         #expect(bt["pid"] as? Int == pid)
@@ -227,26 +248,32 @@ struct Arm64Tests {
     }
 
     /// Every task of both dumps (sleeping ones from thread.cpu_context, the idle and running
-    /// ones from their CPU's note): the same functions as drgn's stack_trace.
+    /// ones from their CPU's note): the same functions as drgn's stack_trace; a process's walk
+    /// ends in the pt_regs its entry from user mode saved, at the user pc and sp drgn reads there.
     @Test(arguments: ["running", "panicked"])
     func everyTaskMatchesDrgn(_ name: String) throws {
         let fx = try Self.fixture(name)
-        let drgn = try Self.drgnTraces(fx)
+        let drgn = try Self.drgnTasks(fx)
         let kernel = try Session(target: try fx.target()).kernel()
         let tracer = try Backtracer(kernel: kernel)
         let tasks = try kernel.tasks(budget: WalkBudget()).tasks
         // drgn's for_each_task leaves out the idle tasks (PID 0), one per CPU.
         #expect(tasks.filter { $0.pid != 0 }.count == drgn.count, "drgn walks \(drgn.count) tasks")
-        var compared = 0
+        var compared = 0, users = 0
         for t in tasks where t.pid != 0 {
             let bt = try tracer.backtrace(task: t.address)
             let mine = bt.frames.map { Self.plain($0.function ?? "??") }
             let theirs = try #require(drgn["\(t.pid)"], "drgn has no PID \(t.pid)")
-            #expect(mine == theirs, "PID \(t.pid) \(bt.comm ?? ""): mkdbg \(mine)\ndrgn \(theirs)")
+            #expect(mine == theirs.names, "PID \(t.pid) \(bt.comm ?? ""): mkdbg \(mine)\ndrgn \(theirs.names)")
             #expect(!mine.isEmpty)
+            if let user = theirs.user {
+                #expect(bt.notes.last == "entered the kernel from user mode: ip \(hex(user.pc)), sp \(hex(user.sp))",
+                        "PID \(t.pid): \(bt.notes)")
+                users += 1
+            }
             compared += 1
         }
-        #expect(compared >= 40)
+        #expect(compared >= 40 && users >= fx.processes.count)
     }
 
     /// Each real frame's symbol and offset name the same address the vmlinux's symbol table

@@ -65,6 +65,10 @@ public protocol Architecture: Sendable {
     var frameRecord: FrameRecord { get }
     /// What its code is decoded as (`dis`, `disassemble`, `x/i`).
     var instructionSet: InstructionSet { get }
+    /// The `struct pt_regs` an exception entry saved, when the frame at `pc` (a lookup address)
+    /// with frame pointer `framePointer` is that entry's (arm64: code in `.entry.text`, whose
+    /// frame record is the `pt_regs`'s `stackframe`); nil elsewhere.
+    func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64?
     /// Other names of its registers (arm64 `lr` for x30), by DWARF number.
     var registerAliases: [String: Int] { get }
     /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
@@ -87,6 +91,7 @@ public protocol Architecture: Sendable {
 extension Architecture {
     public var cfiReturnAddressRegister: Int { registerFile.pc }
     public var registerAliases: [String: Int] { [:] }
+    public func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64? { nil }
     public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
 
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }

@@ -80,6 +80,17 @@ public struct Arm64Architecture: Architecture {
         return address & (1 << 55) != 0 ? address | mask : address & ~mask
     }
 
+    /// The exception vectors' entry code (`.entry.text`) points x29 at `pt_regs.stackframe`
+    /// (`kernel_entry`), so the `pt_regs` is that far below it.
+    public func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64? {
+        guard let symbols = kernel.target.symbols,
+              let start = symbols.lookup("__entry_text_start")?.address, let end = symbols.lookup("__entry_text_end")?.address,
+              pc >= start, pc < end,
+              let t = try? kernel.type("struct pt_regs"), let off = try? kernel.offset(of: "stackframe", in: t),
+              framePointer >= off else { return nil }
+        return framePointer - off
+    }
+
     /// `cpu_switch_to` saved x19–x28, x29, sp and its return address (`pc`, into `__switch_to`)
     /// in `thread.cpu_context`.
     public func sleepingTaskRegisters(_ task: KObject, kernel: Kernel) throws -> (RegisterSet, pcIsReturnAddress: Bool) {

@@ -13,6 +13,9 @@ struct FramePointerUnwinder: UnwindStrategy {
         let record = context.arch.frameRecord
         let code = context.code
         guard let bp = frame.regs.bp, let sp = frame.regs.sp else { return .failed("no frame pointer to follow") }
+        if let pc = context.lookupAddress(frame), let at = context.arch.exceptionFrame(pc: pc, framePointer: bp, kernel: context.kernel) {
+            return exception(at)
+        }
         guard bp >= sp, bp - sp < 1 << 16, bp & 7 == 0 else {
             return .failed("the frame pointer \(hex(bp)) does not point into this stack")
         }
@@ -35,6 +38,20 @@ struct FramePointerUnwinder: UnwindStrategy {
                                                                        regs.file.pc: bp &+ record.returnAddress]))
         } catch {
             return .failed("cannot follow the frame pointer: \(error)")
+        }
+    }
+
+    /// The registers an exception entry saved in the `struct pt_regs` at `address`: the
+    /// interrupted pc (not a return address), its stack pointer and the rest.
+    private func exception(_ address: UInt64) -> UnwindStep {
+        do {
+            let layout = try context.arch.ptRegsLayout(kernel: context.kernel)
+            var regs = try layout.read(at: address, memory: context.kernel.memory)
+            regs.pc = regs.pc.map { context.arch.codeAddress($0, kernel: context.kernel) }
+            return .caller(regs, pcIsReturnAddress: false, switchedStack: true, method: .regs,
+                           saved: SavedRegisters(cfa: address, slots: layout.slots(at: address)))
+        } catch {
+            return .failed("cannot read the exception's struct pt_regs at \(hex(address)): \(error)")
         }
     }
 }
