@@ -192,6 +192,27 @@ struct Arm64Tests {
         var user: (pc: UInt64, sp: UInt64)?
     }
 
+    /// What a drgn script (given `prog`) prints as JSON on the fixture's ELF dump.
+    static func drgnJSON(_ fx: LabFixture, _ body: String) throws -> Any {
+        let script = """
+        import drgn, json, sys
+        prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
+
+        """ + body
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try drgnPython())
+        p.arguments = ["-c", script, fx.elf, fx.vmlinux]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: e, as: UTF8.self))") }
+        return try JSONSerialization.jsonObject(with: o)
+    }
+
     /// drgn's view of every task, by PID.
     static func drgnTasks(_ fx: LabFixture) throws -> [String: DrgnTask] {
         let script = """
@@ -274,6 +295,39 @@ struct Arm64Tests {
             compared += 1
         }
         #expect(compared >= 40 && users >= fx.processes.count)
+    }
+
+    /// The CPU the panic stopped took the IPI in its idle loop: its walk goes from the handler on
+    /// the CPU's IRQ stack (drgn's irq_stack_ptr) through call_on_irq_stack to the idle task's
+    /// stack, into the el1 exception's pt_regs and on through the idle loop, naming the functions
+    /// drgn names for an idle CPU of the running dump after cpu_do_idle. (drgn itself cannot
+    /// unwind this CPU: "stack pointer is not known".)
+    @Test func stoppedCpuCrossesTheIrqStackAndTheException() throws {
+        let fx = try Self.fixture()
+        let stacks = try #require(try Self.drgnJSON(fx, """
+            from drgn.helpers.linux.percpu import per_cpu
+            from drgn.helpers.linux.sched import idle_task
+            print(json.dumps({"irq": per_cpu(prog["irq_stack_ptr"], 1).value_(), "idle": idle_task(prog, 1).stack.value_()}))
+            """) as? [String: NSNumber])
+        let irq = try #require(stacks["irq"]).uint64Value, idle = try #require(stacks["idle"]).uint64Value
+        let running = try #require(try Self.drgnJSON(try Self.fixture("running"), """
+            from drgn.helpers.linux.sched import idle_task
+            print(json.dumps([f.name for f in prog.stack_trace(idle_task(prog, 1))]))
+            """) as? [String])
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let bt = try tracer.backtrace(task: try kernel.currentTask(cpu: 1))
+        #expect(bt.active && bt.comm == "swapper/1")
+        let names = bt.frames.map { Self.plain($0.function ?? "??") }
+        let switchAt = try #require(names.firstIndex(of: "call_on_irq_stack"), "\(names)")
+        let exception = try #require(bt.frames.firstIndex { $0.method == "pt_regs" }, "\(names)")
+        #expect(names[exception - 1] == "el1h_64_irq" && names.prefix(switchAt).contains("ipi_handler"), "\(names)")
+        for f in bt.frames[...switchAt] { #expect(f.sp >= irq && f.sp - irq <= 16384, "frame \(f.index) sp \(hex(f.sp)) on the IRQ stack") }
+        for f in bt.frames[(switchAt + 1)...] { #expect(f.sp >= idle && f.sp - idle < 16384, "frame \(f.index) sp \(hex(f.sp)) on the idle stack") }
+        let after = try #require(running.firstIndex(of: "cpu_do_idle"), "\(running)")
+        #expect(Array(names[exception...]) == Array(running[(after + 1)...]), "mkdbg \(names[exception...])\ndrgn (running) \(running)")
+        let unreliable = bt.frames.filter { !$0.reliable }.map(\.index)
+        #expect(unreliable.isEmpty, "unreliable frames \(unreliable)")
     }
 
     /// Each real frame's symbol and offset name the same address the vmlinux's symbol table

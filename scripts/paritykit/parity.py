@@ -60,7 +60,8 @@ And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each
 and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
-evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
+evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12,
+questions-6.1-arm64.json from arm64 6.1; run picks the dump's by release and architecture):
 
   {"kind": "global",   "name": N}             p/x N            prog[N]
   {"kind": "sizeof",   "type": T}             p sizeof(T)      sizeof(prog.type(T))

@@ -21,7 +21,9 @@ from checks import (  # noqa: E402 (paritykit is on the path)
     Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
 from images import drgn_program  # noqa: E402
 
-DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
+# drgn's names that gdb (and mkdbg) spell otherwise: x86-64's flags and segment bases, arm64's
+# frame pointer and link register (x29, x30).
+DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base", "fp": "x29", "lr": "x30"}
 
 
 def drgn_registers(image, vmlinux):

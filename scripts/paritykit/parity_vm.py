@@ -178,7 +178,8 @@ def two_level(image, vmlinux, out):
             typ, _, o, _, pa, fs, _, _ = struct.unpack("<IIQQQQQQ", f.read(56))
             if typ == 1:
                 loads.append((pa, o, fs))
-        direct = prog["page_offset_base"].value_()
+        from checks import direct_map_base
+        direct = direct_map_base(prog)
 
         def at(va):
             pa = va - direct

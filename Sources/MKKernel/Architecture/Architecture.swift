@@ -33,6 +33,9 @@ public struct FrameRecord: Equatable, Sendable {
     public var callerStackPointer: UInt64
     /// A record of a zero frame pointer and return address is the stack's last (arm64).
     public var zeroRecordEndsStack = false
+    /// The kernel always keeps the chain (arm64 builds with frame pointers and unwinds by them
+    /// itself), so a frame found by it is as reliable as one found by CFI.
+    public var chainAlwaysKept = false
 }
 
 /// Everything mkdbg knows about one architecture, in one table (as drgn's
@@ -69,6 +72,10 @@ public protocol Architecture: Sendable {
     /// with frame pointer `framePointer` is that entry's (arm64: code in `.entry.text`, whose
     /// frame record is the `pt_regs`'s `stackframe`); nil elsewhere.
     func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64?
+    /// Whether the function holding `pc` (a lookup address) moved to another stack after saving
+    /// its frame record on the old one (arm64 `call_on_irq_stack`): that record is followed
+    /// wherever it is.
+    func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool
     /// Other names of its registers (arm64 `lr` for x30), by DWARF number.
     var registerAliases: [String: Int] { get }
     /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
@@ -92,6 +99,7 @@ extension Architecture {
     public var cfiReturnAddressRegister: Int { registerFile.pc }
     public var registerAliases: [String: Int] { [:] }
     public func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64? { nil }
+    public func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool { false }
     public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
 
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }

@@ -52,7 +52,7 @@ public struct Arm64Architecture: Architecture {
     /// address; the caller's sp is at least 16 above it. A record of zeros (the one kernel entry
     /// leaves in `pt_regs.stackframe`) ends the stack.
     public var frameRecord: FrameRecord {
-        FrameRecord(savedFramePointer: 0, returnAddress: 8, callerStackPointer: 16, zeroRecordEndsStack: true)
+        FrameRecord(savedFramePointer: 0, returnAddress: 8, callerStackPointer: 16, zeroRecordEndsStack: true, chainAlwaysKept: true)
     }
 
     public var cfiReturnAddressRegister: Int { Self.lr }
@@ -89,6 +89,12 @@ public struct Arm64Architecture: Architecture {
               let t = try? kernel.type("struct pt_regs"), let off = try? kernel.offset(of: "stackframe", in: t),
               framePointer >= off else { return nil }
         return framePointer - off
+    }
+
+    /// `call_on_irq_stack` pushes its frame record on the task's stack, then runs the handler on
+    /// the CPU's IRQ stack.
+    public func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool {
+        kernel.target.symbols?.symbolize(pc)?.symbol.name == "call_on_irq_stack"
     }
 
     /// `cpu_switch_to` saved x19–x28, x29, sp and its return address (`pc`, into `__switch_to`)

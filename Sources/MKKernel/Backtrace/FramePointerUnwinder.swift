@@ -16,7 +16,8 @@ struct FramePointerUnwinder: UnwindStrategy {
         if let pc = context.lookupAddress(frame), let at = context.arch.exceptionFrame(pc: pc, framePointer: bp, kernel: context.kernel) {
             return exception(at)
         }
-        guard bp >= sp, bp - sp < 1 << 16, bp & 7 == 0 else {
+        let switching = context.lookupAddress(frame).map { context.arch.switchesStacks(at: $0, kernel: context.kernel) } ?? false
+        guard switching || (bp >= sp && bp - sp < 1 << 16), bp & 7 == 0 else {
             return .failed("the frame pointer \(hex(bp)) does not point into this stack")
         }
         do {
@@ -33,7 +34,7 @@ struct FramePointerUnwinder: UnwindStrategy {
             regs.pc = ra
             regs.sp = bp &+ record.callerStackPointer
             regs.bp = savedBP
-            return .caller(regs, pcIsReturnAddress: true, switchedStack: false, method: .framePointer,
+            return .caller(regs, pcIsReturnAddress: true, switchedStack: switching, method: .framePointer,
                            saved: SavedRegisters(cfa: regs.sp, slots: [regs.file.fp: bp &+ record.savedFramePointer,
                                                                        regs.file.pc: bp &+ record.returnAddress]))
         } catch {

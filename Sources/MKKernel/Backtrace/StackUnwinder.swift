@@ -171,7 +171,7 @@ final class StackUnwinder {
                 walk.notes.append("stopped at \(hex(pc)): the caller's pc is 0")
                 return walk
             }
-            let reliable = frame.reliable && how != .framePointer
+            let reliable = frame.reliable && (how != .framePointer || arch.frameRecord.chainAlwaysKept)
             frame = PhysicalFrame(regs: regs, pcIsReturnAddress: isReturn, method: how, reliable: reliable)
         }
     }
