@@ -361,3 +361,14 @@ struct Arm64Tests {
         #expect(checked >= 15)
     }
 }
+
+/// Pointer authentication, which the lab's cortex-a72 lacks (its KERNELPACMASK is 0): the
+/// mask a 48-bit kernel with PAC writes, on signed kernel and user return addresses.
+@Suite struct Arm64PointerAuthenticationTests {
+    @Test func signedReturnAddressesLoseTheirCode() {
+        let mask: UInt64 = 0xff7f_0000_0000_0000 // bits 63–56 and 54–48: all but bit 55 above VA_BITS
+        #expect(Arm64Architecture.strippingPointerAuthentication(0x8a3f_c5e4_3d5d_5c64 | 1 << 55, mask: mask) == 0xffff_c5e4_3d5d_5c64)
+        #expect(Arm64Architecture.strippingPointerAuthentication(0x2a15_0000_0044_a7cc, mask: mask) == 0x0000_0000_0044_a7cc)
+        #expect(Arm64Architecture.strippingPointerAuthentication(0xffff_c5e4_3d5d_5c64, mask: 0) == 0xffff_c5e4_3d5d_5c64)
+    }
+}

@@ -76,8 +76,12 @@ public struct Arm64Architecture: Architecture {
     /// A signed return address (`paciasp`) has its pointer-authentication code in the bits
     /// `KERNELPACMASK` names; a kernel address gets them back as ones, a user one as zeros.
     public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 {
-        guard let mask = kernel.target.image.vmcoreInfo?.bits("KERNELPACMASK"), mask != 0 else { return address }
-        return address & (1 << 55) != 0 ? address | mask : address & ~mask
+        Self.strippingPointerAuthentication(address, mask: kernel.target.image.vmcoreInfo?.bits("KERNELPACMASK") ?? 0)
+    }
+
+    /// Bit 55 tells a kernel (TTBR1) address from a user one, whatever the PAC bits hold.
+    public static func strippingPointerAuthentication(_ address: UInt64, mask: UInt64) -> UInt64 {
+        address & (1 << 55) != 0 ? address | mask : address & ~mask
     }
 
     /// The exception vectors' entry code (`.entry.text`) points x29 at `pt_regs.stackframe`
