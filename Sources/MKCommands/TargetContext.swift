@@ -48,8 +48,9 @@ public final class TargetContext {
     /// first use: it loads the DWARF index).
     public func evaluator() throws -> Evaluator {
         if let evaluatorStorage { return evaluatorStorage }
-        let e = Evaluator(debugInfo: try target.requireDebugInfo(), memory: target.memory, symbols: target.symbols)
+        let e = Evaluator(types: try target.requireTypes(), memory: target.memory, symbols: target.symbols)
         e.frameScope = frameScope
+        if let btf = e.types as? BtfTypes { KernelGlobals.declare(in: btf, symbols: target.symbols) }
         evaluatorStorage = e
         return e
     }

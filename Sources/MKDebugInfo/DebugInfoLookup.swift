@@ -1,7 +1,18 @@
 import CElf
 
 /// Lookups by name over the index, returning parsed types.
-extension DebugInfo {
+extension DebugInfo: TypeSource {
+    public var dwarfInfo: DebugInfo? { self }
+    public var typeSourceName: String { "DWARF from \(vmlinux.path)" }
+
+    public func isTypeName(_ name: String) -> Bool {
+        index.lookup(name, .typedef) != nil || index.lookup(name, .base) != nil
+    }
+
+    public func names(withPrefix prefix: String, kinds: Set<IndexKind>, limit: Int) -> [String] {
+        index.names(withPrefix: prefix, kinds: kinds, limit: limit)
+    }
+
     /// `struct X`, `union X`, `enum X`, or a typedef or base type name.
     public func findType(_ spelled: String) -> CType? {
         let words = spelled.split(separator: " ").map(String.init)
@@ -30,27 +41,10 @@ extension DebugInfo {
         return names
     }
 
-    public struct VariableInfo {
-        public var name: String
-        public var type: CType
-        /// The link-time address from DWARF (not relocated), when static.
-        public var linkAddress: UInt64?
-        public var declFile: String?
-        public var declLine: Int?
-    }
-
     public func variable(_ name: String) -> VariableInfo? {
         guard let off = index.lookup(name, .variable), let die = dwarf.die(at: off) else { return nil }
         return VariableInfo(name: name, type: types.typeAttribute(of: die), linkAddress: die.locationAddress,
                             declFile: die.declFile, declLine: die.declLine)
-    }
-
-    public struct FunctionInfo {
-        public var name: String
-        public var type: CType
-        public var linkAddress: UInt64?
-        public var declFile: String?
-        public var declLine: Int?
     }
 
     public func function(_ name: String) -> FunctionInfo? {

@@ -68,9 +68,6 @@ public final class Target {
             throw LayoutError.unsupportedMachine(image.elfMachine ?? 0, image: image.path)
         }
         let table = try vmlinux.map { try $0.symbolTable(kaslrOffset: kaslr, space: space, cacheDirectory: SymbolStore.indexDirectory(for: $0.path)) }
-        let directMapBase = memory.addressLayout?.directMapBaseVariable
-        try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? table?.lookup($0)?.address })
-        memory.setKernelImageEnd(table?.lookup("_end")?.address)
         if let table, let vmlinux {
             self.symbols = table
             self.symbolSource = .vmlinux(vmlinux.path)
@@ -81,7 +78,7 @@ public final class Target {
                 self.symbols = own
                 self.symbolSource = .kallsyms(count: own.count)
                 self.symbolProblem = (problem.map { $0 + "; " } ?? "")
-                    + "symbols from the kernel's kallsyms in memory (\(own.count)): no types, source lines or locals without the vmlinux"
+                    + "symbols from the kernel's kallsyms in memory (\(own.count)), types from its BTF: no source lines or locals without the vmlinux"
             } catch let error as KallsymsError {
                 self.symbols = nil
                 self.symbolSource = .none
@@ -91,6 +88,10 @@ public final class Target {
             self.symbols = nil
             self.symbolSource = .none
         }
+        // After the symbols: without a vmlinux, kallsyms (read through the kernel image's map) knows page_offset_base.
+        let directMapBase = memory.addressLayout?.directMapBaseVariable
+        try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? symbols?.lookup($0)?.address })
+        memory.setKernelImageEnd(symbols?.lookup("_end")?.address)
     }
 
     private var loadedDebugInfo: DebugInfo?
@@ -103,6 +104,27 @@ public final class Target {
         let d = try DebugInfo.load(vmlinux, cacheDirectory: SymbolStore.indexDirectory(for: vmlinux.path))
         loadedDebugInfo = d
         return d
+    }
+
+    private var loadedTypes: (any TypeSource)?
+
+    /// Types: the vmlinux's DWARF when there is one, else the kernel's BTF
+    /// read from its memory (once).
+    public func requireTypes() throws -> any TypeSource {
+        if let loadedTypes { return loadedTypes }
+        let types: any TypeSource
+        if vmlinux != nil {
+            types = try requireDebugInfo()
+        } else {
+            guard let symbols else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
+            do {
+                types = try BtfTypes.load(memory: memory, symbols: symbols, image: image.path)
+            } catch let error as BtfError {
+                throw TargetError.noSymbols((symbolProblem.map { $0 + "; " } ?? "") + error.description)
+            }
+        }
+        loadedTypes = types
+        return types
     }
 
     public func requireSymbols() throws -> SymbolTable {

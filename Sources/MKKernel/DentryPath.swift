@@ -17,6 +17,10 @@ public struct DentryPathLayout {
     /// Offset of the `vfsmount` inside its `struct mount`.
     public let mountMnt: Int
     public let dentryFields: [Field]
+    /// For pseudo filesystems' names (`socket:[INO]`): `dentry.d_op`, its `d_dname`, `inode.i_ino`.
+    let dOp: Field?
+    let dDname: Field?
+    let iIno: Field?
 
     public init(_ kernel: Kernel) throws {
         let path = try kernel.type("struct path")
@@ -33,6 +37,9 @@ public struct DentryPathLayout {
         mountMountpoint = try kernel.field("mnt_mountpoint", in: mount)
         mountMnt = try kernel.field("mnt", in: mount).offset
         dentryFields = [dParent, nameLength, namePointer, dInode]
+        dOp = try? kernel.field("d_op", in: dentry)
+        dDname = try? kernel.field("d_dname", in: kernel.type("struct dentry_operations"))
+        iIno = try? kernel.field("i_ino", in: kernel.type("struct inode"))
     }
 }
 
@@ -139,9 +146,39 @@ extension Kernel {
         }
     }
 
+    /// The name `d_path` gives a dentry of a pseudo filesystem whose
+    /// `d_op->d_dname` makes one up (sockets, pipes, anonymous inodes, SysV
+    /// shm), as /proc/PID/fd and maps show it; nil for any other dentry.
+    func pseudoName(dentry: UInt64, layout: DentryPathLayout) -> String? {
+        guard let dOp = layout.dOp, let dDname = layout.dDname, let iIno = layout.iIno,
+              let d = try? readObject(at: dentry, covering: [dOp, layout.dInode, layout.nameLength, layout.namePointer]),
+              let ops = d.unsigned(dOp), ops != 0,
+              let fn = try? readObject(at: ops, covering: [dDname]).unsigned(dDname), fn != 0,
+              let hit = target.symbols?.symbolize(fn), hit.offset == 0 else { return nil }
+        func ino() -> UInt64? {
+            guard let inode = d.unsigned(layout.dInode), inode != 0 else { return nil }
+            return try? readObject(at: inode, covering: [iIno]).unsigned(iIno)
+        }
+        switch hit.symbol.name {
+        case "sockfs_dname": return ino().map { "socket:[\($0)]" }
+        case "pipefs_dname": return ino().map { "pipe:[\($0)]" }
+        case "anon_inodefs_dname", "simple_dname":
+            let length = min(Int(clamping: d.unsigned(layout.nameLength) ?? 0), 255)
+            guard let name = d.unsigned(layout.namePointer),
+                  let bytes = try? memory.readVirtual(name, count: length) else { return nil }
+            let text = String(decoding: bytes, as: UTF8.self)
+            // simple_dname: pseudo files of an internal mount (SysV shm, memfd) print as deleted
+            return hit.symbol.name == "simple_dname" ? "/" + text + " (deleted)" : "anon_inode:" + text
+        default: return nil
+        }
+    }
+
     /// `dentryPath` of the `struct path` at `address`.
     public func path(at address: UInt64, layout: DentryPathLayout, budget: WalkBudget) throws -> DentryPath {
         let p = try readObject(at: address, covering: [layout.pathMnt, layout.pathDentry])
+        if let dentry = p.unsigned(layout.pathDentry), dentry != 0, let name = pseudoName(dentry: dentry, layout: layout) {
+            return DentryPath(path: name)
+        }
         return dentryPath(mnt: p.unsigned(layout.pathMnt) ?? 0, dentry: p.unsigned(layout.pathDentry) ?? 0,
                           layout: layout, budget: budget)
     }

@@ -34,7 +34,7 @@ extension Kernel {
     public func deviceTables(budget: WalkBudget = WalkBudget()) throws -> DeviceTables {
         var warnings: [WalkWarning] = []
         func chains(_ table: String, _ type: String, read: (UInt64, ObjectBytes) -> Void, fields: [Field]) throws {
-            guard let v = debugInfo.variable(table), let n = v.type.resolved.count, n > 0, n <= 4096 else {
+            guard let v = types.variable(table), let n = v.type.resolved.count, n > 0, n <= 4096 else {
                 throw KernelError.unsupportedLayout(what: table, message: "\(table) is not an array of \(type) pointers")
             }
             let t = try self.type(type)

@@ -11,12 +11,16 @@ public final class Kernel {
     public let target: Target
     public let evaluator: Evaluator
     public var memory: KernelMemory { target.memory }
-    public var debugInfo: DebugInfo { evaluator.debugInfo }
+    /// Types and typed globals: DWARF, or BTF from memory.
+    public var types: any TypeSource { evaluator.types }
+    /// The vmlinux's DWARF; nil without a debug package (BTF types).
+    public var dwarf: DebugInfo? { evaluator.debugInfo }
     var cachedPerCPUOffsets: [UInt64]?
 
     public init(target: Target, evaluator: Evaluator) {
         self.target = target
         self.evaluator = evaluator
+        if let btf = evaluator.types as? BtfTypes { KernelGlobals.declare(in: btf, symbols: target.symbols) }
     }
 
     /// A global variable (or function) as an object.
@@ -36,13 +40,16 @@ public final class Kernel {
 
     /// `struct X`, `union X`, a typedef or base type, by name.
     public func type(_ spelled: String) throws -> CType {
-        guard let t = debugInfo.findType(spelled) else {
+        guard let t = types.findType(spelled) else {
             throw KernelError.missingType(spelled)
         }
         return t
     }
 
-    public func has(variable name: String) -> Bool { debugInfo.variable(name) != nil }
+    public func has(variable name: String) -> Bool { types.variable(name) != nil }
+
+    /// A global's type (and, from DWARF, where it is declared).
+    public func variable(_ name: String) -> VariableInfo? { types.variable(name) }
 
     /// The address of a symbol, from the relocated symbol table.
     public func address(of symbol: String) throws -> UInt64 {

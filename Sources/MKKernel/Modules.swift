@@ -91,10 +91,10 @@ extension Kernel {
            let elementSize = element.byteSize, elementSize > 0 {
             let base = try field("base", in: element)
             let size = try field("size", in: element)
-            guard let textKind = debugInfo.enumerator("MOD_TEXT")?.value else {
+            guard let textKind = types.enumerator("MOD_TEXT")?.value else {
                 throw KernelError.unsupportedLayout(what: "struct module", message: "struct module has mem[] but the kernel has no MOD_TEXT")
             }
-            let kinds = debugInfo.enumerator("MOD_TEXT")?.type.resolved.enumerators ?? []
+            let kinds = types.enumerator("MOD_TEXT")?.type.resolved.enumerators ?? []
             let count = Int(mem.type.resolved.count ?? 0)
             let core = kinds.filter { $0.name.hasPrefix("MOD_") && !$0.name.hasPrefix("MOD_INIT") && !$0.name.contains("NUM")
                 && $0.value >= 0 && Int($0.value) < count }.map { Int($0.value) }

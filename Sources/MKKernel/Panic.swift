@@ -31,6 +31,9 @@ extension Kernel {
         var info = PanicInfo(message: nil, cpu: cpu)
         if let text = panicBuffer(), !text.isEmpty {
             info.message = "Kernel panic - not syncing: " + text
+        } else if dwarf == nil, let line = panicLine() {
+            // Without DWARF the static buffer has no name: the line panic() printed is in the log.
+            info.message = line
         } else {
             info.warnings.append("the message buffer of panic() (vpanic() since 6.10) is empty or not found")
         }
@@ -47,9 +50,19 @@ extension Kernel {
         return info
     }
 
+    /// The last "Kernel panic - not syncing: …" line in the kernel log.
+    func panicLine() -> String? {
+        guard let log = try? printkLog() else { return nil }
+        let prefix = "Kernel panic - not syncing: "
+        guard let r = log.records.last(where: { $0.text.hasPrefix(prefix) }) else { return nil }
+        var text = r.text
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
     /// The text of `panic()`'s static `buf`, up to its NUL, without the trailing newline.
     func panicBuffer() -> String? {
-        guard let v = debugInfo.staticLocal("buf", inFunction: "vpanic") ?? debugInfo.staticLocal("buf", inFunction: "panic"),
+        guard let dwarf, let v = dwarf.staticLocal("buf", inFunction: "vpanic") ?? dwarf.staticLocal("buf", inFunction: "panic"),
               let link = v.linkAddress else { return nil }
         let address = target.symbols?.relocated(link)
             ?? memory.addressLayout.map { $0.space.relocate(link, kaslrOffset: $0.kaslrOffset) } ?? link

@@ -101,7 +101,7 @@ extension Kernel {
 
     /// CPU `cpu`'s copy of a per-CPU variable, typed by its DWARF.
     public func perCPU(_ name: String, cpu: Int, offsets: [UInt64]? = nil) throws -> KObject {
-        guard let v = debugInfo.variable(name) else { throw KernelError.missingSymbol(name) }
+        guard let v = types.variable(name) else { throw KernelError.missingSymbol(name) }
         let base = try address(of: name)
         if has(variable: "__per_cpu_offset") && !isPerCPU(base) {
             throw KernelError.notPerCPU(name)

@@ -66,7 +66,7 @@ struct PrintkLayout {
                                           + "lpos \(blockBegin.size)/\(blockNext.size), block id \(blockIdSize) at data \(blockDataOffset)")
         }
         func enumerator(_ name: String) throws -> UInt64 {
-            guard let e = kernel.debugInfo.enumerator(name) else { throw KernelError.missingSymbol(name) }
+            guard let e = kernel.types.enumerator(name) else { throw KernelError.missingSymbol(name) }
             return UInt64(bitPattern: e.value)
         }
         reserved = try enumerator("desc_reserved")

@@ -25,6 +25,8 @@ public struct SlabCache {
     /// that obfuscates it (`random`; nil without CONFIG_SLAB_FREELIST_HARDENED).
     public var freePointerOffset: UInt64
     public var freelistKey: UInt64?
+    /// `red_left_pad`: bytes before each object (SLUB's left red zone; 0 without debugging).
+    public var redLeftPad: UInt64 = 0
 }
 
 /// Where SLUB's structures keep what `kmem -s` counts, from DWARF.
@@ -39,6 +41,7 @@ struct SlabLayout {
     let list: UInt64
     /// `random`: present when CONFIG_SLAB_FREELIST_HARDENED obfuscates freelist pointers.
     let random: Field?
+    let redLeftPad: Field?
     let node: UInt64
     let nodeSlots: Int
     let nodePartial: UInt64
@@ -66,6 +69,7 @@ struct SlabLayout {
         name = try kernel.field("name", in: cache)
         list = try kernel.offset(of: "list", in: cache)
         random = kernel.optionalField("random", in: cache)
+        redLeftPad = kernel.optionalField("red_left_pad", in: cache)
         let nodes = try kernel.field("node", in: cache)
         guard let n = nodes.type.resolved.count, n > 0, n <= 1 << 16 else {
             throw KernelError.unsupportedLayout(what: "struct kmem_cache.node", message: "kmem_cache.node is not an array of node pointers")
@@ -146,7 +150,7 @@ extension Kernel {
         return Int(n)
     }
 
-    private func slabCache(at at: UInt64, name: String, bytes b: ObjectBytes, layout: SlabLayout) throws -> SlabCache {
+    func slabCache(at at: UInt64, name: String, bytes b: ObjectBytes, layout: SlabLayout) throws -> SlabCache {
         let oo = b.unsigned(layout.oo) ?? 0
         let order = oo >> 16
         guard order < 20 else {

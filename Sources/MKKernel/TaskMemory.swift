@@ -65,7 +65,7 @@ public struct TaskMemoryLayout {
         // rss_stat: struct mm_rss_stat { atomic_long_t count[N]; } (6.1), or struct percpu_counter [N] (6.2+).
         var indexes: [Int] = []
         for name in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"] {
-            if let e = kernel.debugInfo.enumerator(name), e.value >= 0, e.value < 16 { indexes.append(Int(e.value)) }
+            if let e = kernel.types.enumerator(name), e.value >= 0, e.value < 16 { indexes.append(Int(e.value)) }
         }
         rssIndexes = indexes
         if let stat = kernel.optionalField("rss_stat", in: mm) {

@@ -71,7 +71,7 @@ struct TimerLayout {
     let hrFunction: UInt64
 
     init(_ kernel: Kernel) throws {
-        guard let bases = kernel.debugInfo.variable("timer_bases") else { throw KernelError.missingSymbol("timer_bases") }
+        guard let bases = kernel.types.variable("timer_bases") else { throw KernelError.missingSymbol("timer_bases") }
         guard let n = bases.type.resolved.count, n > 0, n <= 8, let element = bases.type.resolved.target,
               let size = element.byteSize, size > 0 else {
             throw KernelError.unsupportedLayout(what: "timer_bases", message: "timer_bases is not an array of struct timer_base")

@@ -24,7 +24,7 @@ public struct InboxAddresses {
         guard let instanceType = debugInfo.findType("struct mk_instance"), instanceType.member(named: "ipi_phys") != nil else {
             throw MultikernelError.badFormat(debugInfo.vmlinux.path, detail: "the host vmlinux's DWARF has no struct mk_instance with ipi_phys")
         }
-        let kernel = Kernel(target: target, evaluator: Evaluator(debugInfo: debugInfo, memory: target.memory, symbols: target.symbols))
+        let kernel = Kernel(target: target, evaluator: Evaluator(types: debugInfo, memory: target.memory, symbols: target.symbols))
         var out = InboxAddresses()
         out.size = debugInfo.findType("struct mk_shared_data")?.byteSize
         do {

@@ -47,7 +47,7 @@ struct Mkdbg: ParsableCommand {
     @Flag(name: .customLong("guardian"), help: .hidden)
     var guardian = false
 
-    @Flag(name: .customLong("no-debuginfo"), help: "Use no vmlinux: symbols from the kernel's own kallsyms in its memory.")
+    @Flag(name: .customLong("no-debuginfo"), help: "Use no vmlinux: symbols, types and unwind tables from the kernel's own kallsyms, BTF and ORC in its memory (also: MKDBG_NO_DEBUGINFO=1).")
     var noDebugInfo = false
 
     @Flag(name: .customLong("ignore-mismatch"), help: "Use the vmlinux even when its build-id or release differs from the image's.")
@@ -92,7 +92,7 @@ struct Mkdbg: ParsableCommand {
         if let core {
             do {
                 var options = Target.Options(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch)
-                options.noDebugInfo = noDebugInfo
+                options.noDebugInfo = noDebugInfo || getenv("MKDBG_NO_DEBUGINFO").map { String(cString: $0) == "1" } == true
                 target = try Target(imagePath: core, options: options)
             } catch {
                 throw openFailed("-c \(core)", error)

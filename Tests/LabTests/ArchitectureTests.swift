@@ -46,7 +46,7 @@ import MKCommands
         let arch = try kernel.architecture()
         let symbols = try kernel.target.requireSymbols()
         let schedule = try symbols.require("schedule").address &- symbols.kaslrOffset
-        let row = try #require(kernel.debugInfo.callFrameRow(linkAddress: schedule, registers: arch.registers.map(\.dwarfNumber)))
+        let row = try #require(kernel.dwarf?.callFrameRow(linkAddress: schedule, registers: arch.registers.map(\.dwarfNumber)))
         let sp = try #require(arch.register(named: "rsp")).dwarfNumber
         let pc = try #require(arch.register(named: "rip")).dwarfNumber
         #expect(sp == arch.registerFile.sp && pc == arch.registerFile.pc)

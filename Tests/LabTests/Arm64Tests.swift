@@ -49,6 +49,22 @@ struct Arm64Tests {
         return n
     }
 
+    /// The walk's names as drgn 0.3.0 would give them: drgn has no CFI for a pc in a function's
+    /// patchable entry (`mov x9, x30; nop`, before its FDE) and takes the frame record there,
+    /// which is still the caller's caller's, so it drops the caller that x30 holds. mkdbg keeps
+    /// that frame; it is left out here only when its pc is the entry frame's x30.
+    static func drgnView(_ frames: [BacktraceFrame]) -> [String] {
+        var out: [String] = []
+        for (i, f) in frames.enumerated() {
+            if i > 0, !f.isInline, let below = frames[..<i].last(where: { !$0.isInline }),
+               let offset = below.offset, offset < 8, below.registers[Arm64Architecture.lr] == f.pc {
+                continue
+            }
+            out.append(plain(f.function ?? "??"))
+        }
+        return out
+    }
+
     // MARK: image, sys, ps, log, mod
 
     @Test(arguments: ["running", "panicked"])
@@ -256,16 +272,21 @@ struct Arm64Tests {
         let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
         let drgn = try #require(try Self.drgnTasks(fx)["\(pid)"]).names
         let r = try runMkdbg(["--json", "-c", fx.elf, "-s", fx.vmlinux, "-e", "bt"])
-        let bt = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.err)")
-        #expect(bt["pid"] as? Int == pid)
-        #expect(bt["active"] as? Bool == true)
-        let frames = try #require(bt["frames"] as? [[String: Any]])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.err)")
+        #expect(json["pid"] as? Int == pid)
+        #expect(json["active"] as? Bool == true)
+        let frames = try #require(json["frames"] as? [[String: Any]])
         let names = frames.map { Self.plain($0["function"] as? String ?? "??") }
-        #expect(names == drgn, "mkdbg \(names)\ndrgn  \(drgn)")
         for wanted in ["panic", "sysrq_handle_crash", "__handle_sysrq", "write_sysrq_trigger", "el0t_64_sync"] {
             #expect(names.contains(wanted), "bt lacks \(wanted)")
         }
         #expect(frames.first?["method"] as? String == "start")
+        // The same walk in process, against drgn (see drgnView).
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let bt = try tracer.backtrace(task: try tracer.defaultTask().task)
+        #expect(bt.frames.map { Self.plain($0.function ?? "??") } == names)
+        #expect(Self.drgnView(bt.frames) == drgn, "mkdbg \(names)\ndrgn  \(drgn)")
     }
 
     /// Every task of both dumps (sleeping ones from thread.cpu_context, the idle and running
@@ -283,7 +304,7 @@ struct Arm64Tests {
         var compared = 0, users = 0
         for t in tasks where t.pid != 0 {
             let bt = try tracer.backtrace(task: t.address)
-            let mine = bt.frames.map { Self.plain($0.function ?? "??") }
+            let mine = Self.drgnView(bt.frames)
             let theirs = try #require(drgn["\(t.pid)"], "drgn has no PID \(t.pid)")
             #expect(mine == theirs.names, "PID \(t.pid) \(bt.comm ?? ""): mkdbg \(mine)\ndrgn \(theirs.names)")
             #expect(!mine.isEmpty)
@@ -304,20 +325,22 @@ struct Arm64Tests {
     /// unwind this CPU: "stack pointer is not known".)
     @Test func stoppedCpuCrossesTheIrqStackAndTheException() throws {
         let fx = try Self.fixture()
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let cpu = 1 - (try #require(tracer.panicCPU()))
         let stacks = try #require(try Self.drgnJSON(fx, """
             from drgn.helpers.linux.percpu import per_cpu
             from drgn.helpers.linux.sched import idle_task
-            print(json.dumps({"irq": per_cpu(prog["irq_stack_ptr"], 1).value_(), "idle": idle_task(prog, 1).stack.value_()}))
+            print(json.dumps({"irq": per_cpu(prog["irq_stack_ptr"], \(cpu)).value_(), "idle": idle_task(prog, \(cpu)).stack.value_()}))
             """) as? [String: NSNumber])
         let irq = try #require(stacks["irq"]).uint64Value, idle = try #require(stacks["idle"]).uint64Value
         let running = try #require(try Self.drgnJSON(try Self.fixture("running"), """
             from drgn.helpers.linux.sched import idle_task
-            print(json.dumps([f.name for f in prog.stack_trace(idle_task(prog, 1))]))
+            print(json.dumps([f.name for f in prog.stack_trace(idle_task(prog, \(cpu)))]))
             """) as? [String])
-        let kernel = try Session(target: try fx.target()).kernel()
-        let tracer = try Backtracer(kernel: kernel)
-        let bt = try tracer.backtrace(task: try kernel.currentTask(cpu: 1))
-        #expect(bt.active && bt.comm == "swapper/1")
+        let bt = try tracer.backtrace(task: try kernel.currentTask(cpu: cpu))
+        #expect(bt.active)
+        #expect(bt.comm == "swapper/\(cpu)")
         let names = bt.frames.map { Self.plain($0.function ?? "??") }
         let switchAt = try #require(names.firstIndex(of: "call_on_irq_stack"), "\(names)")
         let exception = try #require(bt.frames.firstIndex { $0.method == "pt_regs" }, "\(names)")

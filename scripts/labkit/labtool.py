@@ -4,7 +4,7 @@
   labtool.py buildid FILE                    GNU build-id of an ELF file (hex)
   labtool.py modules MODDIR WANT...          load order (deps first): "name path" lines;
                                              WANT is NAME (required) or NAME? (optional)
-  labtool.py initramfs [--applets-from HOSTBUSYBOX] OUT INIT BUSYBOX [NAME=MODULE...]
+  labtool.py initramfs [--applets-from HOSTBUSYBOX] OUT INIT BUSYBOX [NAME=MODULE...] [bin/NAME=PROGRAM...]
                                              gzip'd newc cpio: busybox + applet links,
                                              /init, modules (decompressed) in /lib/mkdbg;
                                              the applets are listed by HOSTBUSYBOX when
@@ -165,6 +165,10 @@ def cmd_initramfs(out, init, busybox, modules, lister=None):
         names = []
         for spec in modules:
             name, path = spec.split("=", 1)
+            if name.startswith("bin/"):  # a program of the lab's own (mk-ipc)
+                with open(path, "rb") as f:
+                    c.file(name, f.read(), 0o755)
+                continue
             c.file("lib/mkdbg/%s.ko" % name, read_module(path))
             names.append(name)
         c.file("lib/mkdbg/modules.order", "".join(n + "\n" for n in names).encode())
@@ -214,7 +218,8 @@ def parse_console(path):
     for m in re.finditer(r"^MKDBG-PROC (\S+) (\d+) ([^\s\[]+)", text, re.M):
         want, pid, comm = m.groups()
         if comm != want:
-            raise SystemExit("labtool: guest process %s has comm %r" % (want, comm))
+            notes = "".join("\n  " + n for n in re.findall(r"^MKDBG-NOTE .*$", text, re.M))
+            raise SystemExit("labtool: guest process %s has comm %r%s" % (want, comm, notes))
         procs.append(comm)
         pids[comm] = int(pid)
     g["processes"], g["pids"] = procs, pids
@@ -224,6 +229,17 @@ def parse_console(path):
         raise SystemExit("labtool: no MKDBG-VMCOREINFO line in the console log")
     g["vmcoreinfo_phys"] = int(m.group(1), 16)
     g["vmcoreinfo_size"] = int(m.group(2), 16)
+    # MKDBG-IPC shm ID KEY SIZE sem ID KEY NSEMS msg ID KEY QNUM (mk_ipc.c)
+    m = re.search(r"^MKDBG-IPC shm (\d+) (0x[0-9a-f]+) (\d+) sem (\d+) (0x[0-9a-f]+) (\d+) msg (\d+) (0x[0-9a-f]+) (\d+)$", text, re.M)
+    if m:
+        v = m.groups()
+        g["ipc"] = {kind: {"id": int(v[3 * i]), "key": int(v[3 * i + 1], 16), "count": int(v[3 * i + 2])}
+                    for i, kind in enumerate(("shm", "sem", "msg"))}
+    # MKDBG-SWAP is /proc/swaps' line: Filename Type Size(KiB) Used Priority
+    m = re.search(r"^MKDBG-SWAP (\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(-?\d+)$", text, re.M)
+    if m:
+        g["swap"] = {"file": m.group(1), "type": m.group(2), "size_kib": int(m.group(3)),
+                     "used_kib": int(m.group(4)), "priority": int(m.group(5))}
     m = re.search(r"^MKDBG-UNAME (.*)$", text, re.M)
     g["uname"] = m.group(1) if m else ""
     g["modules"] = re.findall(r"^MKDBG-MODULE (\S+) ok$", text, re.M)
@@ -295,6 +311,7 @@ def cmd_facts(rundir, dumpdir, state, arch="x86-64"):
         "modules": g["modules"],
         "files": DUMP_FILES,
     })
+    facts.update({k: g[k] for k in ("ipc", "swap") if k in g})  # what the guest could make
     if state == "panicked":
         facts["panic_comm"] = "mk-panicker"
     write_json(os.path.join(dumpdir, "facts.json"), facts)

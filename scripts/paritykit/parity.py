@@ -45,6 +45,9 @@ d_path() ("vm", "files": one check per VMA and per descriptor; scripts/paritykit
 And `runq` against drgn's cpu_curr() and the CFS timeline per CPU ("runq";
 scripts/paritykit/parity_runq.py).
 And `kmem -s` against drgn's slab_cache_usage() per cache ("kmem"; scripts/paritykit/parity_kmem.py).
+And `kmem -S CACHE` and `kmem ADDR` against drgn's slab_cache_for_each_allocated_object(),
+slab_object_info(), find_containing_slab_cache(), identify_address_all() and for_each_vmap_area()
+("kmem -S", "kmem addr"; scripts/paritykit/parity_slab.py).
 
 And `timer` against drgn's walk of each CPU's timer wheels and hrtimer queues ("timer";
 scripts/paritykit/parity_timer.py). And `sig` of the lab's tasks against their sighand and
@@ -58,6 +61,9 @@ parity_search.py). And `tree` on maple trees (mm_mt), rbtrees (hrtimer queues) a
 cache) against drgn's mt_for_each, rbtree_inorder_for_each_entry and xa_for_each ("tree"; parity_tree.py).
 And `mount`, `irq` and `net` against drgn's for_each_mount()/mount_*(), for_each_irq_desc()/irq_desc_*()
 and for_each_net()/for_each_netdev() ("mount", "irq", "net"; scripts/paritykit/parity_mni.py).
+And `net -s` of every task against drgn's for_each_file()/SOCKET_I() and the socks' fields ("net -s";
+parity_sock.py), `ipcs` against idr_for_each() over init_ipc_ns.ids[] ("ipcs"; parity_ipcs.py), and
+`swap` against drgn's reading of swap_info[] and d_path() ("swap"; parity_swap.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
 evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12,
@@ -224,10 +230,12 @@ def ask_both(args, image, drgn_image, vmlinux, questions):
         return json.load(drgn_out), mk, restarts, t_mk
 
 
-def check_questions(questions, drgn_answers, mk):
-    """Prints each failed question; returns {kind: [passed, failed]}."""
+def check_questions(questions, drgn_answers, mk, skip=()):
+    """Prints each failed question; returns {kind: [passed, failed]} (none for the kinds in skip)."""
     by_kind = {}
     for i, q in enumerate(questions):
+        if q["kind"] in skip:
+            continue
         bad = compare(q, drgn_answers[i], mk.get(i, (None, ["no output"])))
         stats = by_kind.setdefault(q["kind"], [0, 0])
         if bad is None:
@@ -301,6 +309,18 @@ def check_commands(args, image, drgn_image, vmlinux):
     if not args.no_kmem:  # kmem -s against drgn's for_each_slab_cache/slab_cache_usage: scripts/paritykit/parity_kmem.py
         import parity_kmem
         by_kind.update(parity_kmem.run_kmem_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_sock:  # net -s against drgn's for_each_file/SOCKET_I: scripts/paritykit/parity_sock.py
+        import parity_sock
+        by_kind.update(parity_sock.run_sock_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_ipcs:  # ipcs against drgn's idr_for_each over init_ipc_ns.ids[]: scripts/paritykit/parity_ipcs.py
+        import parity_ipcs
+        by_kind.update(parity_ipcs.run_ipcs_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_swap:  # swap against drgn's reading of swap_info[]: scripts/paritykit/parity_swap.py
+        import parity_swap
+        by_kind.update(parity_swap.run_swap_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
+    if not args.no_slab:  # kmem -S and kmem ADDR against drgn's slab and identify helpers: scripts/paritykit/parity_slab.py
+        import parity_slab
+        by_kind.update(parity_slab.run_slab_checks(args, image, drgn_image, vmlinux, DEFAULT_IMAGE))
     return by_kind
 
 
@@ -313,11 +333,17 @@ def cmd_run(args):
     vmlinux = args.vmlinux or find_vmlinux(drgn_image)
     args.questions = args.questions or questions_for_image(drgn_image)
     questions = load_questions(args.questions)
+    if args.no_debuginfo:
+        # BTF types every struct, union, enum and typedef but few globals, and DWARF alone has locals.
+        os.environ["MKDBG_NO_DEBUGINFO"] = "1"
+        args.no_locals = True
+        args.no_regs = True  # callee-saved registers come from the vmlinux's CFI
+        print("parity: mkdbg without debug info (MKDBG_NO_DEBUGINFO=1); drgn with %s" % vmlinux)
     if not os.access(args.mkdbg, os.X_OK):
         sys.exit("parity: no mkdbg binary at %s (swift build, or pass --mkdbg)" % args.mkdbg)
     announce(args, image, drgn_image, vmlinux, questions)
     drgn_answers, mk, restarts, t_mk = ask_both(args, image, drgn_image, vmlinux, questions)
-    by_kind = check_questions(questions, drgn_answers, mk)
+    by_kind = check_questions(questions, drgn_answers, mk, skip=("global",) if args.no_debuginfo else ())
     by_kind.update(check_commands(args, image, drgn_image, vmlinux))
     passed = sum(s[0] for s in by_kind.values())
     failed = sum(s[1] for s in by_kind.values())
@@ -343,6 +369,9 @@ def main():
             s.add_argument("--timeout", type=int, default=600)
             s.add_argument("--drgn-image", default=None,
                            help="the dump drgn reads (default: --image); e.g. the ELF twin of a kdump")
+            s.add_argument("--no-debuginfo", action="store_true",
+                           help="mkdbg without the vmlinux (kallsyms, BTF, ORC from memory; MKDBG_NO_DEBUGINFO=1), "
+                                "drgn with it; skips what needs DWARF: the typed-globals questions and frame locals")
             s.add_argument("--no-log", action="store_true", help="skip the `log` checks against drgn's get_dmesg()")
             s.add_argument("--no-bt", action="store_true", help="skip the `bt` checks against drgn's stack_trace()")
             s.add_argument("--no-regs", action="store_true",
@@ -377,6 +406,14 @@ def main():
                            help="skip the mount, irq and net checks against drgn (scripts/paritykit/parity_mni.py)")
             s.add_argument("--no-kmem", action="store_true",
                            help="skip the kmem -s checks against drgn (scripts/paritykit/parity_kmem.py)")
+            s.add_argument("--no-sock", action="store_true",
+                           help="skip the net -s checks against drgn (scripts/paritykit/parity_sock.py)")
+            s.add_argument("--no-ipcs", action="store_true",
+                           help="skip the ipcs checks against drgn (scripts/paritykit/parity_ipcs.py)")
+            s.add_argument("--no-swap", action="store_true",
+                           help="skip the swap checks against drgn (scripts/paritykit/parity_swap.py)")
+            s.add_argument("--no-slab", action="store_true",
+                           help="skip the kmem -S and kmem ADDR checks against drgn (scripts/paritykit/parity_slab.py)")
     args = ap.parse_args()
     if args.cmd != "run" and args.vmlinux is None:
         args.vmlinux = find_vmlinux(args.image)

@@ -72,7 +72,32 @@ def drgn_answers(image, vmlinux):
     prog.set_core_dump(image)
     prog.load_debug_info([vmlinux])
 
+    def pseudo(dentry):
+        # d_path() hands a pseudo filesystem's dentry to its d_op->d_dname: do the same by name
+        # (drgn 0.3.0's d_path does not, and faults on sockfs)
+        if not dentry:
+            return None
+        ops = dentry.d_op
+        if not ops or not ops.d_dname:
+            return None
+        try:
+            fn = prog.symbol(ops.d_dname.value_()).name
+        except LookupError:
+            return None
+        if fn == "sockfs_dname":
+            return "socket:[%d]" % dentry.d_inode.i_ino.value_()
+        if fn == "pipefs_dname":
+            return "pipe:[%d]" % dentry.d_inode.i_ino.value_()
+        if fn == "anon_inodefs_dname":
+            return "anon_inode:" + dentry.d_name.name.string_().decode("utf-8", "replace")
+        if fn == "simple_dname":  # fs/d_path.c: "/NAME (deleted)"
+            return "/" + dentry.d_name.name.string_().decode("utf-8", "replace") + " (deleted)"
+        return None
+
     def path(p):
+        name = pseudo(p.dentry)
+        if name is not None:
+            return name
         return d_path(p).decode("utf-8", "replace")
 
     tasks = []
@@ -91,8 +116,10 @@ def drgn_answers(image, vmlinux):
             row["root"], row["cwd"] = path(t.fs.root), path(t.fs.pwd)
         else:
             row["root"] = row["cwd"] = None
+        # An fd reserved but not installed yet (a task blocked in accept()) has its open_fds bit
+        # set and a NULL file: drgn lists it, the kernel (and mkdbg) has no file there.
         row["files"] = [{"fd": fd, "file": "%#x" % f.value_(), "path": path(f.f_path)}
-                        for fd, f in for_each_file(t)] if t.files else []
+                        for fd, f in for_each_file(t) if f] if t.files else []
         tasks.append(row)
     return {"tasks": tasks}
 

@@ -6,11 +6,11 @@ import MKKernel
 enum ForeachCommand {
     static let usage = "foreach [PID | TASK | COMM | kernel | user | active]... COMMAND [ARGS...]"
     /// The commands that take a task (the task goes before their other arguments).
-    static let perTask: Set<String> = ["bt", "files", "vm", "sig", "task", "mount"]
+    static let perTask: Set<String> = ["bt", "files", "vm", "sig", "task", "mount", "net"]
 
     static let spec = CommandSpec(
         name: "foreach", group: "kernel",
-        summary: "run bt, files, vm, sig, task or mount for each task (all, or those chosen by PID, address, name or kind)",
+        summary: "run bt, files, vm, sig, task, mount or net -s for each task (all, or those chosen by PID, address, name or kind)",
         usage: usage, details: """
 
         Selectors come before the command: PIDs, task_struct addresses, command names (a task's
@@ -20,7 +20,7 @@ enum ForeachCommand {
         the selected task and frame stay as they were. Each task's output starts with the
         command's own task header; --json gives one object with each task's result.
         """,
-        examples: ["foreach bt", "foreach user files", "foreach mk-sleeper sig", "foreach 1 2 task comm"],
+        examples: ["foreach bt", "foreach user files", "foreach mk-sleeper sig", "foreach 1 2 task comm", "foreach net -s"],
         arguments: [ArgumentSpec("ARGS", .command, .many, expected: "selectors, then a command")],
         json: ["command_run", "tasks", "warnings"]
     ) { args, session in

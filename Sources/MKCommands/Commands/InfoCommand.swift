@@ -20,7 +20,7 @@ enum InfoCommand {
     static let imageSpec = CommandSpec(
         name: "image", summary: "the image's format, memory ranges and holes, notes, VMCOREINFO, vmlinux match, problems",
         usage: "info image", examples: ["info image"],
-        json: ["image", "format", "facts", "architecture", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "symbols", "kaslr_offset",
+        json: ["image", "format", "facts", "architecture", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "symbols", "types", "kaslr_offset",
                "phys_base", "page_table_levels", "page_offset_base", "physical_ranges", "notes", "vmcoreinfo_keys", "problems"]
     ) { _, session in
         image(try session.requireTarget())
@@ -39,11 +39,24 @@ enum InfoCommand {
     }
 
     static let debuginfoSpec = CommandSpec(
-        name: "debuginfo", summary: "the vmlinux's DWARF name index: size, built or loaded, load time", usage: "info debuginfo",
+        name: "debuginfo", summary: "the vmlinux's DWARF name index (or the BTF in use without one): size, built or loaded, load time", usage: "info debuginfo",
         examples: ["info debuginfo"], json: ["vmlinux", "build_id", "names", "index", "load_ms"]
     ) { _, session in
         let target = try session.requireTarget()
         let clock = Stopwatch()
+        guard target.vmlinux != nil else {
+            // No DWARF: say what stands in for it.
+            let types = try target.requireTypes()
+            let t = clock.seconds
+            let count = (types as? BtfTypes)?.file.typeCount ?? 0
+            return CommandOutput(text: ["vmlinux           none (\(target.symbolProblem ?? "not found"))",
+                                        "types             \(types.typeSourceName)",
+                                        "missing           source lines, locals, DWARF CFI (backtraces use ORC from memory)",
+                                        "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
+                                 fields: [("vmlinux", .null), ("build_id", target.image.vmcoreInfo?.buildId.map { .string($0) } ?? .null),
+                                          ("names", .int(Int64(count))), ("index", .string(types.typeSourceName)),
+                                          ("load_ms", .int(Int64(t * 1000)))])
+        }
         let d = try target.requireDebugInfo()
         let t = clock.seconds
         return CommandOutput(text: ["vmlinux           \(d.vmlinux.path)",
@@ -106,8 +119,22 @@ enum InfoCommand {
         }
         switch target.symbolSource {
         case let .vmlinux(path): fact("symbols", "the vmlinux's ELF symbol table (\(path))")
-        case let .kallsyms(count): fact("symbols", "the kernel's kallsyms in memory (\(count) symbols); no types, source lines or locals")
+        case let .kallsyms(count): fact("symbols", "the kernel's kallsyms in memory (\(count) symbols)")
         case .none: fact("symbols", "none")
+        }
+        var typeSource: String?
+        if let v = target.vmlinux {
+            typeSource = "dwarf"
+            fact("types", "DWARF from \(v.path)")
+        } else if target.symbols != nil {
+            do {
+                fact("types", try target.requireTypes().typeSourceName)
+                fact("unwind", "ORC from memory")
+                fact("missing", "source lines, locals, DWARF CFI (the vmlinux's)")
+                typeSource = "btf"
+            } catch {
+                fact("types", "none: \(error)")
+            }
         }
         if let p = target.symbolProblem { problems.append(p) }
         // The architecture's layout says what it has (x86-64: phys_base, 4- or 5-level tables).
@@ -160,6 +187,7 @@ enum InfoCommand {
         case .kallsyms: fields.append(("symbols", .string("kallsyms")))
         case .none: fields.append(("symbols", .null))
         }
+        fields.append(("types", typeSource.map { .string($0) } ?? .null))
         if let layout = target.memory.addressLayout {
             fields.append(("kaslr_offset", jsonAddress(layout.kaslrOffset)))
             fields.append(("phys_base", layout.physicalLoadOffset.map { .int($0) } ?? .null))

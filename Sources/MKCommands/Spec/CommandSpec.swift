@@ -86,7 +86,8 @@ public enum CommandRegistry {
          VtopCommand.spec, PtovCommand.spec, PteCommand.spec, StructCommand.structSpec, StructCommand.unionSpec,
          VmCommand.spec, FilesCommand.spec,
          RunqCommand.spec, TimerCommand.spec, SigCommand.spec, DevCommand.spec, WaitqCommand.spec,
-         MountCommand.spec, IrqCommand.spec, NetCommand.spec, ForeachCommand.spec, KmemCommand.spec, SearchCommand.spec, TreeCommand.spec]
+         MountCommand.spec, IrqCommand.spec, NetCommand.spec, IpcsCommand.spec, SwapCommand.spec, ForeachCommand.spec, KmemCommand.spec,
+         SearchCommand.spec, TreeCommand.spec]
     }
 
     /// Every spec with the words that reach it (`["info", "symbol"]`), parents before children.

@@ -76,6 +76,9 @@ public protocol Architecture: Sendable {
     /// its frame record on the old one (arm64 `call_on_irq_stack`): that record is followed
     /// wherever it is.
     func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool
+    /// Bytes of patchable entry (ftrace's `-fpatchable-function-entry`) a function starts with
+    /// before its CFI does (arm64: `mov x9, x30; nop`, 8): a pc there has done nothing yet.
+    var patchableEntryBytes: UInt64 { get }
     /// Other names of its registers (arm64 `lr` for x30), by DWARF number.
     var registerAliases: [String: Int] { get }
     /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
@@ -100,6 +103,7 @@ extension Architecture {
     public var registerAliases: [String: Int] { [:] }
     public func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64? { nil }
     public func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool { false }
+    public var patchableEntryBytes: UInt64 { 0 }
     public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
 
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }

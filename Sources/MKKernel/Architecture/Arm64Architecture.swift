@@ -57,6 +57,7 @@ public struct Arm64Architecture: Architecture {
 
     public var cfiReturnAddressRegister: Int { Self.lr }
     public var registerAliases: [String: Int] { ["lr": Self.lr] }
+    public var patchableEntryBytes: UInt64 { 8 }
 
     public var instructionSet: InstructionSet { .arm64 }
 

@@ -278,7 +278,7 @@ public final class Backtracer {
             if code.isVmlinux(lookup) {
                 let sym = code.symbols?.symbolize(lookup)
                 let offset = sym.map { pc &- $0.symbol.address }
-                let levels = kernel.debugInfo.frameFunctions(linkAddress: lookup &- code.kaslr)
+                let levels = kernel.dwarf?.frameFunctions(linkAddress: lookup &- code.kaslr) ?? []
                 // Without DWARF (assembly), the function is the sized symbol holding the pc
                 // (entry_SYSCALL_64), not a label inside it (entry_SYSCALL_64_after_hwframe).
                 let function = containingFunction(lookup) ?? sym?.symbol.name

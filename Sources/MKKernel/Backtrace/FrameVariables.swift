@@ -66,7 +66,7 @@ public final class FrameVariableReader {
         kaslr = kernel.target.symbols?.kaslrOffset ?? 0
     }
 
-    private var debugInfo: DebugInfo { kernel.debugInfo }
+    private var debugInfo: DebugInfo? { kernel.dwarf }
 
     /// Where frame `i` sits among the frames sharing its physical frame.
     struct Placement {
@@ -106,6 +106,10 @@ public final class FrameVariableReader {
             result.notes.append("locals of module code (\(module)) are not read yet: only the vmlinux's DWARF is used")
             return result
         }
+        guard let debugInfo else {
+            result.notes.append("no locals without the vmlinux's DWARF (types come from BTF)")
+            return result
+        }
         let place = Self.placement(frames, i)
         let link = linkAddress(f)
         guard let scope = debugInfo.frameScope(linkAddress: link, level: place.level) else {
@@ -130,7 +134,7 @@ public final class FrameVariableReader {
         var m = DwarfExpression(registers: regs, memory: kernel.memory)
         m.relocation = kaslr
         var note: String?
-        if let row = debugInfo.callFrameRow(linkAddress: linkAddress(f), registers: []) {
+        if let row = debugInfo?.callFrameRow(linkAddress: linkAddress(f), registers: []) {
             var e = DwarfExpression(registers: regs, memory: kernel.memory)
             do {
                 m.cfa = try e.evaluate(row.cfa, initial: nil).0
@@ -165,7 +169,7 @@ public final class FrameVariableReader {
             throw Unavailable(what: "the entry value of something other than a register")
         }
         let ret = frames[c].pc &- kaslr
-        guard let site = debugInfo.callSite(returnLinkAddress: ret) else {
+        guard let site = debugInfo?.callSite(returnLinkAddress: ret) else {
             throw Unavailable(what: "no DWARF call site at the caller's return address \(hex(frames[c].pc))")
         }
         if let called = site.callee, let callee, called != callee {

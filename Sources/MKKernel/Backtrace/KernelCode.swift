@@ -83,7 +83,7 @@ public final class LoadedModule {
             let symtab = try table["symtab"].unsigned()
             let count = Int(min(try table["num_symtab"].unsigned(), 1 << 18))
             strtab = try table["strtab"].unsigned()
-            let entry = Int(kernel.debugInfo.findType("Elf64_Sym")?.byteSize ?? 24)
+            let entry = Int(kernel.types.findType("Elf64_Sym")?.byteSize ?? 24)
             guard entry == 24 else { symbolProblem = "Elf64_Sym is \(entry) bytes, expected 24"; return nil }
             let bytes = try kernel.memory.readVirtual(symtab, count: count * entry)
             var result: [(address: UInt64, size: UInt64, nameOffset: UInt32)] = []
@@ -116,7 +116,7 @@ public final class LoadedModule {
         guard n <= 1 << 20 else { throw OrcError.malformed("module \(name) claims \(n) ORC entries") }
         let ipTable = try arch["orc_unwind_ip"].unsigned()
         let entryTable = try arch["orc_unwind"].unsigned()
-        let format = kernel.debugInfo.orcFormat
+        let format = kernel.orcFormat
         let ips = try kernel.memory.readVirtual(ipTable, count: Int(n) * 4)
         let entries = try kernel.memory.readVirtual(entryTable, count: Int(n) * format.entrySize)
         return try OrcTable(ipTableAddress: ipTable, ipBytes: ips, entryBytes: entries, format: format)
@@ -143,7 +143,15 @@ final class KernelCode {
         }
     }
 
-    lazy var vmlinuxOrc: Result<OrcTable, Error> = Result { try kernel.debugInfo.vmlinuxOrcTable() }
+    /// The vmlinux's ORC table: from the vmlinux file (link-time addresses),
+    /// or without one from the kernel's memory (run-time addresses).
+    lazy var vmlinuxOrc: Result<OrcTable, Error> = Result {
+        if let dwarf = kernel.dwarf { return try dwarf.vmlinuxOrcTable() }
+        return try kernel.memoryOrcTable()
+    }
+
+    /// What to subtract from a run-time pc to look it up in `vmlinuxOrc`.
+    var vmlinuxOrcShift: UInt64 { kernel.dwarf == nil ? 0 : kaslr }
 
     func isVmlinux(_ pc: UInt64) -> Bool {
         if let imageRange { return imageRange.contains(pc) }

@@ -28,7 +28,7 @@ final class OrcUnwinder: UnwindStrategy {
             case let .success(t): table = t
             case let .failure(e): return .noInfo("\(e)")
             }
-            key = lookup &- code.kaslr
+            key = lookup &- code.vmlinuxOrcShift
         } else if let m = code.module(containing: lookup) {
             switch m.orc {
             case let .success(t): table = t
@@ -122,7 +122,7 @@ final class OrcUnwinder: UnwindStrategy {
         let code = context.code
         let numbers = context.arch.calleeSaved.filter { $0 != regs.file.fp }.sorted()
         guard code.isVmlinux(lookup),
-              let row = context.kernel.debugInfo.callFrameRow(linkAddress: lookup &- code.kaslr, registers: numbers) else {
+              let row = context.kernel.dwarf?.callFrameRow(linkAddress: lookup &- code.kaslr, registers: numbers) else {
             for n in numbers { regs[n] = nil }
             return
         }

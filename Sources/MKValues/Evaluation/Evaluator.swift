@@ -5,23 +5,25 @@ import MKDebugInfo
 /// DWARF index and the relocated symbol table, values through memory.
 /// Nothing here writes memory.
 public final class Evaluator {
-    public let debugInfo: DebugInfo
+    public let types: any TypeSource
+    /// The vmlinux's DWARF; nil when types come from BTF.
+    public var debugInfo: DebugInfo? { types.dwarfInfo }
     public let memory: ValueMemory
     public let symbols: SymbolTable?
     public var history = ValueHistory()
     /// The selected frame's registers and variables (nil: globals only).
     public weak var frameScope: (any FrameScope)?
 
-    public init(debugInfo: DebugInfo, memory: ValueMemory, symbols: SymbolTable?) {
-        self.debugInfo = debugInfo
+    public init(types: any TypeSource, memory: ValueMemory, symbols: SymbolTable?) {
+        self.types = types
         self.memory = memory
         self.symbols = symbols
     }
 
     /// A parser whose type oracle knows the kernel's typedef names.
     public var parser: ExpressionParser {
-        let index = debugInfo.index
-        return ExpressionParser(isTypeName: { index.lookup($0, .typedef) != nil || index.lookup($0, .base) != nil })
+        let types = types
+        return ExpressionParser(isTypeName: { types.isTypeName($0) })
     }
 
     public func evaluate(_ text: String) throws -> Value {
@@ -64,22 +66,22 @@ public final class Evaluator {
         case let .primitive(p):
             t = primitive(p)
         case let .structure(tag):
-            guard let found = debugInfo.findType("struct " + tag) else {
+            guard let found = types.findType("struct " + tag) else {
                 throw EvaluationError("no struct type named \"\(tag)\"" + didYouMean(tag, [.structure]), at: name.baseRange)
             }
             t = found
         case let .union(tag):
-            guard let found = debugInfo.findType("union " + tag) else {
+            guard let found = types.findType("union " + tag) else {
                 throw EvaluationError("no union type named \"\(tag)\"" + didYouMean(tag, [.union]), at: name.baseRange)
             }
             t = found
         case let .enumeration(tag):
-            guard let found = debugInfo.findType("enum " + tag) else {
+            guard let found = types.findType("enum " + tag) else {
                 throw EvaluationError("no enum type named \"\(tag)\"" + didYouMean(tag, [.enumeration]), at: name.baseRange)
             }
             t = found
         case let .typedef(n):
-            guard let found = debugInfo.findType(n) else {
+            guard let found = types.findType(n) else {
                 throw EvaluationError("no type named \"\(n)\"" + didYouMean(n, [.typedef, .base]), at: name.baseRange)
             }
             t = found
@@ -103,7 +105,7 @@ public final class Evaluator {
     }
 
     func didYouMean(_ name: String, _ kinds: Set<IndexKind>) -> String {
-        let s = debugInfo.suggestions(for: name, kinds: kinds)
+        let s = types.suggestions(for: name, kinds: kinds)
         return s.isEmpty ? "" : "; did you mean " + s.map { "\"\($0)\"" }.joined(separator: ", ") + "?"
     }
 
@@ -190,23 +192,23 @@ public final class Evaluator {
 
     func identifier(_ name: String, _ range: SourceRange) throws -> Value {
         if let v = try frameScope?.variable(named: name) { return v }
-        if let v = debugInfo.variable(name) {
+        if let v = types.variable(name) {
             if let address = symbols?.lookup(name)?.address ?? v.linkAddress.map(relocate) {
                 return Value(type: v.type, address: address)
             }
             throw EvaluationError("\"\(name)\" has no static address (optimized out or not defined here)", at: range)
         }
-        if let f = debugInfo.function(name) {
+        if let f = types.function(name) {
             let address = symbols?.lookup(name)?.address ?? f.linkAddress.map(relocate) ?? 0
             return Value(type: f.type, address: address)
         }
-        if let (t, value) = debugInfo.enumerator(name) {
+        if let (t, value) = types.enumerator(name) {
             return Value.integer(UInt64(bitPattern: value), type: t)
         }
         if let s = symbols?.lookup(name) {
             throw EvaluationError("\"\(name)\" (at \(hex(s.address))) has no debug info; cast it, e.g. *(unsigned long *)&\(name), or use &\(name)", at: range)
         }
-        let suggestions = debugInfo.suggestions(for: name, kinds: [.variable, .function, .enumerator])
+        let suggestions = types.suggestions(for: name, kinds: [.variable, .function, .enumerator])
         let hint = suggestions.isEmpty ? "" : "; did you mean " + suggestions.map { "\"\($0)\"" }.joined(separator: ", ") + "?"
         throw EvaluationError("no symbol \"\(name)\" in the kernel's debug info" + hint, at: range, unknownSymbol: name)
     }
