@@ -70,7 +70,8 @@ def drgn_answers(image, vmlinux):
         except LookupError:
             pass
     max_pfn = prog["max_pfn"].value_()
-    base = prog["page_offset_base"].value_()
+    from checks import direct_map_base
+    base = direct_map_base(prog)
     for pfn in range(0x100, max_pfn, max(1, max_pfn // 24)):
         addresses += [pfn_to_page(prog, pfn).value_() + 8, base + pfn * 4096 + 0x123]
     for m in for_each_module(prog):
