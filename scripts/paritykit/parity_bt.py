@@ -41,7 +41,11 @@ def frame_of(prog):
                 name = f.symbol().name
             except LookupError:
                 name = None
-        return [name, f.pc, bool(f.is_inline), f.sp]
+        try:
+            sp = f.sp
+        except LookupError:
+            sp = None  # drgn 0.3.0 on arm64: not known in a frame it found by the frame pointer
+        return [name, f.pc, bool(f.is_inline), sp]
     return frame
 
 
@@ -55,7 +59,15 @@ def drgn_traces(image, vmlinux):
 
 def compare(want, got):
     """None when mkdbg's frames match drgn's, else a description."""
-    mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in got["frames"]]
+    frames = got["frames"]
+    # drgn 0.3.0 has no CFI for a pc in a function's patchable entry (arm64's first 8 bytes, before
+    # its FDE) and takes the frame record there, which skips the caller x30 holds; mkdbg keeps that
+    # caller, at the entry frame's own sp (the function has pushed nothing yet): left out here.
+    frames = [f for i, f in enumerate(frames)
+              if not (i > 0 and not f["inline"] and not frames[i - 1]["inline"]
+                      and frames[i - 1].get("offset") is not None and frames[i - 1]["offset"] < 8
+                      and f["sp"] == frames[i - 1]["sp"] and f["pc"] != frames[i - 1]["pc"])]
+    mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in frames]
     dr = want["frames"]
     # Without the vmlinux (parity --no-debuginfo) mkdbg has no inlined levels and names code by
     # kallsyms (`__handle_sysrq.cold`): compare drgn's real frames, by the name before the suffix.
@@ -73,10 +85,10 @@ def compare(want, got):
         dname, dpc, dinline, dsp = dr[i]
         same_name = name == dname or (dname is None and module is not None) or (
             bare and name is not None and name.split(".")[0] == dname)
-        if not same_name or pc != dpc or inline != dinline or sp != dsp:
-            problems.append("#%d mkdbg %s pc %#x sp %#x%s [%s], drgn %s pc %#x sp %#x%s" % (
+        if not same_name or pc != dpc or inline != dinline or (dsp is not None and sp != dsp):
+            problems.append("#%d mkdbg %s pc %#x sp %#x%s [%s], drgn %s pc %#x sp %s%s" % (
                 i, name, pc, sp, " inline" if inline else "", module or "vmlinux",
-                dname, dpc, dsp, " inline" if dinline else ""))
+                dname, dpc, "?" if dsp is None else "%#x" % dsp, " inline" if dinline else ""))
     if not problems:
         return None
     return "%d mkdbg frames, %d drgn frames; %d differ:\n  %s\n  mkdbg: %s\n  drgn:  %s" % (
