@@ -61,6 +61,18 @@ def direct_map_base(prog):
         return (int(phys_to_virt(prog, b)) - b) & (2 ** 64 - 1)
 
 
+def drgn_frame_indices(frames):
+    """Indices of mkdbg's `bt --json` frames that line up with drgn 0.3.0's: all but the caller
+    mkdbg keeps under a function stopped in its patchable entry (arm64's first 8 bytes, before its
+    FDE), where drgn has no CFI and takes the frame record, skipping the caller x30 holds. That
+    caller is at the entry frame's own sp (the function has pushed nothing yet)."""
+    def skipped(i):
+        f, prev = frames[i], frames[i - 1] if i > 0 else None
+        return (prev is not None and not f["inline"] and not prev["inline"] and prev.get("offset") is not None
+                and prev["offset"] < 8 and f["sp"] == prev["sp"] and f["pc"] != prev["pc"])
+    return [i for i in range(len(frames)) if not skipped(i)]
+
+
 def lab_tasks(prog, image):
     """(why, task): each CPU's current task, PIDs 1 and 2, then the lab's processes in PID order."""
     from drgn.helpers.linux.pid import find_task

@@ -59,14 +59,8 @@ def drgn_traces(image, vmlinux):
 
 def compare(want, got):
     """None when mkdbg's frames match drgn's, else a description."""
-    frames = got["frames"]
-    # drgn 0.3.0 has no CFI for a pc in a function's patchable entry (arm64's first 8 bytes, before
-    # its FDE) and takes the frame record there, which skips the caller x30 holds; mkdbg keeps that
-    # caller, at the entry frame's own sp (the function has pushed nothing yet): left out here.
-    frames = [f for i, f in enumerate(frames)
-              if not (i > 0 and not f["inline"] and not frames[i - 1]["inline"]
-                      and frames[i - 1].get("offset") is not None and frames[i - 1]["offset"] < 8
-                      and f["sp"] == frames[i - 1]["sp"] and f["pc"] != frames[i - 1]["pc"])]
+    from checks import drgn_frame_indices
+    frames = [got["frames"][i] for i in drgn_frame_indices(got["frames"])]
     mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in frames]
     dr = want["frames"]
     # Without the vmlinux (parity --no-debuginfo) mkdbg has no inlined levels and names code by
