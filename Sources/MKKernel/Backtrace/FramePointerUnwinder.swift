@@ -34,9 +34,15 @@ struct FramePointerUnwinder: UnwindStrategy {
             regs.pc = ra
             regs.sp = bp &+ record.callerStackPointer
             regs.bp = savedBP
+            // The record's return address is the caller's saved link register where it has one (arm64 x30).
+            let link = context.arch.cfiReturnAddressRegister
+            var slots = [regs.file.fp: bp &+ record.savedFramePointer, regs.file.pc: bp &+ record.returnAddress]
+            if link != regs.file.pc {
+                regs[link] = ra
+                slots[link] = bp &+ record.returnAddress
+            }
             return .caller(regs, pcIsReturnAddress: true, switchedStack: switching, method: .framePointer,
-                           saved: SavedRegisters(cfa: regs.sp, slots: [regs.file.fp: bp &+ record.savedFramePointer,
-                                                                       regs.file.pc: bp &+ record.returnAddress]))
+                           saved: SavedRegisters(cfa: regs.sp, slots: slots))
         } catch {
             return .failed("cannot follow the frame pointer: \(error)")
         }
