@@ -65,7 +65,7 @@ public struct Arm64Layout: KernelAddressLayout, Equatable {
          ("VA_BITS", activeVaBits == vaBits ? "\(vaBits)" : "\(vaBits) (TCR_EL1.T1SZ: \(activeVaBits) in use)"),
          ("page tables", "\(pageTableLevels)-level, \(granule >> 10) KiB granule, swapper_pg_dir at physical \(hex(topLevelTable))"),
          ("linear map", "\(hex(pageOffset))-\(hex(pageEnd)) (physical 0 at \(hex(pageOffset &- physOffset)))"),
-         ("pointer authentication", pacMask == 0 ? "off (KERNELPACMASK 0)" : "KERNELPACMASK \(hex(pacMask))")]
+         ("PAC", pacMask == 0 ? "off (KERNELPACMASK 0)" : "KERNELPACMASK \(hex(pacMask))")]
     }
 
     public init(vmcoreInfo info: VmcoreInfo, imagePath: String) throws {
