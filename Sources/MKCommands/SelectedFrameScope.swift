@@ -39,7 +39,7 @@ enum FrameRegisters {
     static func resolve(_ word: String, _ arch: any Architecture) -> RegisterInfo? {
         let name = word.hasPrefix("$") ? String(word.dropFirst()) : word
         let file = arch.registerFile
-        let alias: [String: Int] = ["pc": file.pc, "sp": file.sp, "fp": file.fp]
+        let alias = arch.registerAliases.merging(["pc": file.pc, "sp": file.sp, "fp": file.fp]) { a, _ in a }
         if let regno = alias[name] { return arch.registers.first { $0.dwarfNumber == regno } }
         return arch.anyRegister(named: name)
     }
@@ -52,7 +52,9 @@ enum FrameRegisters {
     /// Every name completion offers for a register (all architectures).
     static let completionNames: [String] = {
         var names: [String] = ["pc", "sp", "fp"]
-        for arch in Architectures.all { names += arch.displayOrder.filter { !names.contains($0) } }
+        for arch in Architectures.all {
+            names += (arch.displayOrder + arch.registerAliases.keys.sorted()).filter { !names.contains($0) }
+        }
         return names
     }()
 

@@ -91,6 +91,7 @@ public final class Target {
         // After the symbols: without a vmlinux, kallsyms (read through the kernel image's map) knows page_offset_base.
         let directMapBase = memory.addressLayout?.directMapBaseVariable
         try memory.setPageOffsetBase(fromVariableAt: directMapBase.flatMap { info?.symbol($0) ?? symbols?.lookup($0)?.address })
+        memory.setKernelImageEnd(symbols?.lookup("_end")?.address)
     }
 
     private var loadedDebugInfo: DebugInfo?

@@ -12,7 +12,8 @@ public final class Vmlinux {
 
     public init(path: String) throws {
         let file = try LibElfFile(path: path)
-        guard file.elfType == 2 else {
+        // ET_EXEC, or ET_DYN as a relocatable kernel is linked with -pie (arm64's).
+        guard file.elfType == 2 || file.elfType == 3 else {
             throw DebugInfoError.mismatch(vmlinux: path, detail: "it is not an executable ELF file (e_type \(file.elfType)); expected a vmlinux")
         }
         self.file = file

@@ -72,6 +72,11 @@ extension Kernel {
            address >= text, address < end {
             if id.kind == .unknown { id.kind = .kernel }
             id.symbol = s.symbolize(address).map { ($0.symbol.name, $0.offset) }
+            // arm64's image lies in the vmalloc range, its segments vmap areas of their own.
+            if let areas = try? vmapAreas(budget: budget) {
+                id.warnings += areas.warnings
+                id.vmap = areas.areas.first { address >= $0.start && address < $0.end }
+            }
             return id
         }
         if id.kind == .unknown, let hit = try moduleRegion(containing: address, budget: budget, warnings: &id.warnings) {
@@ -97,9 +102,11 @@ extension Kernel {
             }
             return id
         }
-        if address >= pages.map.base, (address - pages.map.base) / pages.map.pageStructSize < pages.maxPFN {
+        // A struct page only where one is (arm64's memory map has none below its RAM's first PFN).
+        if address >= pages.map.base, (address - pages.map.base) / pages.map.pageStructSize < pages.maxPFN,
+           let page = try? pageDescriptor(pfn: (address - pages.map.base) / pages.map.pageStructSize) {
             if id.kind == .unknown { id.kind = .structPage }
-            id.page = try? pageDescriptor(pfn: (address - pages.map.base) / pages.map.pageStructSize)
+            id.page = page
             return id
         }
         if let areas = try? vmapAreas(budget: budget) {

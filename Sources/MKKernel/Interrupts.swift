@@ -10,7 +10,7 @@ public struct InterruptDescriptor: Equatable {
     public var chip: String?
     /// The first `irqaction`, 0 without one.
     public var action: UInt64
-    /// Each action's `name`, in `action->next` order.
+    /// Each named action's `name`, in `action->next` order (a chained handler's nameless one is left out).
     public var actionNames: [String]
     /// The CPUs of `irq_common_data.affinity`; nil when it cannot be read.
     public var affinity: [Int]?
@@ -136,7 +136,8 @@ extension Kernel {
             do {
                 let b = try readObject(at: a, covering: [layout.actionNext, layout.actionName])
                 let name = b.unsigned(layout.actionName) ?? 0
-                names.append(name == 0 ? "" : ((try? memory.readCString(name, limit: 256)) ?? "?"))
+                // A nameless action is a chained handler's placeholder (chained_action): no name to list, as drgn.
+                if name != 0 { names.append((try? memory.readCString(name, limit: 256)) ?? "?") }
                 a = b.unsigned(layout.actionNext) ?? 0
             } catch {
                 warnings.append(WalkWarning(address: a, message: "IRQ \(irq): cannot read the irqaction: \(error)"))

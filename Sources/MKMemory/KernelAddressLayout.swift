@@ -40,6 +40,13 @@ public protocol KernelAddressLayout: Sendable {
     var defaultMemoryMapBase: UInt64 { get }
     /// Page frame size (the unit of a PFN).
     var basePageSize: UInt64 { get }
+    /// Learns the kernel image's run-time end (`_end`), for a layout whose image map is only
+    /// as long as the image (arm64's lies inside the vmalloc range).
+    mutating func setKernelImageEnd(_ end: UInt64)
+}
+
+extension KernelAddressLayout {
+    public mutating func setKernelImageEnd(_ end: UInt64) {}
 }
 
 /// The address layouts mkdbg knows, by ELF machine.
@@ -48,6 +55,7 @@ public enum KernelAddressLayouts {
     public static func make(machine: UInt16?, vmcoreInfo: VmcoreInfo, imagePath: String) throws -> any KernelAddressLayout {
         switch machine {
         case nil, ElfHeader.emX86_64?: return try X86_64Layout(vmcoreInfo: vmcoreInfo, imagePath: imagePath)
+        case ElfHeader.emAarch64?: return try Arm64Layout(vmcoreInfo: vmcoreInfo, imagePath: imagePath)
         case let m?: throw LayoutError.unsupportedMachine(m, image: imagePath)
         }
     }
@@ -56,6 +64,7 @@ public enum KernelAddressLayouts {
     public static func vmcoreInfoKeys(machine: UInt16?) -> [String] {
         switch machine {
         case nil, ElfHeader.emX86_64?: return X86_64Layout.vmcoreInfoKeys
+        case ElfHeader.emAarch64?: return Arm64Layout.vmcoreInfoKeys
         default: return []
         }
     }

@@ -42,6 +42,13 @@ public final class KernelMemory {
         self.addressLayout = layout
     }
 
+    /// Tells the layout where the kernel image ends (`_end` at run time).
+    public func setKernelImageEnd(_ end: UInt64?) {
+        guard let end, var layout = addressLayout else { return }
+        layout.setKernelImageEnd(end)
+        self.addressLayout = layout
+    }
+
     // MARK: physical
 
     public func readPhysical(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {

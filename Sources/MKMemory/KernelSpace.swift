@@ -27,6 +27,7 @@ public struct KernelSpace: Sendable, Equatable {
     public static func forMachine(_ machine: UInt16?) -> KernelSpace? {
         switch machine {
         case nil, ElfHeader.emX86_64?: return X86_64Layout.space
+        case ElfHeader.emAarch64?: return Arm64Layout.space
         default: return nil
         }
     }

@@ -136,7 +136,7 @@ public enum LayoutError: Error, CustomStringConvertible, Equatable {
             return "\(image): \(what)"
         case let .unsupportedMachine(machine, image):
             return "\(image): \(ElfMachine.name(machine) ?? "ELF machine \(machine)") is not supported yet: "
-                + "mkdbg reads x86-64 kernels (this image is \(ElfMachine.describe(machine)))"
+                + "mkdbg reads x86-64 and arm64 kernels (this image is \(ElfMachine.describe(machine)))"
         case let .noVmcoreInfo(image):
             return "\(image): no VMCOREINFO note; cannot translate kernel virtual addresses (was qemu_fw_cfg loaded in the guest, or is this a user-space core?)"
         }

@@ -85,14 +85,18 @@ import MKCommands
             let memory = try KernelMemory(image: image)
             #expect(memory.addressLayout?.architecture == "x86-64")
         }
+        #expect(Architectures.all.map(\.name) == ["x86-64", "arm64"])
         for arch in Architectures.all {
             #expect(try Architectures.forMachine(arch.elfMachine).name == arch.name)
+            // The x86-64 dump's VMCOREINFO builds only the x86-64 layout (Arm64Tests has arm64's).
+            guard arch.elfMachine == ElfHeader.emX86_64 else { continue }
             let info = try #require(try ImageOpener.open(fx.elf).vmcoreInfo)
             let layout = try KernelAddressLayouts.make(machine: arch.elfMachine, vmcoreInfo: info, imagePath: fx.elf)
             #expect(layout.architecture == arch.name)
             #expect(try arch.makeAddressLayout(vmcoreInfo: info, imagePath: fx.elf).architecture == arch.name)
         }
-        #expect(throws: KernelError.self) { try Architectures.forMachine(ElfHeader.emAarch64) }
+        #expect(try Architectures.forMachine(ElfHeader.emAarch64).name == "arm64")
+        #expect(throws: KernelError.self) { try Architectures.forMachine(243) } // riscv64
         let info = try #require(try ImageOpener.open(fx.elf).vmcoreInfo)
         #expect(throws: LayoutError.self) { try KernelAddressLayouts.make(machine: 40, vmcoreInfo: info, imagePath: "t") }
     }
@@ -133,31 +137,31 @@ import MKCommands
         #expect(called.allSatisfy { $0.registers[X86_64Architecture.rax] == nil && $0.registers[X86_64Architecture.rdi] == nil })
     }
 
-    /// An arm64 core opens as an ELF core recording its machine; mkdbg then
-    /// says arm64 is not supported yet (a typed error naming the machine),
+    /// A riscv64 core (a machine without a table) opens as an ELF core recording its machine;
+    /// mkdbg then says riscv64 is not supported yet (a typed error naming the machine),
     /// with or without VMCOREINFO, not that the file is not an x86-64 core.
-    @Test func arm64CoreIsUnsupportedArchitecture() throws {
+    @Test func riscv64CoreIsUnsupportedArchitecture() throws {
         let fx = try LabFixture.load("panicked")
         let info = try #require(try ImageOpener.open(fx.elf).vmcoreInfo)
-        let dir = NSTemporaryDirectory() + "mkdbg-arm64-\(UUID().uuidString)"
+        let dir = NSTemporaryDirectory() + "mkdbg-riscv64-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for withInfo in [true, false] {
-            let path = dir + "/arm64-\(withInfo).core"
+            let path = dir + "/riscv64-\(withInfo).core"
             let notes = withInfo ? [ElfNote(name: "VMCOREINFO", type: 0, descriptor: Array(info.entries.map { "\($0.key)=\($0.value)\n" }.joined().utf8), offset: 0)] : []
             let writer = try ElfCoreWriter(notes: notes, loads: [.init(physicalAddress: 0x4000_0000, size: 0x1000)],
-                                           machine: ElfHeader.emAarch64)
+                                           machine: 243)
             try writer.write(to: try DumpTests.FileOutput(path)) { _, buffer in buffer.initializeMemory(as: UInt8.self, repeating: 0) }
             let core = try ElfCore(path: path)
-            #expect(core.elfMachine == 183)
+            #expect(core.elfMachine == 243)
             #expect(core.prStatus.isEmpty)
             let r = try runMkdbg(["--json", "-c", path, "-e", "p 1"])
             #expect(r.status == 1)
             let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
             let e = try #require(o["error"] as? [String: Any])
             #expect(e["kind"] as? String == "unsupported_architecture", "\(e)")
-            #expect(e["machine"] as? Int == 183 && e["architecture"] as? String == "arm64", "\(e)")
-            #expect(r.err.hasPrefix("mkdbg: \(path): arm64 is not supported yet"), "\(r.err)")
+            #expect(e["machine"] as? Int == 243 && e["architecture"] as? String == "riscv64", "\(e)")
+            #expect(r.err.hasPrefix("mkdbg: \(path): riscv64 is not supported yet"), "\(r.err)")
             #expect(!r.err.contains("x86-64 core"))
         }
     }

@@ -29,7 +29,14 @@ struct LabFixture {
         return cache + "/mkdbg/lab/fixtures"
     }
 
-    static func load(_ name: String) throws -> LabFixture {
+    /// The arm64 fixtures (`scripts/lab fixtures --arch arm64`): `MKDBG_FIXTURES_ARM64`, else the cache's.
+    static var arm64Root: String {
+        if let dir = ProcessInfo.processInfo.environment["MKDBG_FIXTURES_ARM64"] { return dir }
+        let cache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        return cache + "/mkdbg/lab/fixtures-arm64"
+    }
+
+    static func load(_ name: String, root: String = LabFixture.root) throws -> LabFixture {
         let dir = root + "/" + name
         let factsPath = dir + "/facts.json"
         guard let data = FileManager.default.contents(atPath: factsPath),

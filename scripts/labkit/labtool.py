@@ -4,12 +4,15 @@
   labtool.py buildid FILE                    GNU build-id of an ELF file (hex)
   labtool.py modules MODDIR WANT...          load order (deps first): "name path" lines;
                                              WANT is NAME (required) or NAME? (optional)
-  labtool.py initramfs OUT INIT BUSYBOX [NAME=MODULE...] [bin/NAME=PROGRAM...]
+  labtool.py initramfs [--applets-from HOSTBUSYBOX] OUT INIT BUSYBOX [NAME=MODULE...] [bin/NAME=PROGRAM...]
                                              gzip'd newc cpio: busybox + applet links,
-                                             /init, modules (decompressed) in /lib/mkdbg
+                                             /init, modules (decompressed) in /lib/mkdbg;
+                                             the applets are listed by HOSTBUSYBOX when
+                                             BUSYBOX is another architecture's
   labtool.py unflatten FLAT OUT              makedumpfile -R replacement
   labtool.py guest RUNDIR KEY=VALUE...       parse RUNDIR/console.log into RUNDIR/guest.json
-  labtool.py facts RUNDIR DUMPDIR STATE      check the dumps, write DUMPDIR/facts.json
+  labtool.py facts RUNDIR DUMPDIR STATE [ARCH]
+                                             check the dumps, write DUMPDIR/facts.json
   labtool.py complete DUMPDIR RELEASE BUILDID VMLINUX
                                              exit 0 if DUMPDIR holds a complete fixture set
 """
@@ -142,8 +145,8 @@ class Cpio:
         self.add("TRAILER!!!", 0)
 
 
-def cmd_initramfs(out, init, busybox, modules):
-    applets = subprocess.run([busybox, "--list"], check=True, stdout=subprocess.PIPE,
+def cmd_initramfs(out, init, busybox, modules, lister=None):
+    applets = subprocess.run([lister or busybox, "--list"], check=True, stdout=subprocess.PIPE,
                              universal_newlines=True).stdout.split()
     tmp = out + ".tmp"
     with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
@@ -272,7 +275,11 @@ REQUIRED = ("release", "package_version", "build_id", "vmlinux", "marker", "proc
             "vmcoreinfo_phys", "state")
 
 
-def cmd_facts(rundir, dumpdir, state):
+# ELF machine of each lab architecture (the dump's e_machine must agree)
+ELF_MACHINES = {"x86-64": 62, "arm64": 183}
+
+
+def cmd_facts(rundir, dumpdir, state, arch="x86-64"):
     with open(os.path.join(rundir, "guest.json")) as f:
         g = json.load(f)
     g.update(parse_console(os.path.join(rundir, "console.log"))[0])  # lines printed after READY
@@ -284,14 +291,21 @@ def cmd_facts(rundir, dumpdir, state):
         raise SystemExit("labtool: dump OSRELEASE %r != %r" % (kv.get("OSRELEASE"), g["release"]))
     if kv.get("BUILD-ID") and kv["BUILD-ID"] != g["build_id"]:
         raise SystemExit("labtool: dump BUILD-ID %s != vmlinux %s" % (kv["BUILD-ID"], g["build_id"]))
+    with open(os.path.join(dumpdir, DUMP_FILES["elf"]), "rb") as f:
+        machine = struct.unpack("<H", f.read(20)[18:20])[0]
+    if machine != ELF_MACHINES[arch]:
+        raise SystemExit("labtool: the ELF dump's e_machine is %d, not %s's %d" % (machine, arch, ELF_MACHINES[arch]))
     facts = {k: g[k] for k in REQUIRED if k in g}
     facts.update({
+        "arch": arch,
         "state": state,
         "token": g["token"],
         "pids": g["pids"],
         "vmcoreinfo_size": g["vmcoreinfo_size"],
         "kernel_offset": int(kv.get("KERNELOFFSET", "0"), 16),
         "phys_base": int(kv.get("NUMBER(phys_base)", "0")),
+        "vmcoreinfo": {k: v for k, v in kv.items() if k.startswith("NUMBER(") or k == "KERNELOFFSET"
+                       or k.startswith("SYMBOL(swapper_pg_dir")},
         "uname": g["uname"],
         "cmdline": g["cmdline"],
         "modules": g["modules"],
@@ -333,13 +347,16 @@ def main(argv):
     elif cmd == "modules":
         cmd_modules(args[0], args[1:])
     elif cmd == "initramfs":
-        cmd_initramfs(args[0], args[1], args[2], args[3:])
+        lister = None
+        if args[:1] == ["--applets-from"]:
+            lister, args = args[1], args[2:]
+        cmd_initramfs(args[0], args[1], args[2], args[3:], lister)
     elif cmd == "unflatten":
         cmd_unflatten(args[0], args[1])
     elif cmd == "guest":
         cmd_guest(args[0], args[1:])
     elif cmd == "facts":
-        cmd_facts(args[0], args[1], args[2])
+        cmd_facts(*args[:4])
     elif cmd == "complete":
         return cmd_complete(args[0], args[1], args[2], args[3])
     else:

@@ -30,12 +30,15 @@ def facts_pids(image):
 
 def current_task_symbol(prog):
     """The per-CPU variable holding each CPU's current task: `current_task` before 6.2,
-    `pcpu_hot.current_task` from then on (x86-64)."""
-    try:
-        prog["current_task"]
-        return "current_task"
-    except KeyError:
-        return "pcpu_hot.current_task"
+    `pcpu_hot.current_task` from then on (x86-64); arm64 keeps current in sp_el0 and the task
+    it switched to in `__entry_task`."""
+    for name in ("current_task", "pcpu_hot"):
+        try:
+            prog[name]
+            return name if name == "current_task" else "pcpu_hot.current_task"
+        except KeyError:
+            pass
+    return "__entry_task"
 
 
 def cpu_current_task(prog, cpu):
@@ -45,6 +48,29 @@ def cpu_current_task(prog, cpu):
     for i, part in enumerate(current_task_symbol(prog).split(".")):
         obj = per_cpu(prog[part], cpu) if i == 0 else getattr(obj, part)
     return obj
+
+
+def direct_map_base(prog):
+    """The virtual address of physical 0 in the direct (linear) map: x86-64's page_offset_base;
+    elsewhere (arm64) drgn's phys_to_virt of the first memblock region minus its address."""
+    try:
+        return int(prog["page_offset_base"])
+    except KeyError:
+        from drgn.helpers.linux.mm import phys_to_virt
+        b = int(prog["memblock"].memory.regions[0].base)
+        return (int(phys_to_virt(prog, b)) - b) & (2 ** 64 - 1)
+
+
+def drgn_frame_indices(frames):
+    """Indices of mkdbg's `bt --json` frames that line up with drgn 0.3.0's: all but the caller
+    mkdbg keeps under a function stopped in its patchable entry (arm64's first 8 bytes, before its
+    FDE), where drgn has no CFI and takes the frame record, skipping the caller x30 holds. That
+    caller is at the entry frame's own sp (the function has pushed nothing yet)."""
+    def skipped(i):
+        f, prev = frames[i], frames[i - 1] if i > 0 else None
+        return (prev is not None and not f["inline"] and not prev["inline"] and prev.get("offset") is not None
+                and prev["offset"] < 8 and f["sp"] == prev["sp"] and f["pc"] != prev["pc"])
+    return [i for i in range(len(frames)) if not skipped(i)]
 
 
 def lab_tasks(prog, image):

@@ -265,6 +265,10 @@ def pick_globals(prog):
     import drgn
     init_begin = prog.symbol("__init_begin").address
     init_end = prog.symbol("__init_end").address
+    # The image from _text on; per-cpu data is below it on x86-64 (section-relative), inside it
+    # on arm64 (between __per_cpu_start and __per_cpu_end).
+    text = prog.symbol("_text").address
+    pcpu = (prog.symbol("__per_cpu_start").address, prog.symbol("__per_cpu_end").address)
     syms = prog.symbols()
     count = collections.Counter(s.name for s in syms)
     by_kind = collections.defaultdict(list)
@@ -273,8 +277,8 @@ def pick_globals(prog):
             continue
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s.name):
             continue
-        if s.address < 0xFFFFFFFF80000000 or init_begin <= s.address < init_end:
-            continue  # per-cpu (section-relative addresses) or freed init data
+        if s.address < text or init_begin <= s.address < init_end or pcpu[0] <= s.address < pcpu[1]:
+            continue  # per-cpu or freed init data
         try:
             obj = prog.variable(s.name)
             if obj.address_ != s.address:

@@ -66,7 +66,8 @@ parity_sock.py), `ipcs` against idr_for_each() over init_ipc_ns.ids[] ("ipcs"; p
 `swap` against drgn's reading of swap_info[] and d_path() ("swap"; parity_swap.py).
 
 A question is structured; questions.py derives the mkdbg command and the drgn
-evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12; run picks the dump's):
+evaluation from it (generate.py makes the lists: questions.json from 6.1, questions-6.12.json from 6.12,
+questions-6.1-arm64.json from arm64 6.1; run picks the dump's by release and architecture):
 
   {"kind": "global",   "name": N}             p/x N            prog[N]
   {"kind": "sizeof",   "type": T}             p sizeof(T)      sizeof(prog.type(T))

@@ -41,7 +41,11 @@ def frame_of(prog):
                 name = f.symbol().name
             except LookupError:
                 name = None
-        return [name, f.pc, bool(f.is_inline), f.sp]
+        try:
+            sp = f.sp
+        except LookupError:
+            sp = None  # drgn 0.3.0 on arm64: not known in a frame it found by the frame pointer
+        return [name, f.pc, bool(f.is_inline), sp]
     return frame
 
 
@@ -55,7 +59,9 @@ def drgn_traces(image, vmlinux):
 
 def compare(want, got):
     """None when mkdbg's frames match drgn's, else a description."""
-    mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in got["frames"]]
+    from checks import drgn_frame_indices
+    frames = [got["frames"][i] for i in drgn_frame_indices(got["frames"])]
+    mk = [(f["function"], int(f["pc"], 16), f["inline"], f.get("module"), int(f["sp"], 16)) for f in frames]
     dr = want["frames"]
     # Without the vmlinux (parity --no-debuginfo) mkdbg has no inlined levels and names code by
     # kallsyms (`__handle_sysrq.cold`): compare drgn's real frames, by the name before the suffix.
@@ -77,10 +83,10 @@ def compare(want, got):
             # kallsyms names code by the nearest symbol, so a label inside an assembly function
             # (entry_SYSCALL_64_after_hwframe in entry_SYSCALL_64), as the kernel's own backtraces do
             same_name = name is not None
-        if not same_name or pc != dpc or inline != dinline or sp != dsp:
-            problems.append("#%d mkdbg %s pc %#x sp %#x%s [%s], drgn %s pc %#x sp %#x%s" % (
+        if not same_name or pc != dpc or inline != dinline or (dsp is not None and sp != dsp):
+            problems.append("#%d mkdbg %s pc %#x sp %#x%s [%s], drgn %s pc %#x sp %s%s" % (
                 i, name, pc, sp, " inline" if inline else "", module or "vmlinux",
-                dname, dpc, dsp, " inline" if dinline else ""))
+                dname, dpc, "?" if dsp is None else "%#x" % dsp, " inline" if dinline else ""))
     if not problems:
         return None
     return "%d mkdbg frames, %d drgn frames; %d differ:\n  %s\n  mkdbg: %s\n  drgn:  %s" % (

@@ -63,7 +63,10 @@ def drgn_answers(image, vmlinux):
     from drgn.helpers.linux.mm import decode_page_flags, pfn_to_page
     pages = []
     max_pfn = prog["max_pfn"].value_()
-    for pfn in [1, 0x100] + list(range(0x1000, max_pfn, max(1, max_pfn // 20))):
+    # RAM from the first memblock region on (arm64's starts at 1 GiB: no struct page below it)
+    first = int(prog["memblock"].memory.regions[0].base) >> 12
+    off = 0 if first <= 1 else first
+    for pfn in [off + 1, off + 0x100] + list(range(off + 0x1000, max_pfn, max(1, (max_pfn - off) // 20))):
         pg = pfn_to_page(prog, pfn)
         names = [n[3:] for n in decode_page_flags(pg).split("|") if n.startswith("PG_")]
         pages.append({"pfn": pfn, "page": "%#x" % pg.value_(), "flags": pg.flags.value_(), "flag_names": names,

@@ -138,7 +138,8 @@ class Counts:
 
 
 def compare_task(want, got, counts, report):
-    mk_frames = got.get("frames", [])
+    from checks import drgn_frame_indices
+    mk_frames = [got["frames"][i] for i in drgn_frame_indices(got.get("frames", []))]
     for i, df in enumerate(want["frames"]):
         where = "#%d %s" % (i, df["name"])
         if i >= len(mk_frames):
@@ -203,14 +204,17 @@ def print_checks(args, mk_image, wants):
     frame variables (its evaluator has no frame scope)."""
     cmds = []
     asked = []  # (line index, label, drgn integer)
+    from checks import drgn_frame_indices
     for w in wants:
+        bt = (mkdbg_json(args.mkdbg, mk_image, ["bt %#x" % w["task"]], args.timeout) or [None])[0] or {}
+        index = drgn_frame_indices(bt.get("frames", []))
         cmds.append("bt %#x" % w["task"])
         asked.append(None)
         for i, f in enumerate(w.get("frames", [])):
             names = [n for n in f["names"] if "integer" in f["variables"].get(n, {})]
             if not names:
                 continue
-            cmds.append("frame %d" % i)
+            cmds.append("frame %d" % (index[i] if i < len(index) else i))
             asked.append(None)
             for n in names:
                 cmds.append("p/x %s" % n)

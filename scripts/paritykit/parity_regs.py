@@ -21,7 +21,9 @@ from checks import (  # noqa: E402 (paritykit is on the path)
     Unanswered, answered_dumps, kernel_stacks, lab_tasks, main, mkdbg_json)
 from images import drgn_program  # noqa: E402
 
-DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base"}
+# drgn's names that gdb (and mkdbg) spell otherwise: x86-64's flags and segment bases, arm64's
+# frame pointer and link register (x29, x30).
+DRGN_TO_GDB = {"rflags": "eflags", "fs.base": "fs_base", "gs.base": "gs_base", "fp": "x29", "lr": "x30"}
 
 
 def drgn_registers(image, vmlinux):
@@ -29,16 +31,23 @@ def drgn_registers(image, vmlinux):
 
     def frame(f):
         regs = {DRGN_TO_GDB.get(k, k): v for k, v in f.registers().items()}
-        return {"pc": f.pc, "sp": f.sp, "registers": regs}
+        try:
+            sp = f.sp
+        except LookupError:
+            sp = None  # drgn 0.3.0 on arm64: not known in a frame it found by the frame pointer
+        return {"pc": f.pc, "sp": sp, "registers": regs}
 
     return kernel_stacks(prog, lab_tasks(prog, image), frame, comm=False)
 
 
 def mkdbg_frames(args, image, want):
     """mkdbg's `info registers` of each of drgn's frames of one task, as JSON objects (None: no answer)."""
+    from checks import drgn_frame_indices
+    bt = (mkdbg_json(args.mkdbg, image, ["bt %#x" % want["task"]], args.timeout) or [None])[0] or {}
+    index = drgn_frame_indices(bt.get("frames", []))
     cmds = ["bt %#x" % want["task"]]
     for i in range(len(want["frames"])):
-        cmds += ["frame %d" % i, "info registers"]
+        cmds += ["frame %d" % (index[i] if i < len(index) else i), "info registers"]
     lines = mkdbg_json(args.mkdbg, image, cmds, args.timeout)
     if lines is None:  # timed out
         return []

@@ -57,7 +57,8 @@ def drgn_answers(image, vmlinux):
     facts = json.load(open(os.path.join(os.path.dirname(image), "facts.json")))
     marker = facts["marker"]
     init_task = prog["init_task"].address_
-    return {"marker": marker, "page_offset_base": prog["page_offset_base"].value_(),
+    from checks import direct_map_base
+    return {"marker": marker, "page_offset_base": direct_map_base(prog),
             "marker_hits": scan(image, marker.encode()), "init_task": init_task,
             "init_task_hits": scan(image, struct.pack("<Q", init_task), 8)}
 

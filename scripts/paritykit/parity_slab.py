@@ -70,9 +70,16 @@ def drgn_answers(image, vmlinux):
         except LookupError:
             pass
     max_pfn = prog["max_pfn"].value_()
-    base = prog["page_offset_base"].value_()
-    for pfn in range(0x100, max_pfn, max(1, max_pfn // 24)):
-        addresses += [pfn_to_page(prog, pfn).value_() + 8, base + pfn * 4096 + 0x123]
+    from checks import direct_map_base
+    base = direct_map_base(prog)
+    page_pfns = {}  # struct page address -> its PFN, for identities drgn does not make (arm64's vmemmap)
+    # RAM from the first memblock region on (arm64's starts at 1 GiB: no struct page below it)
+    first = int(prog["memblock"].memory.regions[0].base) >> 12
+    off = 0 if first <= 1 else first
+    for pfn in range(off + 0x100, max_pfn, max(1, (max_pfn - off) // 24)):
+        page = pfn_to_page(prog, pfn).value_() + 8
+        page_pfns[page] = pfn
+        addresses += [page, base + pfn * 4096 + 0x123]
     for m in for_each_module(prog):
         try:
             addresses.append(m.mem[prog["MOD_TEXT"]].base.value_() + 0x10)
@@ -80,7 +87,7 @@ def drgn_answers(image, vmlinux):
             addresses.append(m.core_layout.base.value_() + 0x10)
     answers = []
     for a in dict.fromkeys(addresses):
-        w = {"address": "%#x" % a, "kind": None}
+        w = {"address": "%#x" % a, "kind": None, "page_pfn": page_pfns.get(a)}
         try:
             info = slab_object_info(prog, a)
         except FaultError:
@@ -146,6 +153,10 @@ def addr_problem(g, w):
     elif kind == "IdentifiedPage":
         if g.get("kind") != "struct_page" or (g.get("page") or {}).get("pfn") != w["pfn"]:
             problems.append("drgn: struct page of PFN %#x; mkdbg %s %r" % (w["pfn"], g.get("kind"), (g.get("page") or {}).get("pfn")))
+    elif kind is None and g.get("kind") == "struct_page" and w.get("page_pfn") is not None:
+        # drgn 0.3.0's identify_address has no arm64 vmemmap: the PFN drgn's pfn_to_page gave
+        if (g.get("page") or {}).get("pfn") != w["page_pfn"]:
+            problems.append("drgn's pfn_to_page: PFN %#x; mkdbg struct page of %r" % (w["page_pfn"], (g.get("page") or {}).get("pfn")))
     elif kind is None and (g.get("kind") in ("slab", "stack", "struct_page") or (
             g.get("symbol") and os.environ.get("MKDBG_NO_DEBUGINFO") != "1")):
         # (kallsyms has no sizes: without the vmlinux a data address takes the symbol before it)

@@ -56,7 +56,7 @@ def drgn_answers(image, vmlinux):
         if not t.files:
             continue
         for fd, f in for_each_file(t):
-            if f.f_op.value_() != ops:
+            if not f or f.f_op.value_() != ops:  # drgn yields NULL for a reserved fd (as parity_vm skips)
                 continue
             sock = SOCKET_I(f.f_inode)
             sk = sock.sk

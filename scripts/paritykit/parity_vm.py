@@ -9,7 +9,8 @@ its final "N passed, M failed"); on its own:
   parity_vm.py answers --image P --vmlinux P       (needs drgn)
       drgn's answers, JSON on stdout.
   parity_vm.py two-level --image P --vmlinux P --out COPY   (needs drgn)
-      writes COPY, the dump with PID 1's maple tree made two levels deep; drgn's entries on stdout.
+      writes COPY, the dump with a process's maple tree made two levels deep (PID 1's, else the
+      first process whose root leaf is full); its PID and drgn's entries on stdout.
 
 The dumps: the lab's running and panicked ELF dumps when --image is the default, else
 --image (drgn reading --drgn-image).
@@ -21,9 +22,10 @@ asked of mkdbg by its task_struct address (`mkdbg --json -e "vm 0x…" -e "files
          vm_area_struct address, start, end, vm_flags and the path (d_path(vm_file.f_path),
          null for an anonymous mapping); plus one check that mkdbg lists no other VMA.
          And one check of a deeper tree than the lab's processes have (their few VMAs fit one
-         leaf): a sparse copy of the dump in which PID 1's full leaf is split into two leaves
-         under an arange_64 root, read by drgn's mt_for_each() and by `vm 1` (parity_vm.py
-         two-level builds it and prints drgn's entries).
+         leaf): a sparse copy of the dump in which PID 1's full leaf (on arm64, whose init has
+         fewer mappings, the first process's that is full) is split into two leaves under an
+         arange_64 root, read by drgn's mt_for_each() and by `vm PID` (parity_vm.py two-level
+         builds it and prints drgn's entries).
   files  one check for root and cwd (d_path of fs->root and fs->pwd), one per descriptor of
          for_each_file(task): fd, struct file and d_path(f_path); plus one check that mkdbg
          lists no other descriptor.
@@ -172,8 +174,9 @@ def run_vm_checks(args, image, drgn_image, vmlinux, default_image):
 
 
 def two_level(image, vmlinux, out):
-    """Copies IMAGE (sparse) to OUT with PID 1's full maple leaf split into two leaves under a new
-    arange_64 root in zeroed memory; returns drgn's mt_for_each() of the copy's tree."""
+    """Copies IMAGE (sparse) to OUT with a full maple root leaf (PID 1's, else the first process's
+    in PID order that is full) split into two leaves under a new arange_64 root in zeroed memory;
+    returns the PID and drgn's mt_for_each() of the copy's tree."""
     import struct
 
     import drgn
@@ -184,13 +187,29 @@ def two_level(image, vmlinux, out):
     prog = drgn.Program()
     prog.set_core_dump(image)
     prog.load_debug_info([vmlinux])
-    mm = find_task(prog, 1).mm
+    from drgn.helpers.linux.pid import for_each_task
+
+    def root_leaf(task):
+        mm = task.mm
+        node = mm.mm_mt.ma_root.value_() & ~0xff
+        leaf = drgn.Object(prog, "struct maple_range_64", address=node)
+        return mm, [leaf.pivot[i].value_() for i in range(len(leaf.pivot))], [leaf.slot[i].value_() for i in range(len(leaf.slot))]
+
+    candidates = [find_task(prog, 1)] + sorted((t for t in for_each_task(prog) if t.mm and t.pid.value_() > 1),
+                                               key=lambda t: t.pid.value_())
+    pid = None
+    for t in candidates:
+        # a root that is a leaf (maple_leaf_64, type 1 in bits 3-6), every slot in use
+        root = t.mm.mm_mt.ma_root.value_()
+        if root & 3 != 2 or (root >> 3) & 0xf != 1:
+            continue
+        mm, pivots, slots = root_leaf(t)
+        if pivots[-1] == (1 << 64) - 1:
+            pid = t.pid.value_()
+            break
+    if pid is None:
+        raise SystemExit("no process's root leaf is full; the two-level check needs one that is")
     node = mm.mm_mt.ma_root.value_() & ~0xff
-    leaf = drgn.Object(prog, "struct maple_range_64", address=node)
-    pivots = [leaf.pivot[i].value_() for i in range(len(leaf.pivot))]
-    slots = [leaf.slot[i].value_() for i in range(len(leaf.slot))]
-    if pivots[-1] != (1 << 64) - 1:
-        raise SystemExit("PID 1's root leaf is not full; the two-level check needs one that is")
 
     def off(t, m):
         return drgn.offsetof(prog.type(t), m)
@@ -205,7 +224,8 @@ def two_level(image, vmlinux, out):
             typ, _, o, _, pa, fs, _, _ = struct.unpack("<IIQQQQQQ", f.read(56))
             if typ == 1:
                 loads.append((pa, o, fs))
-        direct = prog["page_offset_base"].value_()
+        from checks import direct_map_base
+        direct = direct_map_base(prog)
 
         def at(va):
             pa = va - direct
@@ -267,8 +287,9 @@ def two_level(image, vmlinux, out):
     copy = drgn.Program()
     copy.set_core_dump(out)
     copy.load_debug_info([vmlinux])
-    mt = find_task(copy, 1).mm.mm_mt.address_of_()
-    return [{"start": "%#x" % a, "last": "%#x" % b, "address": "%#x" % e.value_()} for a, b, e in mt_for_each(mt)]
+    mt = find_task(copy, pid).mm.mm_mt.address_of_()
+    return {"pid": pid, "entries": [{"start": "%#x" % a, "last": "%#x" % b, "address": "%#x" % e.value_()}
+                                    for a, b, e in mt_for_each(mt)]}
 
 
 def two_level_check(args, mk_image, dr_image, vmlinux, check, where):
@@ -278,12 +299,14 @@ def two_level_check(args, mk_image, dr_image, vmlinux, check, where):
         out = os.path.join(tmp, "vmcore.elf")
         p = subprocess.run([args.venv_python, os.path.abspath(__file__), "two-level", "--image", dr_image,
                             "--vmlinux", vmlinux, "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        name = "vm on %s: PID 1's tree split into two levels" % where
+        name = "vm on %s: a process's tree split into two levels" % where
         if p.returncode != 0:
             check("vm", name, "drgn could not build or read it: " + p.stderr.decode("utf-8", "replace")[-300:])
             return
-        want = json.loads(p.stdout)
-        q = subprocess.run([args.mkdbg, "--json", "-c", out, "-e", "vm 1"], stdout=subprocess.PIPE,
+        built = json.loads(p.stdout)
+        pid, want = built["pid"], built["entries"]
+        name = "vm on %s: PID %d's tree split into two levels" % (where, pid)
+        q = subprocess.run([args.mkdbg, "--json", "-c", out, "-e", "vm %d" % pid], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=args.timeout)
         try:
             got = json.loads(q.stdout.decode("utf-8", "replace").splitlines()[0])
@@ -296,7 +319,7 @@ def two_level_check(args, mk_image, dr_image, vmlinux, check, where):
         if mine != want or got.get("warnings"):
             problem = "mkdbg %s (warnings %s), drgn %s" % (mine, got.get("warnings"), want)
         check("vm", name, problem)
-        print("parity: vm on %s: a two-level copy of PID 1's tree, %d entries" % (where, len(want)))
+        print("parity: vm on %s: a two-level copy of PID %d's tree, %d entries" % (where, pid, len(want)))
 
 
 if __name__ == "__main__":

@@ -40,12 +40,17 @@ def drgn_answers(image, vmlinux):
     rng = random.Random(SEED)
     mem = prog["memblock"].memory
     regions = [(int(mem.regions[i].base), int(mem.regions[i].size)) for i in range(int(mem.cnt))]
-    base = int(prog["page_offset_base"])
+    from checks import direct_map_base
+    base = direct_map_base(prog)
     addrs = []
     for _ in range(DIRECT):
         b, size = rng.choice(regions)
         addrs.append(("direct", base + b + rng.randrange(size)))
     lo, hi = prog.symbol("_text").address, prog.symbol("_end").address
+    if hi < lo:  # drgn 0.3.0 leaves arm64's _end (a linker-script symbol) at its link address
+        from images import vmcoreinfo_of_elf
+        info = dict(l.split("=", 1) for l in (vmcoreinfo_of_elf(image) or "").splitlines() if "=" in l)
+        hi += int(info.get("KERNELOFFSET", "0"), 16)
     for _ in range(TEXT):
         addrs.append(("text", rng.randrange(lo, hi)))
     # And some vmalloc'd task stacks (VMAP_STACK): 4 KiB pages, all four levels walked.

@@ -12,14 +12,17 @@ DEFAULT_QUESTIONS = os.path.join(HERE, "questions.json")
 
 
 def questions_for_image(elf_path):
-    """The question list for the dump's kernel line: questions-MAJOR.MINOR.json when there is one
-    (a list generated from that kernel's DWARF: members and globals differ between lines), else
-    questions.json (generated from 6.1)."""
+    """The question list for the dump's kernel line and architecture: questions-MAJOR.MINOR.json
+    (x86-64) or questions-MAJOR.MINOR-arm64.json when there is one (a list generated from that
+    kernel's DWARF: members and globals differ between lines and architectures), else
+    questions.json (generated from x86-64 6.1)."""
     import re
     from images import vmcoreinfo_of_elf
-    m = re.search(r"^OSRELEASE=(\d+)\.(\d+)", vmcoreinfo_of_elf(elf_path) or "", re.M)
+    info = vmcoreinfo_of_elf(elf_path) or ""
+    m = re.search(r"^OSRELEASE=(\d+)\.(\d+)", info, re.M)
     if m:
-        path = os.path.join(HERE, "questions-%s.%s.json" % m.groups())
+        arch = "-arm64" if re.search(r"^NUMBER\(kimage_voffset\)=", info, re.M) else ""
+        path = os.path.join(HERE, "questions-%s.%s%s.json" % (m.groups() + (arch,)))
         if os.path.exists(path):
             return path
     return DEFAULT_QUESTIONS

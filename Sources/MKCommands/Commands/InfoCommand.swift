@@ -20,7 +20,7 @@ enum InfoCommand {
     static let imageSpec = CommandSpec(
         name: "image", summary: "the image's format, memory ranges and holes, notes, VMCOREINFO, vmlinux match, problems",
         usage: "info image", examples: ["info image"],
-        json: ["image", "format", "facts", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "symbols", "types", "kaslr_offset",
+        json: ["image", "format", "facts", "architecture", "release", "build_id", "page_size", "vmlinux", "vmlinux_matches", "symbols", "types", "kaslr_offset",
                "phys_base", "page_table_levels", "page_offset_base", "physical_ranges", "notes", "vmcoreinfo_keys", "problems"]
     ) { _, session in
         image(try session.requireTarget())
@@ -98,6 +98,8 @@ enum InfoCommand {
         let report = image.report()
         fact("image", image.path)
         for (k, v) in report.facts where k != "release" { fact(k, v) }
+        let architecture = image.elfMachine.map { ElfMachine.name($0) ?? ElfMachine.describe($0) } ?? "x86-64 (the image does not say)"
+        fact("architecture", architecture)
 
         var problems = report.problems
         let info = image.vmcoreInfo
@@ -174,6 +176,7 @@ enum InfoCommand {
         }
         var fields: [(String, JSONValue)] = [("image", .string(image.path)), ("format", .string(image.formatName))]
         fields.append(("facts", .object(report.facts.map { ($0.0, .string($0.1)) })))
+        fields.append(("architecture", .string(image.elfMachine.map { ElfMachine.name($0) ?? ElfMachine.describe($0) } ?? "x86-64")))
         fields.append(("release", info?.osRelease.map { .string($0) } ?? .null))
         fields.append(("build_id", info?.buildId.map { .string($0) } ?? .null))
         fields.append(("page_size", info?.pageSize.map { .uint($0) } ?? .null))

@@ -26,10 +26,17 @@ public struct PrStatusLayout: Sendable, Equatable {
                         "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"],
         size: 336)  // then pr_fpvalid and padding
 
+    /// arm64: `user_pt_regs` (x0–x30, sp, pc, pstate) at 112.
+    public static let arm64 = PrStatusLayout(
+        architecture: "arm64", pidOffset: 32, regsOffset: 112,
+        registerNames: (0...30).map { "x\($0)" } + ["sp", "pc", "pstate"],
+        size: 392)  // then pr_fpvalid and padding
+
     /// The layout of cores of this ELF machine; nil for an unknown one.
     public static func forMachine(_ machine: UInt16?) -> PrStatusLayout? {
         switch machine {
         case nil, ElfHeader.emX86_64?: return .x86_64
+        case ElfHeader.emAarch64?: return .arm64
         default: return nil
         }
     }

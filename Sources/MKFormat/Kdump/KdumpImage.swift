@@ -73,12 +73,18 @@ public final class KdumpImage: CoreImage {
     public let dumpedPages: UInt64
 
     public var formatName: String { flattened == nil ? "kdump-compressed" : "kdump-compressed (flattened)" }
-    /// From `utsname.machine` (QEMU and makedumpfile fill it); nil when it names no known machine.
+    /// From `utsname.machine` (makedumpfile fills it, QEMU only for x86-64); when it names no
+    /// known machine (QEMU's arm64 dumps say `Unknown`), from the keys only one architecture's
+    /// VMCOREINFO has; nil when neither tells.
     public var elfMachine: UInt16? {
         switch header.machine {
         case "x86_64": return ElfHeader.emX86_64
         case "aarch64", "arm64": return ElfHeader.emAarch64
-        default: return nil
+        default:
+            guard let info = vmcoreInfo else { return nil }
+            if info["NUMBER(kimage_voffset)"] != nil { return ElfHeader.emAarch64 }
+            if info["SYMBOL(init_top_pgt)"] != nil { return ElfHeader.emX86_64 }
+            return nil
         }
     }
 

@@ -81,6 +81,14 @@ public struct VmcoreInfo: Sendable, Equatable {
     /// `SYMBOL(name)`: the run-time (already relocated) address.
     public func symbol(_ name: String) -> UInt64? { table["SYMBOL(\(name))"].flatMap { UInt64($0, radix: 16) } }
     public func number(_ name: String) -> Int64? { table["NUMBER(\(name))"].flatMap { Int64($0) } }
+    /// `NUMBER(name)` as a 64-bit pattern: decimal (maybe negative) or, as arm64 writes its
+    /// addresses (`NUMBER(kimage_voffset)=0xffff...`), hex after `0x`.
+    public func bits(_ name: String) -> UInt64? {
+        guard let text = table["NUMBER(\(name))"] else { return nil }
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { return UInt64(text.dropFirst(2), radix: 16) }
+        if let v = Int64(text) { return UInt64(bitPattern: v) }
+        return UInt64(text)
+    }
     public func offset(_ name: String) -> Int64? { table["OFFSET(\(name))"].flatMap { Int64($0) } }
     public func size(_ name: String) -> Int64? { table["SIZE(\(name))"].flatMap { Int64($0) } }
     public func length(_ name: String) -> Int64? { table["LENGTH(\(name))"].flatMap { Int64($0) } }

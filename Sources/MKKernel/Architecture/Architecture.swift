@@ -31,6 +31,11 @@ public struct FrameRecord: Equatable, Sendable {
     public var returnAddress: UInt64
     /// The caller's stack pointer is the frame pointer plus this.
     public var callerStackPointer: UInt64
+    /// A record of a zero frame pointer and return address is the stack's last (arm64).
+    public var zeroRecordEndsStack = false
+    /// The kernel always keeps the chain (arm64 builds with frame pointers and unwinds by them
+    /// itself), so a frame found by it is as reliable as one found by CFI.
+    public var chainAlwaysKept = false
 }
 
 /// Everything mkdbg knows about one architecture, in one table (as drgn's
@@ -63,6 +68,24 @@ public protocol Architecture: Sendable {
     var frameRecord: FrameRecord { get }
     /// What its code is decoded as (`dis`, `disassemble`, `x/i`).
     var instructionSet: InstructionSet { get }
+    /// The `struct pt_regs` an exception entry saved, when the frame at `pc` (a lookup address)
+    /// with frame pointer `framePointer` is that entry's (arm64: code in `.entry.text`, whose
+    /// frame record is the `pt_regs`'s `stackframe`); nil elsewhere.
+    func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64?
+    /// Whether the function holding `pc` (a lookup address) moved to another stack after saving
+    /// its frame record on the old one (arm64 `call_on_irq_stack`): that record is followed
+    /// wherever it is.
+    func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool
+    /// Bytes of patchable entry (ftrace's `-fpatchable-function-entry`) a function starts with
+    /// before its CFI does (arm64: `mov x9, x30; nop`, 8): a pc there has done nothing yet.
+    var patchableEntryBytes: UInt64 { get }
+    /// Other names of its registers (arm64 `lr` for x30), by DWARF number.
+    var registerAliases: [String: Int] { get }
+    /// The DWARF register a CFI row's return address is in (x86-64: the pc's own, arm64: x30).
+    var cfiReturnAddressRegister: Int { get }
+    /// A code address as read from a stack or register, without what the hardware adds
+    /// (arm64 pointer authentication); the address itself elsewhere.
+    func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64
 
     /// Whether `address` is in the kernel's half of the address space.
     func isKernelAddress(_ address: UInt64) -> Bool
@@ -76,6 +99,13 @@ public protocol Architecture: Sendable {
 }
 
 extension Architecture {
+    public var cfiReturnAddressRegister: Int { registerFile.pc }
+    public var registerAliases: [String: Int] { [:] }
+    public func exceptionFrame(pc: UInt64, framePointer: UInt64, kernel: Kernel) -> UInt64? { nil }
+    public func switchesStacks(at pc: UInt64, kernel: Kernel) -> Bool { false }
+    public var patchableEntryBytes: UInt64 { 0 }
+    public func codeAddress(_ address: UInt64, kernel: Kernel) -> UInt64 { address }
+
     public func register(named name: String) -> RegisterInfo? { registers.first { $0.name == name } }
 
     /// A general or special register by its gdb name.
@@ -107,7 +137,7 @@ extension Architecture {
 
 /// The architectures mkdbg has a table for.
 public enum Architectures {
-    public static let all: [any Architecture] = [X86_64Architecture()]
+    public static let all: [any Architecture] = [X86_64Architecture(), Arm64Architecture()]
 
     /// The table for an ELF machine; nil means the image did not say (x86-64).
     public static func forMachine(_ machine: UInt16?) throws -> any Architecture {

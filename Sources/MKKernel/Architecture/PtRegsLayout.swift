@@ -1,5 +1,6 @@
 import MKFormat
 import MKMemory
+import MKDebugInfo
 
 /// Where `struct pt_regs` keeps each register, from the kernel's DWARF and
 /// the architecture's member names (`RegisterInfo.ptRegsMember`).
@@ -19,7 +20,7 @@ public struct PtRegsLayout: Sendable {
         file = arch.registerFile
         for r in arch.registers {
             guard let member = r.ptRegsMember else { continue }
-            offsets[r.dwarfNumber] = try kernel.offset(of: member, in: t)
+            offsets[r.dwarfNumber] = try Self.offset(of: member, in: t, kernel: kernel)
         }
         for r in arch.specialRegisters {
             guard let member = r.ptRegsMember, let off = try? kernel.offset(of: member, in: t), off < size, size - off >= 8 else { continue }
@@ -31,6 +32,16 @@ public struct PtRegsLayout: Sendable {
             throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs keeps DWARF register \(regno) at \(off), past its \(size) bytes")
         }
         guard mode < size, size - mode >= 8 else { throw KernelError.unsupportedLayout(what: "struct pt_regs", message: "struct pt_regs's mode register at \(mode) is past its \(size) bytes") }
+    }
+
+    /// A member's offset; `regs[3]` is element 3 of the array `regs` (arm64's x0–x30).
+    static func offset(of member: String, in t: CType, kernel: Kernel) throws -> UInt64 {
+        guard member.hasSuffix("]"), let open = member.firstIndex(of: "["),
+              let index = UInt64(member[member.index(after: open)..<member.index(before: member.endIndex)]) else {
+            return try kernel.offset(of: member, in: t)
+        }
+        let array = try kernel.offset(of: String(member[..<open]), in: t)
+        return array &+ index &* 8
     }
 
     /// The whole saved register set at `address`.

@@ -16,13 +16,22 @@ struct CallFrameUnwinder: UnwindStrategy {
         calleeSaved = context.arch.calleeSaved
     }
 
+    /// A pc in a function's patchable entry, which its FDE does not cover, is where the function
+    /// has changed nothing yet: the FDE's first row, just past the entry, holds there too.
+    private func entryRow(_ lookup: UInt64, _ dwarf: DebugInfo) -> DwarfCFIRow? {
+        let bytes = context.arch.patchableEntryBytes
+        guard bytes > 0, let (symbol, offset) = context.code.symbols?.symbolize(lookup), offset < bytes else { return nil }
+        return dwarf.callFrameRow(linkAddress: symbol.address &+ bytes &- context.code.kaslr, registers: registers)
+    }
+
     func step(_ frame: PhysicalFrame) -> UnwindStep {
         guard let pc = frame.regs.pc, let lookup = context.lookupAddress(frame) else { return .noInfo("no pc") }
         let code = context.code
         let kernel = context.kernel
         guard code.isVmlinux(lookup) else { return .noInfo("no DWARF CFI outside the vmlinux") }
         guard let dwarf = kernel.dwarf else { return .noInfo("no DWARF CFI without the vmlinux") }
-        guard let row = dwarf.callFrameRow(linkAddress: lookup &- code.kaslr, registers: registers) else {
+        guard let row = dwarf.callFrameRow(linkAddress: lookup &- code.kaslr, registers: registers)
+                ?? entryRow(lookup, dwarf) else {
             return .noInfo("no DWARF CFI for \(hex(pc))")
         }
         var eval = DwarfExpression(registers: frame.regs, memory: kernel.memory)
@@ -48,6 +57,10 @@ struct CallFrameUnwinder: UnwindStrategy {
                     caller[regno] = calleeSaved.contains(regno) ? regs[regno] : nil
                 }
             }
+            // The return address column may be a register of its own (arm64's x30).
+            let ra = context.arch.cfiReturnAddressRegister
+            if ra != regs.file.pc { caller.pc = caller[ra] }
+            caller.pc = caller.pc.map { context.arch.codeAddress($0, kernel: kernel) }
             guard caller.pc != nil else { return .failed("DWARF CFI does not say where the return address is at \(hex(pc))") }
             caller.sp = cfa
             return .caller(caller, pcIsReturnAddress: true, switchedStack: false, method: .cfi, saved: saved)

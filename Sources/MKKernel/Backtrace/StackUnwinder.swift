@@ -101,6 +101,7 @@ final class StackUnwinder {
         var walk = Walk()
         var frame = PhysicalFrame(regs: start, pcIsReturnAddress: pcIsReturnAddress, method: .start, reliable: true)
         var switches = 0
+        var sameStackPointer = false
         while true {
             guard let pc = frame.regs.pc, let sp = frame.regs.sp else {
                 walk.notes.append("stopped: the frame has no pc or stack pointer")
@@ -159,15 +160,18 @@ final class StackUnwinder {
                     walk.notes.append("stopped at \(hex(pc)): more than \(Self.maxStackSwitches) stack switches")
                     return walk
                 }
-            } else if newSP <= sp {
+            } else if newSP < sp || (newSP == sp && (sameStackPointer || how == .framePointer || newPC == pc)) {
                 walk.notes.append("stopped at \(hex(pc)): the caller's stack pointer \(hex(newSP)) is not above \(hex(sp))")
                 return walk
             }
+            // A function that made no frame (an arm64 leaf, its return address still in x30) leaves
+            // its caller the same stack pointer; its caller's caller must be above it.
+            sameStackPointer = !switched && newSP == sp
             if newPC == 0 {
                 walk.notes.append("stopped at \(hex(pc)): the caller's pc is 0")
                 return walk
             }
-            let reliable = frame.reliable && how != .framePointer
+            let reliable = frame.reliable && (how != .framePointer || arch.frameRecord.chainAlwaysKept)
             frame = PhysicalFrame(regs: regs, pcIsReturnAddress: isReturn, method: how, reliable: reliable)
         }
     }
