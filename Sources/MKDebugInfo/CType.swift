@@ -155,21 +155,30 @@ public final class CType: CustomStringConvertible {
     /// The member called `name`, searched through anonymous structs and
     /// unions; returns the path's total byte offset.
     public func member(named name: String) -> (member: Member, offset: UInt64)? {
-        member(named: name, depth: 0)
+        var budget = Self.maxAnonymousVisits
+        var path = Set<ObjectIdentifier>()
+        return member(named: name, depth: 0, budget: &budget, path: &path)
     }
+
+    /// Anonymous members searched in all, and the types on the way down: a hostile type that
+    /// contains itself anonymously (or twice at each level) would otherwise take forever.
+    static let maxAnonymousVisits = 4096
 
     /// Anonymous members nest a few levels in real kernels; the bound stops
     /// a cyclic type from corrupt DWARF.
     static let maxAnonymousDepth = 64
 
-    private func member(named name: String, depth: Int) -> (member: Member, offset: UInt64)? {
+    private func member(named name: String, depth: Int, budget: inout Int, path: inout Set<ObjectIdentifier>) -> (member: Member, offset: UInt64)? {
         let r = resolved
-        guard r.kind == .structure || r.kind == .union, depth < Self.maxAnonymousDepth else { return nil }
+        guard r.kind == .structure || r.kind == .union, depth < Self.maxAnonymousDepth, budget > 0,
+              path.insert(ObjectIdentifier(r)).inserted else { return nil }
+        budget -= 1
+        defer { path.remove(ObjectIdentifier(r)) }
         for m in r.members {
             if m.name == name { return (m, m.offset) }
         }
         for m in r.members where m.name == nil {
-            if let (inner, off) = m.type.member(named: name, depth: depth + 1) {
+            if let (inner, off) = m.type.member(named: name, depth: depth + 1, budget: &budget, path: &path) {
                 return (inner, m.offset &+ off)
             }
         }
@@ -177,14 +186,20 @@ public final class CType: CustomStringConvertible {
     }
 
     /// Member names, including those reached through anonymous members.
-    public var memberNames: [String] { memberNames(depth: 0) }
+    public var memberNames: [String] {
+        var budget = Self.maxAnonymousVisits
+        var path = Set<ObjectIdentifier>()
+        return memberNames(depth: 0, budget: &budget, path: &path)
+    }
 
-    private func memberNames(depth: Int) -> [String] {
+    private func memberNames(depth: Int, budget: inout Int, path: inout Set<ObjectIdentifier>) -> [String] {
         let r = resolved
-        guard depth < Self.maxAnonymousDepth else { return [] }
+        guard depth < Self.maxAnonymousDepth, budget > 0, path.insert(ObjectIdentifier(r)).inserted else { return [] }
+        budget -= 1
+        defer { path.remove(ObjectIdentifier(r)) }
         var names: [String] = []
         for m in r.members {
-            if let n = m.name { names.append(n) } else { names += m.type.memberNames(depth: depth + 1) }
+            if let n = m.name { names.append(n) } else { names += m.type.memberNames(depth: depth + 1, budget: &budget, path: &path) }
         }
         return names
     }

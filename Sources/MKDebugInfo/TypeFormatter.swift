@@ -9,6 +9,21 @@ public enum TypeFormatter {
 
     /// A declaration: `char comm[16]`, `struct list_head *next`, `void (*fn)(int)`.
     public static func declaration(_ type: CType, _ declarator: String) -> String {
+        var budget = maxParts
+        return declaration(type, declarator, depth: 0, budget: &budget)
+    }
+
+    /// Types spelled in one name at most (a prototype's parameters are spelled too, and a
+    /// hostile one can name itself in each of them).
+    static let maxParts = 4096
+
+    /// Nesting (function parameters, anonymous members, `ptype /o`'s expanded structs) stops
+    /// here: hostile DWARF or BTF can make a type contain itself.
+    static let maxNesting = 24
+
+    static func declaration(_ type: CType, _ declarator: String, depth: Int, budget: inout Int) -> String {
+        guard depth < maxNesting, budget > 0 else { return "<type nested too deep>" }
+        budget -= 1
         var decl = declarator
         var t = type
         var steps = 0
@@ -26,7 +41,9 @@ public enum TypeFormatter {
                 guard let e = t.target else { return "void " + decl }
                 t = e
             case .function:
-                let params = t.parameters.map { name(of: $0) } + (t.isVariadic ? ["..."] : [])
+                var params: [String] = []
+                for p in t.parameters { params.append(declaration(p, "", depth: depth + 1, budget: &budget)) }
+                if t.isVariadic { params.append("...") }
                 decl += "(" + (params.isEmpty ? (t.isUnprototyped ? "" : "void") : params.joined(separator: ", ")) + ")"
                 t = t.target ?? .void
             default:
@@ -118,7 +135,7 @@ public enum TypeFormatter {
         let inner = String(repeating: "    ", count: indent)
         var text: String
         let r = m.type
-        if (r.kind == .structure || r.kind == .union) && r.name == nil {
+        if (r.kind == .structure || r.kind == .union) && r.name == nil && indent < maxNesting {
             // Anonymous struct/union: expand inline.
             var lines = [baseName(r).replacingFirst("{...}", "{")]
             for sub in r.members { lines.append(inner + "    " + memberDeclaration(sub, indent: indent + 1)) }
@@ -134,6 +151,10 @@ public enum TypeFormatter {
     /// `ptype /o` body: one line per member with offset and size; nested
     /// structs expanded; holes called out.
     static func body(_ t: CType, base: UInt64, indent: Int, lines: inout [String]) {
+        guard indent < maxNesting else {
+            lines.append(String(repeating: "    ", count: indent) + "<type nested too deep>")
+            return
+        }
         let pad0 = String(repeating: "    ", count: indent)
         var expectedEnd: UInt64 = 0
         var sawBitfieldEndBit: UInt64 = 0

@@ -13,6 +13,7 @@ protocol FuzzTarget {
 
 let targets: [any FuzzTarget.Type] = [
     ImageFuzz.self, VmcoreInfoFuzz.self, NotesFuzz.self, DeviceTreeFuzz.self, ExpressionFuzz.self, InboxRingFuzz.self,
+    BtfFuzz.self,
 ]
 
 nonisolated(unsafe) var current: (any FuzzTarget)?

@@ -37,7 +37,7 @@ struct ExpressionFuzz: FuzzTarget {
         let text = String(decoding: data[..<min(split, 1024)], as: UTF8.self)
         memory.bytes = split < data.count ? Array(data[(split + 1)...].prefix(memory.size)) : []
         _ = try? Lexer().tokenize(text)
-        let evaluator = Evaluator(debugInfo: debugInfo, memory: memory, symbols: symbols)
+        let evaluator = Evaluator(types: debugInfo, memory: memory, symbols: symbols)
         _ = try? evaluator.parser.parseTypeOrExpression(text)
         guard let value = try? evaluator.evaluate(text) else { return }
         let symbols = self.symbols
