@@ -16,6 +16,9 @@ public final class Kernel {
     /// The vmlinux's DWARF; nil without a debug package (BTF types).
     public var dwarf: DebugInfo? { evaluator.debugInfo }
     var cachedPerCPUOffsets: [UInt64]?
+    /// The task list's addresses, kept while memory does not change (an image, a frozen
+    /// instance: the page cache is on): `foreach bt` asks it once per task.
+    var cachedTaskAddresses: Set<UInt64>?
 
     public init(target: Target, evaluator: Evaluator) {
         self.target = target

@@ -268,7 +268,7 @@ def case_drgn_ps_scale(ctx):
 
 
 FOREACH_DONE = b"FOREACH-DONE"
-FOREACH_BASELINE = "drgn 0.3.0 stack_trace of every task (+2000 processes)"
+FOREACH_BASELINE = "drgn 0.3.0 stack_trace of every task (foreach, +2000 processes)"
 
 
 def foreach_cases(ctx):
@@ -303,7 +303,7 @@ def case_drgn_foreach(ctx):
 
 
 SEARCH_DONE = b"SEARCH-DONE"
-SEARCH_BASELINE = "grep -a -c over the dump file"
+SEARCH_BASELINE = "grep -a -c over the dump file (search)"
 
 
 def search_cases(ctx):

@@ -13,7 +13,7 @@ enum TaskArgument {
             throw CommandError.usage(command: command, message: "\(word) is neither a PID nor a task address", usage: usage)
         }
         if tracer.architecture.isKernelAddress(n) {
-            if let all = try? tracer.allTasks(), !all.contains(n),
+            if let listed = try? tracer.isListedTask(n), !listed,
                !(0..<tracer.cpuCount).contains(where: { (try? tracer.currentTask(cpu: $0)) == n }) {
                 return (n, ["\(hex(n)) is not a task on the task list; reading it as a task_struct anyway"])
             }

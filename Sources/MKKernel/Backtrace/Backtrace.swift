@@ -108,6 +108,14 @@ public final class Backtracer {
         try kernel.tasks(budget: budget).tasks.map(\.address)
     }
 
+    /// Whether `address` is a task on the task list (read once while memory cannot change).
+    public func isListedTask(_ address: UInt64) throws -> Bool {
+        if kernel.memory.cachingEnabled, let known = kernel.cachedTaskAddresses { return known.contains(address) }
+        let all = Set(try allTasks())
+        if kernel.memory.cachingEnabled { kernel.cachedTaskAddresses = all }
+        return all.contains(address)
+    }
+
     public func task(pid: Int64) throws -> UInt64 {
         if pid == 0 { return try kernel.address(of: "init_task") }
         guard let t = try kernel.tasks(budget: budget).tasks.first(where: { Int64($0.pid) == pid }) else {
