@@ -9,8 +9,9 @@ Used by scripts/paritykit/parity.py's `run` ("search" in the by-kind line); on i
 What is compared, per ELF dump: every place the guest's kmsg marker (facts.json "marker") is in
 the dump's PT_LOAD segments, found by a plain Python scan of the file, against `search -p -c
 MARKER` (physical) and `search -c MARKER` (direct-map addresses: drgn's page_offset_base plus
-the physical address); and every 8-byte-aligned copy of init_task's address (drgn's) against
-`search -p ADDRESS`.
+the physical address); every 8-byte-aligned copy of init_task's address (drgn's) against
+`search -p ADDRESS`; and `search -u -t 1 -c MKDBG-MARKER` (PID 1's user pages: its init script's
+text) against drgn reading each page of PID 1's VMAs through access_remote_vm.
 """
 
 import json
@@ -60,7 +61,44 @@ def drgn_answers(image, vmlinux):
     from checks import direct_map_base
     return {"marker": marker, "page_offset_base": direct_map_base(prog),
             "marker_hits": scan(image, marker.encode()), "init_task": init_task,
-            "init_task_hits": scan(image, struct.pack("<Q", init_task), 8)}
+            "init_task_hits": scan(image, struct.pack("<Q", init_task), 8),
+            "user_hits": user_scan(prog, 1, USER_NEEDLE)}
+
+
+USER_NEEDLE = b"MKDBG-MARKER"  # in PID 1's memory: the init script's text
+
+
+def user_scan(prog, pid, needle):
+    """User virtual addresses of NEEDLE in task PID's VMAs, read page by page through drgn's
+    access_remote_vm (its walk of the task's page tables); unmapped pages break a run."""
+    import drgn
+    from drgn.helpers.linux.mm import access_remote_vm, for_each_vma
+    from drgn.helpers.linux.pid import find_task
+    mm = find_task(prog, pid).mm
+    hits = []
+    for vma in for_each_vma(mm):
+        start, end = vma.vm_start.value_(), vma.vm_end.value_()
+        run, run_start = b"", start
+        for page in range(start, end, 4096):
+            try:
+                data = access_remote_vm(mm, page, 4096)
+            except drgn.FaultError:
+                data = None
+            if data is None:
+                run = b""
+                continue
+            if not run:
+                run_start = page
+            run += data
+            at = run.find(needle)
+            while at >= 0:
+                if run_start + at not in hits:
+                    hits.append(run_start + at)
+                at = run.find(needle, at + 1)
+            keep = len(needle) - 1
+            run_start += len(run) - keep
+            run = run[-keep:]
+    return sorted(hits)
 
 
 def run_search_checks(args, image, drgn_image, vmlinux, default_image):
@@ -85,6 +123,15 @@ def run_search_checks(args, image, drgn_image, vmlinux, default_image):
             check("search", "search on %s: %s" % (where, name),
                   None if mine == w else "mkdbg %s, the file %s" % ([hex(h) for h in mine[:6]], [hex(h) for h in w[:6]]))
         check("search", "search on %s: the marker is in memory" % where, None if want["marker_hits"] else "no hit in the file")
+        # -u: PID 1's user pages, against drgn reading each page of its VMAs with access_remote_vm
+        u = (mkdbg_json(args.mkdbg, mk_image, ['search -u -t 1 -m 100000 -c "%s"' % USER_NEEDLE.decode()], args.timeout) or [None])[0]
+        name = "search on %s: %s in PID 1's user pages (%d)" % (where, USER_NEEDLE.decode(), len(want["user_hits"]))
+        if not u or not u.get("ok"):
+            check("search", name, "mkdbg: %s" % (u or {}).get("error", "no JSON"))
+        else:
+            mine = [int(h, 16) for h in u.get("hits", [])]
+            check("search", name, None if mine == want["user_hits"] and mine else
+                  "mkdbg %s, drgn %s" % ([hex(h) for h in mine[:6]], [hex(h) for h in want["user_hits"][:6]]))
         print("parity: search on %s: %d marker and %d init_task hits compared with a scan of the file"
               % (where, len(want["marker_hits"]), len(want["init_task_hits"])))
     return tally.stats
