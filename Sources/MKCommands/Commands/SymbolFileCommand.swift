@@ -26,7 +26,9 @@ enum SymbolFileCommand {
         do {
             target = try Target(image: current.target.image, options: options)
         } catch {
-            throw CommandError.failed("symbol-file: \(error)", cause: error)
+            // The mismatch's advice names the command-line flag; here it is -f.
+            let text = "\(error)".replacing("--ignore-mismatch", with: "symbol-file -f")
+            throw CommandError.failed("symbol-file: " + text, cause: error)
         }
         session.use(target, instance: current.instance, live: current.isLive, name: current.name)
         let buildId = target.vmlinux?.buildId
