@@ -3,10 +3,10 @@ import MKSystem
 import MKMemory
 import MKKernel
 
-/// crash's `search [-p] [-s START] [-e END] [-m MAX] VALUE | -w VALUE | -h VALUE | -c STRING`:
+/// crash's `search [-k|-p|-u] [-s START] [-e END] [-m MAX] VALUE | -w VALUE | -h VALUE | -c STRING`:
 /// where a value or a string is in memory.
 enum SearchCommand {
-    static let usage = "search [-p | -u [-t PID|TASK]] [-s START] [-e END] [-m MAX] (VALUE | -w VALUE | -h VALUE | -c STRING)"
+    static let usage = "search [-k | -p | -u [-t PID|TASK]] [-s START] [-e END] [-m MAX] (VALUE | -w VALUE | -h VALUE | -c STRING)"
     static let defaultLimit = 1000
 
     static let spec = CommandSpec(
@@ -17,7 +17,7 @@ enum SearchCommand {
         Searches every byte of RAM the image holds, in large chunks. Hits are shown at their
         direct-map address (kernel virtual: every page of RAM is there, so kernel text, data,
         slab, vmalloc and user pages alike), or with -p at their physical address. -s/-e bound the
-        search (addresses of the same kind). A VALUE is an 8-byte word at 8-byte-aligned addresses
+        search (addresses of the same kind; -k, crash's flag for kernel virtual addresses, is the default). A VALUE is an 8-byte word at 8-byte-aligned addresses
         (-w a 4-byte word, -h a 2-byte one); -c STRING its bytes anywhere (quote it for spaces).
         At most -m MAX hits (default \(defaultLimit)); a progress bar on a terminal; Ctrl-C stops it.
         -u searches a task's user address space instead (crash's -u): the pages its VMAs map
@@ -27,7 +27,8 @@ enum SearchCommand {
         """,
         examples: ["search -c MKDBG-MARKER", "search -u -t 1 -c PATH=", "search 0xffffffff81000000", "search -p -w 0xdeadbeef", "search -s 0xffff888000000000 -e 0xffff888010000000 -h 0x1234"],
         arguments: [ArgumentSpec("VALUE", .expression, .optional, expected: "a value to find")],
-        options: [.flag("-p", help: "physical addresses"),
+        options: [.flag("-k", help: "kernel virtual addresses (the default)"),
+                  .flag("-p", help: "physical addresses"),
                   .flag("-u", help: "a task's user address space"),
                   .option("-t", value: ArgumentSpec("PID|TASK", .task, expected: "a PID or task address"), help: "the task for -u"),
                   .option("-s", value: ArgumentSpec("START", .address, expected: "a start address"), help: "search from START"),
@@ -72,6 +73,9 @@ enum SearchCommand {
         if let m = args.value("-m") {
             guard let n = Int(m), n > 0, n <= 10_000_000 else { throw CommandError.invalidArgument(m, message: "search: -m needs a number of hits from 1 to 10000000") }
             limit = n
+        }
+        if args.has("-k") && (physical || args.has("-u")) {
+            throw CommandError.invalidArgument("-k", message: "search: -k (kernel virtual, the default) excludes -p and -u")
         }
         if args.has("-u") {
             guard !physical else { throw CommandError.invalidArgument("-u", message: "search: -u and -p exclude each other") }
