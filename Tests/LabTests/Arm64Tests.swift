@@ -231,11 +231,9 @@ struct Arm64Tests {
 
     /// drgn's view of every task, by PID.
     static func drgnTasks(_ fx: LabFixture) throws -> [String: DrgnTask] {
-        let script = """
-        import drgn, json, sys
+        let raw = try drgnJSON(fx, """
         from drgn import Object
         from drgn.helpers.linux.pid import for_each_task
-        prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
         out = {}
         for t in for_each_task(prog):
             d = {"names": [f.name or "??" for f in prog.stack_trace(t)]}
@@ -246,19 +244,8 @@ struct Arm64Tests {
                 d["pc"], d["sp"] = regs.pc.value_(), regs.sp.value_()
             out[str(t.pid.value_())] = d
         print(json.dumps(out))
-        """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try drgnPython())
-        p.arguments = ["-c", script, fx.elf, fx.vmlinux]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: e, as: UTF8.self))") }
-        let json = try #require(try JSONSerialization.jsonObject(with: o) as? [String: [String: Any]])
+        """)
+        let json = try #require(raw as? [String: [String: Any]])
         return json.mapValues { d in
             let user = (d["pc"] as? NSNumber).flatMap { pc in (d["sp"] as? NSNumber).map { (pc.uint64Value, $0.uint64Value) } }
             return DrgnTask(names: d["names"] as? [String] ?? [], user: user)
