@@ -59,11 +59,10 @@ public final class DebugInfo {
             return
         }
         let clock = Stopwatch()
-        let built = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
-        let bytes = IndexFile.encode(built, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
+        let (bytes, how) = try Self.indexBytes(vmlinux: vmlinux, dwarf: dwarf)
         index = try IndexFile.validate(bytes, path: indexPath ?? "(in memory)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
         let elapsed = clock.seconds
-        indexSource = "built in \(String(format1: elapsed)) s"
+        indexSource = "built in \(String(format1: elapsed)) s \(how)"
         if let indexPath {
             do {
                 try IndexFile.writeAtomically(bytes, path: indexPath)
@@ -71,6 +70,19 @@ public final class DebugInfo {
             } catch {
                 indexSource += ", not saved: \(error)"
             }
+        }
+    }
+
+    /// The index file's bytes: from the own DIE scanner, or through libdw
+    /// when the scanner meets DWARF it leaves to libdw.
+    static func indexBytes(vmlinux: Vmlinux, dwarf: DwarfFile) throws -> (bytes: [UInt8], how: String) {
+        let id = vmlinux.buildId ?? ""
+        do {
+            let names = try DwarfIndexScan.build(vmlinux.file)
+            return (IndexFile.encode(names, buildId: id, vmlinuxSize: vmlinux.fileSize), "by the DIE scanner")
+        } catch let error as DwarfScanError {
+            let built = try Self.build(vmlinux: vmlinux, dwarf: dwarf)
+            return (IndexFile.encode(built, buildId: id, vmlinuxSize: vmlinux.fileSize), "through libdw (the DIE scanner stopped at \(error))")
         }
     }
 

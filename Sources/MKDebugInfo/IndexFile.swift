@@ -26,20 +26,47 @@ public enum IndexFile {
             if a.name != b.name { return a.name.lexicographicallyPrecedes(b.name) }
             return a.entry.kind.rawValue < b.entry.kind.rawValue
         }
+        return encodeSorted(count: flat.count, buildId: buildId, vmlinuxSize: vmlinuxSize) { emit in
+            for (name, e) in flat { name.withUnsafeBytes { emit($0, e) } }
+        }
+    }
+
+    /// The same file from the own scanner's names (`DieScanner`).
+    static func encode(_ names: ScannedNames, buildId: String, vmlinuxSize: UInt64) -> [UInt8] {
+        let ids = names.sortedIds()
+        var count = 0
+        for id in ids { for k in 1..<ScannedNames.slotsPerName where names.slot(id, k) != 0 { count += 1 } }
+        return encodeSorted(count: count, buildId: buildId, vmlinuxSize: vmlinuxSize) { emit in
+            for id in ids {
+                let key = names.keys[id]
+                let bytes = UnsafeRawBufferPointer(start: key.start, count: key.length)
+                for k in 1..<ScannedNames.slotsPerName {
+                    let offset = names.slot(id, k)
+                    guard offset != 0, let kind = IndexKind(rawValue: UInt8(k)) else { continue }
+                    emit(bytes, NameIndex.Entry(kind: kind, offset: offset))
+                }
+            }
+        }
+    }
+
+    /// Lays out `count` entries that `body` hands over sorted by name bytes, then kind.
+    private static func encodeSorted(count: Int, buildId: String, vmlinuxSize: UInt64,
+                                     _ body: ((UnsafeRawBufferPointer, NameIndex.Entry) -> Void) -> Void) -> [UInt8] {
         var out = magic + le(version) + le(UInt32(buildId.utf8.count)) + Array(buildId.utf8)
-        out += le(vmlinuxSize) + le(UInt64(flat.count))
+        out += le(vmlinuxSize) + le(UInt64(count))
         var names: [UInt8] = []
         var entries: [UInt8] = []
-        entries.reserveCapacity(flat.count * entrySize)
-        var lastName: [UInt8]?
-        var lastOffset: UInt32 = 0
-        for (name, e) in flat {
-            if name != lastName {
-                lastOffset = UInt32(names.count)
-                names += name
-                lastName = name
+        entries.reserveCapacity(count * entrySize)
+        var last: (start: Int, length: Int)?
+        body { name, e in
+            let same = last.map { l in
+                l.length == name.count && names[l.start..<(l.start + l.length)].elementsEqual(name)
+            } ?? false
+            if !same {
+                last = (names.count, name.count)
+                names.append(contentsOf: name)
             }
-            appendLE(&entries, lastOffset)
+            appendLE(&entries, UInt32(last?.start ?? 0))
             appendLE(&entries, UInt32(name.count))
             entries.append(e.kind.rawValue)
             entries += [0, 0, 0, 0, 0, 0, 0]

@@ -64,6 +64,7 @@ final class LibElfFile {
         var scn: OpaquePointer
         var link: UInt32
         var entrySize: UInt64
+        var flags: UInt64
     }
 
     func sections() -> [Section] {
@@ -77,7 +78,8 @@ final class LibElfFile {
             guard gelf_getshdr(s, &shdr) != nil else { continue }
             let name = elf_strptr(elf, shstrndx, Int(shdr.sh_name)).map { String(cString: $0) } ?? ""
             result.append(Section(name: name, address: shdr.sh_addr, offset: shdr.sh_offset, size: shdr.sh_size,
-                                  type: shdr.sh_type, scn: s, link: shdr.sh_link, entrySize: shdr.sh_entsize))
+                                  type: shdr.sh_type, scn: s, link: shdr.sh_link, entrySize: shdr.sh_entsize,
+                                  flags: shdr.sh_flags))
         }
         return result
     }
@@ -121,6 +123,17 @@ final class LibElfFile {
         guard let s = sections().first(where: { $0.name == name }), s.type != UInt32(SHT_NOBITS),
               let data = elf_getdata(s.scn, nil), let buf = data.pointee.d_buf else { return nil }
         return (s.address, Array(UnsafeRawBufferPointer(start: buf, count: Int(data.pointee.d_size))))
+    }
+}
+
+extension LibElfFile {
+    /// The mapped bytes of section `name` in place, valid while this file is
+    /// open; nil when absent, empty of file bytes, or compressed.
+    func mappedSection(named name: String) -> UnsafeRawBufferPointer? {
+        guard let s = sections().first(where: { $0.name == name }), s.type != UInt32(SHT_NOBITS),
+              s.flags & UInt64(SHF_COMPRESSED) == 0,
+              let data = elf_getdata(s.scn, nil), let buf = data.pointee.d_buf else { return nil }
+        return UnsafeRawBufferPointer(start: buf, count: Int(data.pointee.d_size))
     }
 }
 

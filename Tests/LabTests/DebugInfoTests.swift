@@ -149,6 +149,35 @@ import MKSystem
         #expect(failing.lookup("task_struct", .structure) != nil)
     }
 
+    /// The own DIE scanner must write the very index libdw's walk writes:
+    /// same names, kinds and DIE offsets, byte for byte (x86-64 and arm64 kernels).
+    @Test(arguments: ["x86-64", "arm64"])
+    func dieScannerWritesLibdwsIndex(_ arch: String) throws {
+        let fx = try LabFixture.load("running", root: arch == "arm64" ? LabFixture.arm64Root : LabFixture.root)
+        let v = try Vmlinux(path: fx.vmlinux)
+        let dwarf = try DwarfFile(elf: v.file)
+        let viaLibdw = IndexFile.encode(try DebugInfo.build(vmlinux: v, dwarf: dwarf), buildId: fx.buildId, vmlinuxSize: v.fileSize)
+        for workers in [1, 2, 3] {
+            let scanned = try DwarfIndexScan.build(v.file, workers: workers)
+            let viaScanner = IndexFile.encode(scanned, buildId: fx.buildId, vmlinuxSize: v.fileSize)
+            let a = try IndexFile.validate(viaScanner, path: "scanner", buildId: fx.buildId, vmlinuxSize: v.fileSize)
+            let b = try IndexFile.validate(viaLibdw, path: "libdw", buildId: fx.buildId, vmlinuxSize: v.fileSize)
+            #expect(a.count == b.count, "\(workers) workers")
+            #expect(a.count > 50_000)
+            if viaScanner != viaLibdw {
+                // Name the first entry that differs, to make a failure actionable.
+                let i = (0..<min(a.count, b.count)).first { a.name($0) != b.name($0) || a.kind($0) != b.kind($0) || a.offset($0) != b.offset($0) }
+                func describe(_ x: NameIndex, _ j: Int) -> String {
+                    "\(x.name(j)) \(x.kind(j).map { $0.label } ?? "?") 0x\(String(x.offset(j), radix: 16))"
+                }
+                let detail = i.map { describe(a, $0) + " vs " + describe(b, $0) } ?? "past the shorter one"
+                Issue.record("\(workers) workers: indexes differ: \(detail)")
+            }
+            #expect(a.lookup("task_struct", .structure) != nil)
+            #expect(a.lookup("init_task", .variable) != nil)
+        }
+    }
+
     @Test func missingDebugInfoIsAClearError() throws {
         let fx = try LabFixture.load("running")
         let dir = NSTemporaryDirectory() + "mkdbg-nodwarf-\(getpid())"
