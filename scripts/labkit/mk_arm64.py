@@ -87,7 +87,7 @@ def config(outdir, facts, seg):
             "instances": [inst]}
 
 
-def up_to_date(outdir, facts):
+def up_to_date(outdir, facts, fixture):
     try:
         with open(os.path.join(outdir, "lab.json")) as f:
             old = json.load(f)
@@ -95,6 +95,7 @@ def up_to_date(outdir, facts):
         return False
     inst = (old.get("instances") or [{}])[0]
     return (old.get("version") == FORMAT and old.get("seed") == SEED and inst.get("token") == facts["token"]
+            and old.get("fixture") == os.path.abspath(fixture)
             and inst.get("build_id") == facts["build_id"]
             and os.path.exists(os.path.join(outdir, "sys/fs/multikernel/instances", NAME, "kcore"))
             and os.path.exists(os.path.join(outdir, "traffic.json")))
@@ -158,7 +159,7 @@ def cmd_arm64(outdir, fixture):
         facts = json.load(f)
     if facts.get("arch") != "arm64" or facts.get("state") != "running":
         raise SystemExit("mklab: %s is not the running arm64 fixture (scripts/lab fixtures --arch arm64)" % fixture)
-    if up_to_date(outdir, facts):
+    if up_to_date(outdir, facts, fixture):
         return outdir
     seg = ram_segment(dump)
     cfg = config(outdir, facts, seg)
