@@ -14,7 +14,7 @@ import json
 import os
 
 import elfread
-from mk_core import EM_AARCH64, PT_LOAD, Segment, core_headers, core_layout
+from mk_core import EM_AARCH64, NT_PRPSINFO, NT_PRSTATUS, PT_LOAD, Segment, core_headers, core_layout, note
 from mk_devicetree import boot_chosen, dtc, instance_dts, pool_dts
 from mk_layout import INBOX_SIZE, MANIFEST_SIZE, PAGE, SHARED_PHYS, SHARED_SIZE, inbox_phys, manifest_phys, write_file
 from mk_proc import vmcoreinfo_kv
@@ -28,6 +28,16 @@ POOL_PARK = (0x7fff8000, 0x8000)         # the pool park set at the top of the p
 POOL_SLOT = 0x7ffff000
 HOST_KERNEL = [(0x100000000, 0x1011fffff, "Kernel code"), (0x101200000, 0x1015fffff, "Kernel data")]
 SEED = 1
+# Today's-upstream variant (--fallback): the host's /proc/kcore as arm64's fs/proc/kcore.c
+# writes it (virtual PT_LOADs: the kernel image, vmalloc with p_paddr -1, the linear map of each
+# System RAM range), with a made-up arm64 host's own VMCOREINFO (48-bit VA, a randomized linear map).
+HOST_RELEASE = "6.19.0-mk-host"
+HOST_PAGE_OFFSET = 0xffff000000000000
+HOST_LINEAR = 0xffff3a2c00000000         # linear-map address of physical 0: PAGE_OFFSET - memstart_addr
+HOST_TEXT = (0xffffbb5e24210000, 0x100010000, 0x1200000)   # _text, its physical address, size
+HOST_VMALLOC = (0xffff800008000000, 0x40000000)
+HOST_KASLR = 0x3b5e1c200000
+PRSTATUS_ARM64 = 392                     # sizeof(struct elf_prstatus) on arm64
 STEPS = 100                              # per ring, as the live lab's warm-up
 FORMAT = 2                               # of this directory; a change rebuilds it
 
@@ -87,7 +97,7 @@ def config(outdir, facts, seg):
             "instances": [inst]}
 
 
-def up_to_date(outdir, facts, fixture):
+def up_to_date(outdir, facts, fixture, fallback):
     try:
         with open(os.path.join(outdir, "lab.json")) as f:
             old = json.load(f)
@@ -95,9 +105,10 @@ def up_to_date(outdir, facts, fixture):
         return False
     inst = (old.get("instances") or [{}])[0]
     return (old.get("version") == FORMAT and old.get("seed") == SEED and inst.get("token") == facts["token"]
-            and old.get("fixture") == os.path.abspath(fixture)
+            and old.get("fixture") == os.path.abspath(fixture) and old.get("fallback", False) == fallback
             and inst.get("build_id") == facts["build_id"]
-            and os.path.exists(os.path.join(outdir, "sys/fs/multikernel/instances", NAME, "kcore"))
+            and os.path.exists(os.path.join(outdir, "proc/kcore" if fallback else
+                                            os.path.join("sys/fs/multikernel/instances", NAME, "kcore")))
             and os.path.exists(os.path.join(outdir, "traffic.json")))
 
 
@@ -112,27 +123,32 @@ def write_kcore(path, dump, seg, note_blob, shared_path, cfg):
     _, total = core_layout(segs, 0x2000)
     head = core_headers(segs, note_blob, machine=EM_AARCH64)
     tmp = path + ".tmp"
-    zero = bytes(PAGE)
-    chunk = 1 << 20
     with open(tmp, "wb") as out:
         out.truncate(total)
         out.write(head)
         for s in segs:
-            with open(s.path, "rb") as src:
-                src.seek(s.file_off)
-                done = 0
-                while done < s.size:
-                    data = src.read(min(chunk, s.size - done))
-                    if not data:
-                        raise SystemExit("mklab: %s ends before %#x bytes of physical %#x" % (s.path, s.size, s.paddr))
-                    if data.count(0) != len(data):
-                        for i in range(0, len(data), PAGE):
-                            page = data[i:i + PAGE]
-                            if page != zero[:len(page)]:
-                                os.pwrite(out.fileno(), page, s.offset + done + i)
-                    done += len(data)
+            copy_sparse(s.path, s.file_off, s.size, out.fileno(), s.offset)
     os.chmod(tmp, 0o400)
     os.replace(tmp, path)
+
+
+def copy_sparse(src_path, src_off, size, out_fd, out_off):
+    """size bytes of src_path at src_off to out_fd at out_off, leaving zero pages as holes."""
+    zero = bytes(PAGE)
+    chunk = 1 << 20
+    with open(src_path, "rb") as src:
+        src.seek(src_off)
+        done = 0
+        while done < size:
+            data = src.read(min(chunk, size - done))
+            if not data:
+                raise SystemExit("mklab: %s ends before %#x bytes from %#x" % (src_path, size, src_off))
+            if data.count(0) != len(data):
+                for i in range(0, len(data), PAGE):
+                    page = data[i:i + PAGE]
+                    if page != zero[:len(page)]:
+                        os.pwrite(out_fd, page, out_off + done + i)
+            done += len(data)
 
 
 def run_traffic(cfg_path):
@@ -152,14 +168,51 @@ def run_traffic(cfg_path):
     return state
 
 
-def cmd_arm64(outdir, fixture):
+def host_vmcoreinfo():
+    kv = [("OSRELEASE", HOST_RELEASE), ("BUILD-ID", "0" * 40), ("PAGESIZE", "4096"),
+          ("SYMBOL(swapper_pg_dir)", "%x" % (HOST_TEXT[0] + 0x10f0000)),
+          ("SYMBOL(_stext)", "%x" % HOST_TEXT[0]), ("NUMBER(VA_BITS)", "48"),
+          ("NUMBER(MODULES_END)", "0xffff800008000000"),
+          ("NUMBER(kimage_voffset)", "0x%x" % ((HOST_TEXT[0] - HOST_TEXT[1]) & 0xffffffffffffffff)),
+          ("NUMBER(PHYS_OFFSET)", "0x%x" % ((HOST_PAGE_OFFSET - HOST_LINEAR) & 0xffffffffffffffff)),
+          ("NUMBER(TCR_EL1_T1SZ)", "0x10"), ("KERNELOFFSET", "%x" % HOST_KASLR), ("NUMBER(KERNELPACMASK)", "0x0")]
+    return "".join("%s=%s\n" % p for p in kv)
+
+
+def write_host_kcore(path, dump, seg, shared_path):
+    """The host's /proc/kcore: notes (CORE prstatus and prpsinfo, the host's VMCOREINFO), its
+    kernel image, one vmalloc range (p_paddr -1) and the linear map of the host's RAM, where only
+    the spawn's region (the dump's RAM) and the shared pages hold data."""
+    text = Segment(HOST_TEXT[1], HOST_TEXT[2], None, 0, vaddr=HOST_TEXT[0])
+    vmalloc = Segment(None, HOST_VMALLOC[1], None, 0, vaddr=HOST_VMALLOC[0])
+    ram = Segment(HOST_RAM[0], HOST_RAM[1] + 1 - HOST_RAM[0], None, 0, vaddr=HOST_LINEAR + HOST_RAM[0])
+    segs = [text, vmalloc, ram]
+    prps = bytearray(136)
+    prps[1] = ord("R")
+    prps[40:47] = b"vmlinux"
+    notes = note("CORE", NT_PRSTATUS, bytes(PRSTATUS_ARM64)) + note("CORE", NT_PRPSINFO, bytes(prps)) \
+        + note("VMCOREINFO", 0, host_vmcoreinfo().encode())
+    _, total = core_layout(segs, len(notes))
+    head = core_headers(segs, notes, paddr_of=lambda s: 0xffffffffffffffff if s.paddr is None else s.paddr,
+                        machine=EM_AARCH64)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as out:
+        out.truncate(total)
+        out.write(head)
+        copy_sparse(dump, seg[2], seg[1], out.fileno(), ram.offset + seg[0] - ram.paddr)
+        copy_sparse(shared_path, 0, SHARED_SIZE, out.fileno(), ram.offset + SHARED_PHYS - ram.paddr)
+    os.chmod(tmp, 0o400)
+    os.replace(tmp, path)
+
+
+def cmd_arm64(outdir, fixture, fallback=False):
     outdir = os.path.abspath(outdir)
     dump = os.path.join(fixture, "vmcore.elf")
     with open(os.path.join(fixture, "facts.json")) as f:
         facts = json.load(f)
     if facts.get("arch") != "arm64" or facts.get("state") != "running":
         raise SystemExit("mklab: %s is not the running arm64 fixture (scripts/lab fixtures --arch arm64)" % fixture)
-    if up_to_date(outdir, facts, fixture):
+    if up_to_date(outdir, facts, fixture, fallback):
         return outdir
     seg = ram_segment(dump)
     cfg = config(outdir, facts, seg)
@@ -185,13 +238,16 @@ def cmd_arm64(outdir, fixture):
     kv = vmcoreinfo_kv(note_blob[24:].rstrip(b"\0").decode(errors="replace"))
     mk = os.path.join(outdir, "sys", "fs", "multikernel")
     d = os.path.join(mk, "instances", NAME)
-    write_kcore(os.path.join(d, "kcore"), dump, seg, note_blob, shared, cfg)
+    if fallback:  # today's upstream: no debug files; the host's /proc/kcore instead
+        write_host_kcore(os.path.join(outdir, "proc", "kcore"), dump, seg, shared)
+    else:
+        write_kcore(os.path.join(d, "kcore"), dump, seg, note_blob, shared, cfg)
+        write_file(os.path.join(d, "vmcoreinfo"), "%x %x\n" % tuple(inst["vmcoreinfo"]), 0o444)
+        write_file(os.path.join(d, "ipi_buffer"), "%x %x\n" % tuple(inst["inbox"]), 0o444)
+        write_file(os.path.join(mk, "ipi_buffer"), "%x %x\n" % tuple(cfg["host_inbox"]), 0o444)
     write_file(os.path.join(d, "id"), "%d\n" % ID, 0o444)
     write_file(os.path.join(d, "status"), "loaded\n", 0o444)
     write_file(os.path.join(d, "device_tree"), dtc(instance_dts(inst)), 0o444)
-    write_file(os.path.join(d, "vmcoreinfo"), "%x %x\n" % tuple(inst["vmcoreinfo"]), 0o444)
-    write_file(os.path.join(d, "ipi_buffer"), "%x %x\n" % tuple(inst["inbox"]), 0o444)
-    write_file(os.path.join(mk, "ipi_buffer"), "%x %x\n" % tuple(cfg["host_inbox"]), 0o444)
     write_file(os.path.join(mk, "device_tree"), dtc(pool_dts(cfg)), 0o644)
     write_file(os.path.join(mk, "overlays", "new"), b"", 0o200)
     write_file(os.path.join(outdir, "proc", "iomem"),
@@ -207,7 +263,12 @@ def cmd_arm64(outdir, fixture):
     cfg["seed"] = SEED
     cfg["fixture"] = os.path.abspath(fixture)
     cfg["kernel_offset"] = int(kv.get("KERNELOFFSET", "0"), 16)
-    cfg["files"] = {"kcore": "sys/fs/multikernel/instances/%s/kcore" % NAME, "iomem": "proc/iomem",
+    cfg["fallback"] = fallback
+    if fallback:
+        cfg["host_release"] = HOST_RELEASE
+        cfg["host_linear_map"] = HOST_LINEAR
+    cfg["files"] = {"kcore": "proc/kcore" if fallback else "sys/fs/multikernel/instances/%s/kcore" % NAME,
+                    "iomem": "proc/iomem",
                     "kimage": "proc/kimage", "traffic": "traffic.json", "shared": "shared.ram"}
     os.unlink(cfg_path)
     write_file(os.path.join(outdir, "lab.json"), json.dumps(cfg, indent=2, sort_keys=True) + "\n")  # last: complete
