@@ -15,6 +15,8 @@ extension Arm64Tests {
         let fixture: LabFixture
         let facts: [String: Any]
         let traffic: [String: Any]
+        /// The directory's lab.json.
+        let lab: [String: Any]
 
         func mkdbg(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
             try runMkdbg(["--root", root] + args)
@@ -37,14 +39,15 @@ extension Arm64Tests {
 
     /// Built once per test process (the lab keeps the directory while the dump is the same).
     nonisolated(unsafe) static var builtInstance: ArmInstance?
+    nonisolated(unsafe) static var builtFallback: ArmInstance?
 
-    static func armInstance() throws -> ArmInstance {
-        if let built = builtInstance { return built }
+    static func armInstance(fallback: Bool = false) throws -> ArmInstance {
+        if let built = fallback ? builtFallback : builtInstance { return built }
         let fx = try fixture("running")
         let p = Process()
         let out = Pipe(), err = Pipe()
         p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        p.arguments = ["mk-arm64", "--fixture", fx.directory]
+        p.arguments = ["mk-arm64", "--fixture", fx.directory] + (fallback ? ["--fallback"] : [])
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -57,8 +60,10 @@ extension Arm64Tests {
         }
         let data = try #require(FileManager.default.contents(atPath: root + "/traffic.json"))
         let traffic = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let built = ArmInstance(root: root, fixture: fx, facts: try facts(fx), traffic: traffic)
-        builtInstance = built
+        let labData = try #require(FileManager.default.contents(atPath: root + "/lab.json"))
+        let labJSON = try #require(try JSONSerialization.jsonObject(with: labData) as? [String: Any])
+        let built = ArmInstance(root: root, fixture: fx, facts: try facts(fx), traffic: traffic, lab: labJSON)
+        if fallback { builtFallback = built } else { builtInstance = built }
         return built
     }
 
@@ -184,5 +189,54 @@ extension Arm64Tests {
         #expect(texts.contains { $0.hasPrefix("arm console: ") }, "\(texts)")
         let text = try lab.mkdbg(["-e", "channels host"])
         #expect(text.out.contains("(arm)"), "\(text.out)")
+    }
+
+    // MARK: today's upstream: no debug files, the host's /proc/kcore
+
+    /// Without the instance's kcore, mkdbg reads arm's region (proc/iomem) through an arm64
+    /// host's /proc/kcore (virtual PT_LOADs, the host's own VMCOREINFO), finds the spawn's
+    /// VMCOREINFO by scanning, and reads the spawn's kernel with the spawn's layout.
+    @Test func armFallbackThroughAnArm64HostKcore() throws {
+        let lab = try Self.armInstance(fallback: true)
+        #expect(!FileManager.default.fileExists(atPath: lab.root + "/sys/fs/multikernel/instances/arm/kcore"))
+        let r = try lab.mkdbg(["--instance", "arm", "-e", "sys", "-e", "info image", "-e", "ps", "-e", "log"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("reading arm's 1 region(s) from /proc/iomem through \(lab.root)/proc/kcore"), "\(r.err)")
+        let phys = try #require(lab.facts["vmcoreinfo_phys"] as? NSNumber).uint64Value
+        #expect(r.err.contains("VMCOREINFO found by scanning the regions, at physical \(hex(phys))"), "\(r.err)")
+        #expect(r.out.contains("release       \(lab.fixture.release)\n"))
+        #expect(r.out.contains("architecture      arm64\n"))
+        // The spawn's KASLR, not the host's.
+        let kaslr = try #require(lab.facts["kernel_offset"] as? NSNumber).uint64Value
+        #expect(r.out.contains("KASLR offset      \(hex(kaslr))\n"), "\(r.out.prefix(2000))")
+        #expect(r.out.contains(lab.fixture.marker))
+        for (comm, pid) in try #require(lab.facts["pids"] as? [String: Int]) {
+            #expect(r.out.split(separator: "\n").contains { $0.hasSuffix("  " + comm) && $0.split(separator: " ").first == Substring("\(pid)") },
+                    "ps has no \(comm) with PID \(pid)")
+        }
+        // No ipi_buffer and no host vmlinux: the inboxes are unknown, and channels says why.
+        let ch = try lab.json(["-e", "channels"])
+        let channels = try #require(ch["channels"] as? [[String: Any]])
+        #expect(channels.map { $0["name"] as? String } == ["host", "arm"])
+        for c in channels {
+            #expect(c["source"] as? String == "unknown", "\(c)")
+            #expect((c["problems"] as? [String])?.contains { $0.hasPrefix("inbox address unknown: no ") } == true, "\(c)")
+        }
+    }
+
+    /// The host's kcore itself: an arm64 kcore whose virtual segments mkdbg reads directly; the
+    /// spawn's VMCOREINFO note through the host's linear map, the host's layout from its own note.
+    @Test func armHostKcoreReadsThroughItsVirtualSegments() throws {
+        let lab = try Self.armInstance(fallback: true)
+        let linear = try #require(lab.lab["host_linear_map"] as? NSNumber).uint64Value
+        let phys = try #require(lab.facts["vmcoreinfo_phys"] as? NSNumber).uint64Value
+        let r = try runMkdbg(["-c", lab.root + "/proc/kcore", "-e", "info image", "-e", "x/s \(hex(linear &+ phys &+ 24))",
+                              "-e", "ptov \(hex(phys))"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("format            ELF kcore\n"))
+        #expect(r.out.contains("release           \(lab.lab["host_release"] as? String ?? "?")\n"))
+        #expect(r.out.contains("architecture      arm64\n"))
+        #expect(r.out.contains("\"OSRELEASE=\(lab.fixture.release)\\nBUILD-ID=\(lab.fixture.buildId)\\n"), "\(r.out.suffix(600))")
+        #expect(r.out.contains(String(linear &+ phys, radix: 16) + "  " + String(phys, radix: 16)), "ptov: \(r.out.suffix(200))")
     }
 }
