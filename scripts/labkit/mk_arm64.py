@@ -26,8 +26,10 @@ HOST_RAM = (0x40000000, 0x1bfffffff)     # 6 GiB from 1 GiB, as QEMU virt places
 POOL_CHUNK = (0x40000000, 0x40000000)    # 1 GiB: the arm instance's 512 MiB and a free half
 POOL_PARK = (0x7fff8000, 0x8000)         # the pool park set at the top of the pool chunk
 POOL_SLOT = 0x7ffff000
-HOST_KERNEL = [(0x100000000, 0x1011fffff, "Kernel code"), (0x101200000, 0x1015fffff, "Kernel data")]
-SEED = 1
+HOST_KERNEL = [(0x100010000, 0x10120ffff, "Kernel code"), (0x101210000, 0x1015fffff, "Kernel data")]
+SEED = 1                                 # of the traffic
+STEPS = 100                              # per ring, as the live lab's warm-up
+FORMAT = 3                               # of this directory; a change rebuilds it
 # Today's-upstream variant (--fallback): the host's /proc/kcore as arm64's fs/proc/kcore.c
 # writes it (virtual PT_LOADs: the kernel image, vmalloc with p_paddr -1, the linear map of each
 # System RAM range), with a made-up arm64 host's own VMCOREINFO (48-bit VA, a randomized linear map).
@@ -38,8 +40,6 @@ HOST_TEXT = (0xffffbb5e24210000, 0x100010000, 0x1200000)   # _text, its physical
 HOST_VMALLOC = (0xffff800008000000, 0x40000000)
 HOST_KASLR = 0x3b5e1c200000
 PRSTATUS_ARM64 = 392                     # sizeof(struct elf_prstatus) on arm64
-STEPS = 100                              # per ring, as the live lab's warm-up
-FORMAT = 2                               # of this directory; a change rebuilds it
 
 
 def iomem_rows(inst):
