@@ -40,14 +40,17 @@ extension Arm64Tests {
     /// Built once per test process (the lab keeps the directory while the dump is the same).
     nonisolated(unsafe) static var builtInstance: ArmInstance?
     nonisolated(unsafe) static var builtFallback: ArmInstance?
+    nonisolated(unsafe) static var builtCrashNotes: ArmInstance?
 
-    static func armInstance(fallback: Bool = false) throws -> ArmInstance {
-        if let built = fallback ? builtFallback : builtInstance { return built }
+    /// `fallback`: today's upstream (`--fallback`); `crashNotes`: with the CPUs' crash notes saved.
+    static func armInstance(fallback: Bool = false, crashNotes: Bool = false) throws -> ArmInstance {
+        if let built = crashNotes ? builtCrashNotes : fallback ? builtFallback : builtInstance { return built }
         let fx = try fixture("running")
         let p = Process()
         let out = Pipe(), err = Pipe()
         p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        p.arguments = ["mk-arm64", "--fixture", fx.directory] + (fallback ? ["--fallback"] : [])
+        p.arguments = ["mk-arm64", "--fixture", fx.directory] + (fallback || crashNotes ? ["--fallback"] : [])
+            + (crashNotes ? ["--crash-notes"] : [])
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -63,7 +66,7 @@ extension Arm64Tests {
         let labData = try #require(FileManager.default.contents(atPath: root + "/lab.json"))
         let labJSON = try #require(try JSONSerialization.jsonObject(with: labData) as? [String: Any])
         let built = ArmInstance(root: root, fixture: fx, facts: try facts(fx), traffic: traffic, lab: labJSON)
-        if fallback { builtFallback = built } else { builtInstance = built }
+        if crashNotes { builtCrashNotes = built } else if fallback { builtFallback = built } else { builtInstance = built }
         return built
     }
 
@@ -238,5 +241,25 @@ extension Arm64Tests {
         #expect(r.out.contains("architecture      arm64\n"))
         #expect(r.out.contains("\"OSRELEASE=\(lab.fixture.release)\\nBUILD-ID=\(lab.fixture.buildId)\\n"), "\(r.out.suffix(600))")
         #expect(r.out.contains(String(linear &+ phys, radix: 16) + "  " + String(phys, radix: 16)), "ptov: \(r.out.suffix(200))")
+    }
+
+    /// Upstream's one route to a stopped instance's registers on arm64: the crash notes its CPUs
+    /// saved (each holds the NT_PRSTATUS note the dump has for that CPU). mkdbg finds them
+    /// through the arm64 per-CPU offsets and the linear map, and `bt -a` walks exactly as on the
+    /// dump itself.
+    @Test func armFallbackReadsSavedCrashNotes() throws {
+        let lab = try Self.armInstance(crashNotes: true)
+        let saved = try #require(lab.lab["crash_notes"] as? [[String: Any]])
+        #expect(saved.count == 2)
+        let at = saved.compactMap { ($0["spawn_phys"] as? NSNumber).map { hex($0.uint64Value) } }.joined(separator: ", ")
+        let r = try lab.mkdbg(["--instance", "arm", "-e", "bt -a"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("registers: CPU 0, 1 from the crash notes saved when they stopped (crash_notes, at physical \(at))"), "\(r.err)")
+        let dump = try runMkdbg(["-c", lab.fixture.elf, "-s", lab.fixture.vmlinux, "-e", "bt -a"])
+        #expect(dump.status == 0 && dump.out.contains("cpu_do_idle"), "\(dump.err)")
+        #expect(r.out == dump.out, "through the crash notes:\n\(r.out)\non the dump:\n\(dump.out)")
+        // Without them (the plain fallback): no registers, said so.
+        let plain = try Self.armInstance(fallback: true).mkdbg(["--instance", "arm", "-e", "bt -a"])
+        #expect(plain.err.contains("no CPU registers: no CPU of arm saved crash notes"), "\(plain.err)")
     }
 }

@@ -12,6 +12,7 @@ no freeze or events file."""
 
 import json
 import os
+import struct
 
 import elfread
 from mk_core import EM_AARCH64, NT_PRPSINFO, NT_PRSTATUS, PT_LOAD, Segment, core_headers, core_layout, note
@@ -97,7 +98,7 @@ def config(outdir, facts, seg):
             "instances": [inst]}
 
 
-def up_to_date(outdir, facts, fixture, fallback):
+def up_to_date(outdir, facts, fixture, fallback, crash_notes):
     try:
         with open(os.path.join(outdir, "lab.json")) as f:
             old = json.load(f)
@@ -106,6 +107,7 @@ def up_to_date(outdir, facts, fixture, fallback):
     inst = (old.get("instances") or [{}])[0]
     return (old.get("version") == FORMAT and old.get("seed") == SEED and inst.get("token") == facts["token"]
             and old.get("fixture") == os.path.abspath(fixture) and old.get("fallback", False) == fallback
+            and bool(old.get("crash_notes")) == crash_notes
             and inst.get("build_id") == facts["build_id"]
             and os.path.exists(os.path.join(outdir, "proc/kcore" if fallback else
                                             os.path.join("sys/fs/multikernel/instances", NAME, "kcore")))
@@ -179,7 +181,51 @@ def host_vmcoreinfo():
     return "".join("%s=%s\n" % p for p in kv)
 
 
-def write_host_kcore(path, dump, seg, shared_path):
+def crash_notes_patches(dump, seg, kv, vmlinux):
+    """(physical, bytes) of what each CPU's crash_notes buffer holds after crash_save_cpu(): the
+    CPU's CORE/NT_PRSTATUS note (the dump's, as QEMU saved the stopped vCPU) and the empty final
+    note. The buffer is the crash_notes per-CPU pointer plus __per_cpu_offset[cpu], in the
+    linear map; the variables are read from the guest's RAM through the image map."""
+    from mk_fallback import vmlinux_symbols
+    syms = vmlinux_symbols(vmlinux, ["crash_notes", "__per_cpu_offset", "nr_cpu_ids"])
+    mask = 0xffffffffffffffff
+    koff, voff = int(kv["KERNELOFFSET"], 16), int(kv["NUMBER(kimage_voffset)"], 16)
+    phys_offset, va_bits = int(kv["NUMBER(PHYS_OFFSET)"], 16), int(kv["NUMBER(VA_BITS)"])
+    page_offset = (-(1 << va_bits)) & mask
+    base, size, off = seg
+    with open(dump, "rb") as f:
+        def read(pa, fmt):
+            if not base <= pa < base + size:
+                raise SystemExit("mklab: physical %#x is outside the dump's RAM" % pa)
+            f.seek(off + pa - base)
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+        def image(sym, fmt, index=0):
+            return read((syms[sym] + koff - voff + index * struct.calcsize(fmt)) & mask, fmt)
+        ncpu, notes = image("nr_cpu_ids", "<I"), image("crash_notes", "<Q")
+        if not 1 <= ncpu <= 64 or notes == 0:
+            raise SystemExit("mklab: nr_cpu_ids %d, crash_notes %#x: no crash notes to fill" % (ncpu, notes))
+        with open(dump, "rb") as g:
+            saved = [desc for name, t, desc in core_notes(g) if name == "CORE" and t == NT_PRSTATUS]
+        out = []
+        for cpu in range(min(ncpu, len(saved))):
+            va = (notes + image("__per_cpu_offset", "<Q", cpu)) & mask
+            pa = (va - page_offset + phys_offset) & mask
+            if not page_offset <= va < page_offset + (1 << (va_bits - 1)) or not base <= pa < base + size:
+                raise SystemExit("mklab: CPU %d's crash notes at %#x are outside the linear map of RAM" % (cpu, va))
+            out.append((pa, note("CORE", NT_PRSTATUS, saved[cpu]) + bytes(12)))
+        return out
+
+
+def core_notes(f):
+    """(name, type, desc) of every note in an ELF core's PT_NOTE segments."""
+    for ph in elfread.program_headers(f):
+        if ph.type == elfread.PT_NOTE:
+            f.seek(ph.offset)
+            yield from elfread.notes(f.read(ph.filesz))
+
+
+def write_host_kcore(path, dump, seg, shared_path, patches=()):
     """The host's /proc/kcore: notes (CORE prstatus and prpsinfo, the host's VMCOREINFO), its
     kernel image, one vmalloc range (p_paddr -1) and the linear map of the host's RAM, where only
     the spawn's region (the dump's RAM) and the shared pages hold data."""
@@ -201,18 +247,31 @@ def write_host_kcore(path, dump, seg, shared_path):
         out.write(head)
         copy_sparse(dump, seg[2], seg[1], out.fileno(), ram.offset + seg[0] - ram.paddr)
         copy_sparse(shared_path, 0, SHARED_SIZE, out.fileno(), ram.offset + SHARED_PHYS - ram.paddr)
+        for phys, data in patches:  # written over the copy only
+            os.pwrite(out.fileno(), data, ram.offset + phys - ram.paddr)
     os.chmod(tmp, 0o400)
     os.replace(tmp, path)
 
 
-def cmd_arm64(outdir, fixture, fallback=False):
+def vmlinux_path(facts):
+    """The dump's vmlinux: where facts.json says, else this checkout's symbol store by build-id."""
+    if os.path.exists(facts.get("vmlinux", "")):
+        return facts["vmlinux"]
+    bid = facts["build_id"]
+    store = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "symbols")
+    return os.path.join(store, ".build-id", bid[:2], bid[2:] + ".debug")
+
+
+def cmd_arm64(outdir, fixture, fallback=False, crash_notes=False):
     outdir = os.path.abspath(outdir)
     dump = os.path.join(fixture, "vmcore.elf")
     with open(os.path.join(fixture, "facts.json")) as f:
         facts = json.load(f)
     if facts.get("arch") != "arm64" or facts.get("state") != "running":
         raise SystemExit("mklab: %s is not the running arm64 fixture (scripts/lab fixtures --arch arm64)" % fixture)
-    if up_to_date(outdir, facts, fixture, fallback):
+    if crash_notes and not fallback:
+        raise SystemExit("mklab: --crash-notes goes with --fallback (crash notes are today's upstream's registers)")
+    if up_to_date(outdir, facts, fixture, fallback, crash_notes):
         return outdir
     seg = ram_segment(dump)
     cfg = config(outdir, facts, seg)
@@ -238,8 +297,10 @@ def cmd_arm64(outdir, fixture, fallback=False):
     kv = vmcoreinfo_kv(note_blob[24:].rstrip(b"\0").decode(errors="replace"))
     mk = os.path.join(outdir, "sys", "fs", "multikernel")
     d = os.path.join(mk, "instances", NAME)
+    vmlinux = vmlinux_path(facts)
+    patches = crash_notes_patches(dump, seg, kv, vmlinux) if crash_notes else []
     if fallback:  # today's upstream: no debug files; the host's /proc/kcore instead
-        write_host_kcore(os.path.join(outdir, "proc", "kcore"), dump, seg, shared)
+        write_host_kcore(os.path.join(outdir, "proc", "kcore"), dump, seg, shared, patches)
     else:
         write_kcore(os.path.join(d, "kcore"), dump, seg, note_blob, shared, cfg)
         write_file(os.path.join(d, "vmcoreinfo"), "%x %x\n" % tuple(inst["vmcoreinfo"]), 0o444)
@@ -254,7 +315,7 @@ def cmd_arm64(outdir, fixture, fallback=False):
                "".join("%s%08x-%08x : %s\n" % ("  " * dep, a, b, n) for dep, a, b, n in iomem_rows(inst)), 0o444)
     loads = 0
     try:
-        with open(facts.get("vmlinux", ""), "rb") as f:
+        with open(vmlinux, "rb") as f:
             loads = sum(1 for ph in elfread.program_headers(f) if ph.type == PT_LOAD)
     except (OSError, elfread.ElfError):
         loads = 4
@@ -264,6 +325,7 @@ def cmd_arm64(outdir, fixture, fallback=False):
     cfg["fixture"] = os.path.abspath(fixture)
     cfg["kernel_offset"] = int(kv.get("KERNELOFFSET", "0"), 16)
     cfg["fallback"] = fallback
+    cfg["crash_notes"] = [{"cpu": c, "spawn_phys": pa} for c, (pa, _) in enumerate(patches)]
     if fallback:
         cfg["host_release"] = HOST_RELEASE
         cfg["host_linear_map"] = HOST_LINEAR

@@ -22,7 +22,9 @@ This file is the command; the work is in the mk_*.py beside it (scripts/labkit/R
         DIR/lab.json (mk_arm64.py); kept when already built from the same dump. --fallback:
         today's upstream instead (no kcore, vmcoreinfo, ipi_buffer files): DIR/proc/kcore is an
         arm64 host's /proc/kcore (virtual PT_LOADs) whose linear map holds the instance's region
-  mklab.py arm64 DIR FIXTURE --fallback
+        --crash-notes (with --fallback): each CPU's crash_notes buffer in the copy holds the
+        NT_PRSTATUS note the dump has for it, as crash_save_cpu() leaves it
+  mklab.py arm64 DIR FIXTURE --fallback [--crash-notes]
 
 Addresses. The lab places each instance in a made-up host-physical address space (LAYOUT below):
 /proc/iomem, the pool and instance device trees and /proc/kimage use host-physical addresses.
@@ -124,8 +126,8 @@ def main(argv):
     elif cmd == "serve":
         from mk_kernfs import serve  # pyfuse3 and trio: only the server needs them
         serve(os.path.abspath(args[0]))
-    elif cmd == "arm64" and len(args) in (2, 3) and args[2:] in ([], ["--fallback"]):
-        print(cmd_arm64(args[0], args[1], fallback=len(args) == 3))
+    elif cmd == "arm64" and len(args) >= 2 and set(args[2:]) <= {"--fallback", "--crash-notes"}:
+        print(cmd_arm64(args[0], args[1], fallback="--fallback" in args[2:], crash_notes="--crash-notes" in args[2:]))
     elif cmd == "fallback":
         opts = {"name": "web", "host_base": 0, "direct_map": DIRECT_MAP}
         rest = []
