@@ -27,6 +27,15 @@ public struct Instance {
     }
 
     public var kcorePath: String? { KernfsFile.exists(file("kcore")) ? file("kcore") : nil }
+
+    /// The kernel's architecture as its kcore's `e_machine` names it (`arm64`); nil without a
+    /// kernel, a kcore or a readable ELF header. Only the header is read.
+    public var architecture: String? {
+        guard status.hasKernel, let path = kcorePath, let source = try? FileSource(path: path),
+              let header = try? ElfHeader(source: source) else { return nil }
+        return ElfMachine.name(header.machine) ?? "ELF machine \(header.machine)"
+    }
+
     public var freezePath: String { file("freeze") }
     public var eventsPath: String { file("events") }
     public var canFreeze: Bool { KernfsFile.exists(freezePath) && KernfsFile.exists(eventsPath) }

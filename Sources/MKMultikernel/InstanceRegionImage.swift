@@ -8,6 +8,8 @@ public final class InstanceRegionImage: CoreImage {
     public let formatName = "instance regions via host kcore"
     public let physicalRanges: [PhysicalRange]
     public private(set) var notes: [ElfNote] = []
+    /// The host's: a spawn runs on the host's own CPUs, so on its architecture.
+    public var elfMachine: UInt16? { host.elfMachine }
     let host: CoreImage
     let instanceName: String
     var foundAt: UInt64?

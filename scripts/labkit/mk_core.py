@@ -10,6 +10,7 @@ from mk_layout import PAGE
 ELF_HDR = struct.Struct("<16sHHIQQQIHHHHHH")
 PHDR = struct.Struct("<IIQQQQQQ")
 PT_LOAD, PT_NOTE = 1, 4
+EM_X86_64, EM_AARCH64 = 62, 183
 NT_PRSTATUS, NT_PRPSINFO = 1, 3
 PRSTATUS_SIZE = 336
 # user_regs_struct order (pr_reg at offset 112 of struct elf_prstatus)
@@ -18,9 +19,9 @@ USER_REGS = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
              "ds", "es", "fs", "gs"]
 
 
-def elf_header(phnum):
+def elf_header(phnum, machine=EM_X86_64):
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-    return ELF_HDR.pack(ident, 4, 62, 1, 0, 64, 0, 0, 64, PHDR.size, phnum, 0, 0, 0)
+    return ELF_HDR.pack(ident, 4, machine, 1, 0, 64, 0, 0, 64, PHDR.size, phnum, 0, 0, 0)
 
 
 def note(name, ntype, desc):
@@ -77,9 +78,9 @@ def core_layout(segments, notes_room, phnum_extra=1):
     return start, off
 
 
-def core_headers(segments, notes_blob, paddr_of=lambda s: s.paddr, vaddr_of=lambda s: s.vaddr):
+def core_headers(segments, notes_blob, paddr_of=lambda s: s.paddr, vaddr_of=lambda s: s.vaddr, machine=EM_X86_64):
     phnum = len(segments) + 1
-    out = elf_header(phnum)
+    out = elf_header(phnum, machine)
     notes_off = 64 + PHDR.size * phnum
     out += PHDR.pack(PT_NOTE, 0, notes_off, 0, 0, len(notes_blob), len(notes_blob), 0)
     for s in segments:

@@ -121,7 +121,7 @@ def boot_chosen(cfg, inst):
     for other in cfg["instances"]:
         if other is not inst and "inbox" in other:
             reserved += [other["inbox"][0], other["inbox"][1], other["manifest"][0], other["manifest"][1]]
-    reserved += list(POOL_PARK)
+    reserved += list(cfg.get("pool_park", POOL_PARK))
     # Without a user host tree the kernel names the CPUs the spawn may receive later: every other
     # kernel's and the free pool's, sorted (mk_manifest_collect_cpus).
     others = set(cfg["host_own_cpus"]) | {c for i in cfg["instances"] if i is not inst for c in i["cpus"]}
@@ -131,7 +131,7 @@ def boot_chosen(cfg, inst):
     return ["multikernel,reserved-memory = %s" % u64s(reserved),
             "multikernel,host-ipi-buffer = %s" % u64s([host[0]]),
             "multikernel,host-ipi-pages = <%d>" % (host[1] // PAGE),
-            "multikernel,pool-slot = %s" % u64s([POOL_SLOT]),
+            "multikernel,pool-slot = %s" % u64s([cfg.get("pool_slot", POOL_SLOT)]),
             "multikernel,ipi-buffer = %s" % u64s([inst["inbox"][0]]),
             "multikernel,ipi-pages = <%d>" % (inst["inbox"][1] // PAGE),
             "multikernel,host-tree { cpus = %s; }" % u64s(sorted(others))]

@@ -15,6 +15,16 @@ This file is the command; the work is in the mk_*.py beside it (scripts/labkit/R
         and DIR/lab.json; the instance's RAM is copied (sparse) from its live RAM file while it
         is stopped; --crash-notes: a halted instance (status loaded) whose CPUs saved their
         registers as crash notes when they stopped (written into the copy only)
+  mklab.py arm64 DIR FIXTURE
+        an arm64 instance: DIR/sys/fs/multikernel with one instance, arm, whose kcore (EM_AARCH64,
+        the debug interface's) holds the RAM of FIXTURE (the running arm64 dump's directory) and
+        the inbox rings after the lab's traffic (DIR/traffic.json), DIR/proc/{iomem,kimage},
+        DIR/lab.json (mk_arm64.py); kept when already built from the same dump. --fallback:
+        today's upstream instead (no kcore, vmcoreinfo, ipi_buffer files): DIR/proc/kcore is an
+        arm64 host's /proc/kcore (virtual PT_LOADs) whose linear map holds the instance's region
+        --crash-notes (with --fallback): each CPU's crash_notes buffer in the copy holds the
+        NT_PRSTATUS note the dump has for it, as crash_save_cpu() leaves it
+  mklab.py arm64 DIR FIXTURE --fallback [--crash-notes]
 
 Addresses. The lab places each instance in a made-up host-physical address space (LAYOUT below):
 /proc/iomem, the pool and instance device trees and /proc/kimage use host-physical addresses.
@@ -32,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/ from importing the modules beside
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(os.path.dirname(HERE), "pylib"))  # elfread
+from mk_arm64 import cmd_arm64  # noqa: E402
 from mk_devicetree import boot_chosen, dtc, instance_dts, pool_dts  # noqa: E402
 from mk_fallback import DIRECT_MAP, cmd_fallback  # noqa: E402
 from mk_layout import (DAXFS_BUFFER, HOST_CPUS, HOST_OWN_CPUS, INBOX_SIZE, LAYOUT, MANIFEST_SIZE,  # noqa: E402
@@ -115,6 +126,8 @@ def main(argv):
     elif cmd == "serve":
         from mk_kernfs import serve  # pyfuse3 and trio: only the server needs them
         serve(os.path.abspath(args[0]))
+    elif cmd == "arm64" and len(args) >= 2 and set(args[2:]) <= {"--fallback", "--crash-notes"}:
+        print(cmd_arm64(args[0], args[1], fallback="--fallback" in args[2:], crash_notes="--crash-notes" in args[2:]))
     elif cmd == "fallback":
         opts = {"name": "web", "host_base": 0, "direct_map": DIRECT_MAP}
         rest = []

@@ -6,7 +6,7 @@ import MKMultikernel
 enum InstanceCommands {
     static let instances = CommandSpec(
         name: "instances", group: "multikernel",
-        summary: "list the instances: id, status, frozen, CPUs, memory, devices, loaded kernel",
+        summary: "list the instances: id, status, frozen, CPUs, memory, devices, architecture, loaded kernel",
         usage: "instances",
         examples: ["instances"],
         json: ["root", "instances"]
@@ -15,7 +15,7 @@ enum InstanceCommands {
         let list = try kernfs.instances()
         let report = try? ResourceReport.collect(kernfs)
         let kimages = (try? kernfs.kimages()) ?? []
-        var rows: [[String]] = [["NAME", "ID", "STATUS", "FROZEN", "CPUS", "MEMORY", "DEVICES", "KERNEL"]]
+        var rows: [[String]] = [["NAME", "ID", "STATUS", "FROZEN", "CPUS", "MEMORY", "DEVICES", "ARCH", "KERNEL"]]
         var json: [JSONValue] = []
         for inst in list {
             let r = report?.instances.first { $0.name == inst.name }
@@ -26,12 +26,15 @@ enum InstanceCommands {
             let devices = r.map { $0.devices.isEmpty ? "-" : $0.devices.map { $0.name.split(separator: "/").last.map(String.init) ?? $0.name }.joined(separator: ",") } ?? "-"
             let kimage = kimages.first { $0.id == id }
             let kernel = kimage.map { "\($0.type) \"\($0.cmdline)\"" } ?? "-"
-            rows.append([inst.name, id.map(String.init) ?? "?", inst.status.rawValue, frozen, cpus, memory, devices, kernel])
+            let arch = inst.architecture
+            let archValue: JSONValue = arch.map { .string($0) } ?? .null
+            rows.append([inst.name, id.map(String.init) ?? "?", inst.status.rawValue, frozen, cpus, memory, devices, arch ?? "-", kernel])
             json.append(.object([("name", .string(inst.name)), ("id", id.map { .int(Int64($0)) } ?? .null),
                                  ("status", .string(inst.status.rawValue)), ("frozen", inst.isFrozen.map { .bool($0) } ?? .null),
                                  ("cpus", .array((r?.cpus ?? []).map { .uint($0) })),
                                  ("memory_bytes", .uint(r?.regions.reduce(UInt64(0)) { $0 &+ $1.size } ?? 0)),
                                  ("devices", .array((r?.devices ?? []).map { .string($0.name) })),
+                                 ("arch", archValue),
                                  ("kernel_cmdline", kimage.map { .string($0.cmdline) } ?? .null),
                                  ("kcore", .bool(inst.kcorePath != nil)), ("freeze", .bool(inst.canFreeze))]))
         }
@@ -52,7 +55,8 @@ enum InstanceCommands {
         let live = inst.status == .active && inst.isFrozen != true
         session.use(opened.target, instance: inst, live: live)
         var lines = opened.notes
-        lines.append("instance \(name): \(opened.target.image.vmcoreInfo?.osRelease ?? "unknown release")"
+        let arch = opened.target.memory.addressLayout.map { " (\($0.architecture))" } ?? ""
+        lines.append("instance \(name): \(opened.target.image.vmcoreInfo?.osRelease ?? "unknown release")" + arch
                      + (opened.target.vmlinux.map { ", symbols from \($0.path)" } ?? "; " + (opened.target.symbolProblem ?? "no symbols")))
         if live { lines.append("live: the instance is running; values may change between reads (freeze \(name) to hold it still)") }
         return CommandOutput(text: lines.joined(separator: "\n"), fields: [
