@@ -50,7 +50,7 @@ public final class TargetContext {
         if let evaluatorStorage { return evaluatorStorage }
         let e = Evaluator(types: try target.requireTypes(), memory: target.memory, symbols: target.symbols)
         e.frameScope = frameScope
-        if let btf = e.types as? BtfTypes { KernelGlobals.declare(in: btf, symbols: target.symbols) }
+        if let btf = (e.types as? BtfTypes) ?? (e.types as? BtfFirstTypes)?.btf { KernelGlobals.declare(in: btf, symbols: target.symbols) }
         evaluatorStorage = e
         return e
     }

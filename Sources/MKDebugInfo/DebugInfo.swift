@@ -10,7 +10,17 @@ import Glibc
 public final class DebugInfo {
     public let vmlinux: Vmlinux
     let dwarf: DwarfFile
-    public private(set) var index: NameIndex
+    /// The name index; with a deferred index, obtained on first use (see `obtainIndex`).
+    public var index: NameIndex {
+        if let loadedIndex { return loadedIndex }
+        let i = obtainIndex()
+        loadedIndex = i
+        return i
+    }
+    private var loadedIndex: NameIndex?
+    /// Whether the index is in memory (a deferred one may not be yet).
+    public var hasIndex: Bool { loadedIndex != nil }
+    private let indexPath: String?
     /// How the index was obtained, for `info debuginfo`.
     public private(set) var indexSource: String
     lazy var types = TypeCache(debugInfo: self)
@@ -41,28 +51,62 @@ public final class DebugInfo {
 
     /// The debug info for a vmlinux, reused when the same build-id was
     /// opened before in this process by this thread.
-    public static func load(_ vmlinux: Vmlinux, cacheDirectory: String?) throws -> DebugInfo {
+    public static func load(_ vmlinux: Vmlinux, cacheDirectory: String?, deferIndex: Bool = false) throws -> DebugInfo {
         let key = vmlinux.buildId.map { SharedKey(buildId: $0, thread: ThreadIdentity.current) }
         if let key, let d = sharedLock.withLock({ shared[key] }) { return d }
-        let d = try DebugInfo(vmlinux: vmlinux, cacheDirectory: cacheDirectory)
+        let d = try DebugInfo(vmlinux: vmlinux, cacheDirectory: cacheDirectory, deferIndex: deferIndex)
         if let key { sharedLock.withLock { shared[key] = d } }
         return d
     }
 
-    init(vmlinux: Vmlinux, cacheDirectory: String?) throws {
+    /// Whether the index file for `vmlinux` is in `cacheDirectory` (and loads).
+    public static func indexIsSaved(_ vmlinux: Vmlinux, cacheDirectory: String?) -> Bool {
+        guard let cacheDirectory, let id = vmlinux.buildId else { return false }
+        return FileSystem.exists(IndexBuild.indexPath(directory: cacheDirectory, buildId: id))
+    }
+
+    /// With `deferIndex`, a missing index is not built here but on first
+    /// use of `index` (by then a background build may have saved it).
+    init(vmlinux: Vmlinux, cacheDirectory: String?, deferIndex: Bool = false) throws {
         self.vmlinux = vmlinux
         self.dwarf = try DwarfFile(elf: vmlinux.file)
-        let indexPath = cacheDirectory.flatMap { dir in vmlinux.buildId.map { "\(dir)/\($0).mkidx" } }
+        indexPath = cacheDirectory.flatMap { dir in vmlinux.buildId.map { IndexBuild.indexPath(directory: dir, buildId: $0) } }
         if let indexPath, let loaded = try? IndexFile.read(path: indexPath, buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize) {
-            index = loaded
+            loadedIndex = loaded
             indexSource = "loaded from \(indexPath)"
             return
         }
+        indexSource = "not built yet"
+        if !deferIndex { loadedIndex = try buildOrWait() }
+    }
+
+    /// The index when first needed: a deferred build's errors become an
+    /// empty index, with the reason in `indexSource`.
+    private func obtainIndex() -> NameIndex {
+        do {
+            return try buildOrWait()
+        } catch {
+            indexSource = "could not be built: \(error)"
+            let empty = IndexFile.encode(NameIndexBuilder(), buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
+            return (try? IndexFile.validate(empty, path: "(empty)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize))
+                ?? NameIndex(bytes: empty, entriesStart: empty.count - 8, count: 0, namesStart: empty.count - 8)
+        }
+    }
+
+    /// Waits for another process's build (the lock), loads what it saved,
+    /// else builds here with the lock held and saves.
+    private func buildOrWait() throws -> NameIndex {
+        let id = vmlinux.buildId ?? ""
+        let waited = Stopwatch()
+        let lock = indexPath.flatMap(IndexBuild.acquire)
+        if let indexPath, let loaded = try? IndexFile.read(path: indexPath, buildId: id, vmlinuxSize: vmlinux.fileSize) {
+            indexSource = "loaded from \(indexPath) after waiting \(String(format1: waited.seconds)) s for its build"
+            return loaded
+        }
         let clock = Stopwatch()
         let (bytes, how) = try Self.indexBytes(vmlinux: vmlinux, dwarf: dwarf)
-        index = try IndexFile.validate(bytes, path: indexPath ?? "(in memory)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
-        let elapsed = clock.seconds
-        indexSource = "built in \(String(format1: elapsed)) s \(how)"
+        let built = try IndexFile.validate(bytes, path: indexPath ?? "(in memory)", buildId: id, vmlinuxSize: vmlinux.fileSize)
+        indexSource = "built in \(String(format1: clock.seconds)) s \(how)"
         if let indexPath {
             do {
                 try IndexFile.writeAtomically(bytes, path: indexPath)
@@ -71,6 +115,8 @@ public final class DebugInfo {
                 indexSource += ", not saved: \(error)"
             }
         }
+        withExtendedLifetime(lock) {}
+        return built
     }
 
     /// The index file's bytes: from the own DIE scanner, or through libdw

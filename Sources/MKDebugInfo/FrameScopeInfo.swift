@@ -45,8 +45,9 @@ extension DebugInfo {
 
     /// The scope of function level `level` (0 = innermost inlined function,
     /// as `frameFunctions` counts) at the unrelocated code address `address`;
-    /// nil when no function DIE covers it.
-    public func frameScope(linkAddress address: UInt64, level: Int) -> FrameScopeInfo? {
+    /// nil when no function DIE covers it. With `named`, only variables of
+    /// that name are described (no other types are resolved).
+    public func frameScope(linkAddress address: UInt64, level: Int, named: String? = nil) -> FrameScopeInfo? {
         guard let cu = dwarf.unit(containing: address) else { return nil }
         let chain = DwarfFile.concreteScopes(in: cu, address: address)
         let real = chain.first { $0.tag == DW_TAG_subprogram }
@@ -57,7 +58,7 @@ extension DebugInfo {
             case DW_TAG_lexical_block:
                 blocks.append(scope)
             case DW_TAG_inlined_subroutine, DW_TAG_subprogram:
-                if seen == level { return describe(function: scope, blocks: blocks, real: real, address: address) }
+                if seen == level { return describe(function: scope, blocks: blocks, real: real, address: address, named: named) }
                 seen += 1
                 blocks = []
             default:
@@ -67,13 +68,13 @@ extension DebugInfo {
         return nil
     }
 
-    private func describe(function: DIE, blocks: [DIE], real: DIE?, address: UInt64) -> FrameScopeInfo {
+    private func describe(function: DIE, blocks: [DIE], real: DIE?, address: UInt64, named: String?) -> FrameScopeInfo {
         var info = FrameScopeInfo(function: functionName(function), arguments: [], locals: [],
                                   frameBase: real?.location(DW_AT_frame_base, at: address),
                                   realFunction: real.flatMap(functionName))
         var count = 0
         func variable(_ die: DIE, argument: Bool) -> FrameVariableInfo? {
-            guard count < Self.maxScopeVariables, let name = die.name else { return nil }
+            guard count < Self.maxScopeVariables, let name = die.name, named == nil || name == named else { return nil }
             count += 1
             let type = types.typeAttribute(of: die)
             var location = die.location(DW_AT_location, at: address) ?? LocationDescription.none

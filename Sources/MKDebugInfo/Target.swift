@@ -1,5 +1,8 @@
 import MKFormat
 import MKMemory
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A kernel opened for debugging: its memory image, the address translation
 /// built from VMCOREINFO, and the matching vmlinux's symbols.
@@ -9,6 +12,10 @@ public final class Target {
         public var ignoreMismatch = false
         /// Use no vmlinux even when one matches (`--no-debuginfo`).
         public var noDebugInfo = false
+        /// On a first start (no DWARF index saved for the vmlinux), answer
+        /// from the kernel's BTF and build the index in a background process
+        /// instead of before the first answer (the command line's default).
+        public var deferDwarfIndex = false
         public var store = SymbolStore.standard()
         public init(vmlinuxPath: String? = nil, ignoreMismatch: Bool = false) {
             self.vmlinuxPath = vmlinuxPath
@@ -29,8 +36,13 @@ public final class Target {
         try self.init(image: try ImageOpener.open(imagePath), options: options)
     }
 
+    private let deferDwarfIndex: Bool
+    /// The background index build this target started, if any (reaped when done).
+    public private(set) var backgroundIndexBuild: pid_t?
+
     public init(image: CoreImage, options: Options = Options()) throws {
         self.image = image
+        self.deferDwarfIndex = options.deferDwarfIndex
         self.memory = try KernelMemory(image: image)
         let info = image.vmcoreInfo
 
@@ -101,7 +113,7 @@ public final class Target {
     public func requireDebugInfo() throws -> DebugInfo {
         if let loadedDebugInfo { return loadedDebugInfo }
         guard let vmlinux else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
-        let d = try DebugInfo.load(vmlinux, cacheDirectory: SymbolStore.indexDirectory(for: vmlinux.path))
+        let d = try DebugInfo.load(vmlinux, cacheDirectory: SymbolStore.indexDirectory(for: vmlinux.path), deferIndex: deferDwarfIndex)
         loadedDebugInfo = d
         return d
     }
@@ -113,8 +125,16 @@ public final class Target {
     public func requireTypes() throws -> any TypeSource {
         if let loadedTypes { return loadedTypes }
         let types: any TypeSource
-        if vmlinux != nil {
-            types = try requireDebugInfo()
+        if let vmlinux {
+            let d = try requireDebugInfo()
+            if deferDwarfIndex, vmlinux.buildId != nil, !d.hasIndex, let symbols, let btf = try? BtfTypes.load(memory: memory, symbols: symbols, image: image.path) {
+                if !IndexBuild.isBuilding(IndexBuild.indexPath(directory: SymbolStore.indexDirectory(for: vmlinux.path), buildId: vmlinux.buildId ?? "")) {
+                    backgroundIndexBuild = IndexBuild.startInBackground(vmlinuxPath: vmlinux.path)
+                }
+                types = BtfFirstTypes(btf: btf, dwarf: d, symbols: symbols)
+            } else {
+                types = d
+            }
         } else {
             guard let symbols else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
             do {

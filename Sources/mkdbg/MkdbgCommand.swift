@@ -47,6 +47,9 @@ struct Mkdbg: ParsableCommand {
     @Flag(name: .customLong("guardian"), help: .hidden)
     var guardian = false
 
+    @Option(name: .customLong("build-index"), help: ArgumentHelp("Build and save the DWARF index of this vmlinux, then exit (what a first start runs in the background).", valueName: "vmlinux"))
+    var buildIndex: String?
+
     @Flag(name: .customLong("no-debuginfo"), help: "Use no vmlinux: symbols, types and unwind tables from the kernel's own kallsyms, BTF and ORC in its memory (also: MKDBG_NO_DEBUGINFO=1).")
     var noDebugInfo = false
 
@@ -84,6 +87,15 @@ struct Mkdbg: ParsableCommand {
 
     func run() throws {
         if guardian { FreezeGuardian.serve() }
+        if let buildIndex {
+            do {
+                print(try IndexBuild.run(vmlinuxPath: buildIndex))
+                return
+            } catch {
+                fputs("mkdbg: --build-index \(buildIndex): \(error)\n", stderr)
+                throw ExitCode(1)
+            }
+        }
         // A pager or `| head` that quits early must not kill mkdbg.
         Signals.ignore(SIGPIPE)
         // Whatever happens below, instances this process froze are thawed.
@@ -93,6 +105,7 @@ struct Mkdbg: ParsableCommand {
             do {
                 var options = Target.Options(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch)
                 options.noDebugInfo = noDebugInfo || getenv("MKDBG_NO_DEBUGINFO").map { String(cString: $0) == "1" } == true
+                options.deferDwarfIndex = getenv("MKDBG_INDEX").map { String(cString: $0) == "foreground" } != true
                 target = try Target(imagePath: core, options: options)
             } catch {
                 throw openFailed("-c \(core)", error)

@@ -124,8 +124,14 @@ enum InfoCommand {
         }
         var typeSource: String?
         if let v = target.vmlinux {
-            typeSource = "dwarf"
-            fact("types", "DWARF from \(v.path)")
+            // A first start answers from BTF until the DWARF index is built (BtfFirstTypes).
+            if let first = (try? target.requireTypes()) as? BtfFirstTypes, !first.dwarf.hasIndex {
+                typeSource = "btf"
+                fact("types", first.typeSourceName)
+            } else {
+                typeSource = "dwarf"
+                fact("types", "DWARF from \(v.path)")
+            }
         } else if target.symbols != nil {
             do {
                 fact("types", try target.requireTypes().typeSourceName)

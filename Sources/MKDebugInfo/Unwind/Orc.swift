@@ -244,8 +244,9 @@ extension DebugInfo {
         return f
     }
 
-    /// The vmlinux's ORC table, at link-time addresses (read once).
-    public func vmlinuxOrcTable() throws -> OrcTable {
+    /// The vmlinux's ORC table, at link-time addresses (read once); `format`
+    /// from the kernel's types (BTF answers it before the DWARF index exists).
+    public func vmlinuxOrcTable(format: OrcFormat? = nil) throws -> OrcTable {
         if let t = orcTableCache { return t }
         guard let ip = vmlinux.file.sectionContents(named: ".orc_unwind_ip") else {
             throw OrcError.missing("\(vmlinux.path) has no .orc_unwind_ip section")
@@ -253,7 +254,7 @@ extension DebugInfo {
         guard let entries = vmlinux.file.sectionContents(named: ".orc_unwind") else {
             throw OrcError.missing("\(vmlinux.path) has no .orc_unwind section")
         }
-        let t = try OrcTable(ipTableAddress: ip.address, ipBytes: ip.bytes, entryBytes: entries.bytes, format: orcFormat)
+        let t = try OrcTable(ipTableAddress: ip.address, ipBytes: ip.bytes, entryBytes: entries.bytes, format: format ?? orcFormat)
         orcTableCache = t
         return t
     }

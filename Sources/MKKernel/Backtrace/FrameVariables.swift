@@ -93,7 +93,9 @@ public final class FrameVariableReader {
         (f.pcIsReturnAddress ? f.pc &- 1 : f.pc) &- kaslr
     }
 
-    public func variables(of bt: Backtrace, frame i: Int) -> FrameVariables {
+    /// The frame's variables; with `named`, only those of that name (so a
+    /// global's name costs no walk of the frame's other types).
+    public func variables(of bt: Backtrace, frame i: Int, named: String? = nil) -> FrameVariables {
         var result = FrameVariables(frame: i)
         guard bt.frames.indices.contains(i) else {
             result.notes.append("no frame #\(i): the backtrace has \(bt.frames.count)")
@@ -112,7 +114,7 @@ public final class FrameVariableReader {
         }
         let place = Self.placement(frames, i)
         let link = linkAddress(f)
-        guard let scope = debugInfo.frameScope(linkAddress: link, level: place.level) else {
+        guard let scope = debugInfo.frameScope(linkAddress: link, level: place.level, named: named) else {
             result.notes.append("no DWARF function covers \(hex(f.pc))")
             return result
         }

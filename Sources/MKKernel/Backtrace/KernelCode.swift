@@ -146,7 +146,7 @@ final class KernelCode {
     /// The vmlinux's ORC table: from the vmlinux file (link-time addresses),
     /// or without one from the kernel's memory (run-time addresses).
     lazy var vmlinuxOrc: Result<OrcTable, Error> = Result {
-        if let dwarf = kernel.dwarf { return try dwarf.vmlinuxOrcTable() }
+        if let dwarf = kernel.dwarf { return try dwarf.vmlinuxOrcTable(format: kernel.orcFormat) }
         return try kernel.memoryOrcTable()
     }
 

@@ -4,8 +4,7 @@ extension Kernel {
     /// The layout of `struct orc_entry`: from the kernel's types (DWARF or
     /// BTF), else Linux 6.1's.
     var orcFormat: OrcFormat {
-        if let dwarf { return dwarf.orcFormat }
-        return types.findType("struct orc_entry").flatMap { OrcFormat(type: $0) } ?? .linux61
+        types.findType("struct orc_entry").flatMap { OrcFormat(type: $0) } ?? .linux61
     }
 
     /// A vmlinux's ORC tables are part of the loaded image: read them
