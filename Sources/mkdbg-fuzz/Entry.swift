@@ -13,7 +13,7 @@ protocol FuzzTarget {
 
 let targets: [any FuzzTarget.Type] = [
     ImageFuzz.self, VmcoreInfoFuzz.self, NotesFuzz.self, DeviceTreeFuzz.self, ExpressionFuzz.self, InboxRingFuzz.self,
-    BtfFuzz.self,
+    BtfFuzz.self, DwarfScanFuzz.self,
 ]
 
 nonisolated(unsafe) var current: (any FuzzTarget)?

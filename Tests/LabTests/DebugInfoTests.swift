@@ -178,6 +178,46 @@ import MKSystem
         }
     }
 
+    /// The scanner on programs gcc builds here, in DWARF 4 and 5 (other forms
+    /// than the kernel's): the libdw walk's index, and the names the source defines.
+    @Test(arguments: ["4", "5"])
+    func dieScannerOnGccPrograms(_ version: String) throws {
+        let dir = NSTemporaryDirectory() + "mkdbg-scan-\(version)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = """
+            struct list { struct list *next; int v : 3; };
+            enum colour { RED, GREEN = 5 };
+            union u { int i; char c[4]; };
+            typedef unsigned long ulong;
+            extern int declared;
+            int defined = 3;
+            static ulong counter;
+            static inline int twice(int x) { return 2 * x; }
+            int use(struct list *l, enum colour c, union u *p) { counter++; return twice(l->v) + c + p->i + defined + declared; }
+            int declared = 1;
+            int main(void) { struct list l = {0, 1}; union u x = {1}; return use(&l, GREEN, &x); }
+
+            """
+        try source.write(toFile: dir + "/t.c", atomically: true, encoding: .utf8)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-g", "-gdwarf-\(version)", "-O1", "-o", dir + "/t", dir + "/t.c"]
+        try cc.run()
+        cc.waitUntilExit()
+        #expect(cc.terminationStatus == 0)
+        let v = try Vmlinux(path: dir + "/t")
+        let viaLibdw = IndexFile.encode(try DebugInfo.build(vmlinux: v, dwarf: try DwarfFile(elf: v.file)), buildId: "t", vmlinuxSize: v.fileSize)
+        let viaScanner = IndexFile.encode(try DwarfIndexScan.build(v.file), buildId: "t", vmlinuxSize: v.fileSize)
+        #expect(viaScanner == viaLibdw)
+        let index = try IndexFile.validate(viaScanner, path: "scanner", buildId: "t", vmlinuxSize: v.fileSize)
+        let expected: [(String, IndexKind)] = [("list", .structure), ("colour", .enumeration), ("RED", .enumerator),
+                                               ("GREEN", .enumerator), ("u", .union), ("ulong", .typedef),
+                                               ("defined", .variable), ("declared", .variable), ("counter", .variable),
+                                               ("use", .function), ("main", .function), ("int", .base)]
+        for (name, kind) in expected { #expect(index.lookup(name, kind) != nil, "\(name) as \(kind.label)") }
+    }
+
     @Test func missingDebugInfoIsAClearError() throws {
         let fx = try LabFixture.load("running")
         let dir = NSTemporaryDirectory() + "mkdbg-nodwarf-\(getpid())"

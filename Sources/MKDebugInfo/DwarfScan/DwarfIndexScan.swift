@@ -49,4 +49,23 @@ enum DwarfIndexScan {
         first.finish()
         return first
     }
+
+    /// Scans raw section bytes (no ELF around them) and returns how many
+    /// names an index would hold: the fuzz target's way in.
+    public static func nameCount(info: [UInt8], abbrev: [UInt8], str: [UInt8]) throws -> Int {
+        try info.withUnsafeBytes { i in
+            try abbrev.withUnsafeBytes { a in
+                try str.withUnsafeBytes { s in
+                    let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+                    let sections = DieScanner.Sections(info: i, abbrev: a, str: s, lineStr: empty, strOffsets: empty)
+                    let units = try DwarfUnitHeader.all(i)
+                    var scanner = DieScanner(sections: sections, units: units)
+                    try scanner.scan(0..<units.count)
+                    var names = scanner.names
+                    names.finish()
+                    return names.sortedIds().count
+                }
+            }
+        }
+    }
 }
