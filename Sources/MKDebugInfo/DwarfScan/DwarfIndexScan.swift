@@ -6,7 +6,7 @@ import Glibc
 
 /// Builds the name index with `DieScanner` over the vmlinux's mapped
 /// sections, its units split across the machine's cores.
-enum DwarfIndexScan {
+public enum DwarfIndexScan {
     /// The scanned names, merged in unit order and finished; throws
     /// `DwarfScanError` when the DWARF has something the scanner leaves to libdw.
     static func build(_ elf: LibElfFile, workers requested: Int? = nil) throws -> ScannedNames {
