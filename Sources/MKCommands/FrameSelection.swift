@@ -32,6 +32,16 @@ extension TargetContext {
         return try backtrace(task: selection.task ?? tracer.defaultTask().task, tracer: tracer)
     }
 
+    /// The selected task's innermost physical frame alone (no unwinding past
+    /// it), unless its whole backtrace is at hand: enough to tell whether a
+    /// name is one of frame 0's variables.
+    func selectedFirstFrame(budget: WalkBudget) throws -> Backtrace {
+        let tracer = try backtracer(budget: budget)
+        let task = try selection.task ?? tracer.defaultTask().task
+        if !isLive, let cached = backtraceCache[task] { return cached }
+        return try tracer.backtrace(task: task, physicalFrames: 1)
+    }
+
     /// A task's backtrace, walked once per image.
     func backtrace(task: UInt64, tracer: Backtracer) throws -> Backtrace {
         if !isLive, let cached = backtraceCache[task] { return cached }

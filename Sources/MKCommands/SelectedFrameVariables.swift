@@ -22,9 +22,15 @@ final class SelectedFrameVariables: FrameScope {
         reading = true
         defer { reading = false }
         // No frame to speak of (no stack, or no kernel): names fall through to the globals.
-        guard let kernel = try? context.kernel(), let bt = try? context.selectedBacktrace(budget: context.walkBudget()),
-              bt.frames.indices.contains(context.selection.frame) else { return nil }
         let index = context.selection.frame
+        guard let kernel = try? context.kernel() else { return nil }
+        // Most names asked are globals: frame 0's own variables say so without unwinding further.
+        if index == 0, let first = try? context.selectedFirstFrame(budget: context.walkBudget()), first.frames.indices.contains(0),
+           FrameVariableReader(kernel: kernel).variables(of: first, frame: 0, named: name).variable(named: name) == nil {
+            return nil
+        }
+        guard let bt = try? context.selectedBacktrace(budget: context.walkBudget()),
+              bt.frames.indices.contains(index) else { return nil }
         let f = bt.frames[index]
         let key = [bt.task, UInt64(index), f.pc, f.sp]
         if let cached, cached.key == key { return try cached.scope.variable(named: name) }

@@ -103,13 +103,17 @@ public enum IndexFile {
         let namesStart = entriesStart + Int(count) * entrySize
         // Every entry must point inside the names and carry a known kind,
         // so lookups never index out of bounds.
-        for i in 0..<Int(count) {
-            let e = entriesStart + i * entrySize
-            let off = Int(try r.u32(e)), len = Int(try r.u32(e + 4))
-            guard off + len <= Int(namesSize), IndexKind(rawValue: bytes[e + 8]) != nil else {
-                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
+        // The sizes above put every entry inside `bytes`: read them unchecked, in one pass.
+        let damaged: Int? = bytes.withUnsafeBytes { b in
+            for i in 0..<Int(count) {
+                let e = entriesStart + i * entrySize
+                let off = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e, as: UInt32.self)))
+                let len = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e + 4, as: UInt32.self)))
+                if off + len > Int(namesSize) || IndexKind(rawValue: b[e + 8]) == nil { return i }
             }
+            return nil
         }
+        if let i = damaged { throw IndexFileError(path: path, problem: "entry \(i) is damaged") }
         return NameIndex(bytes: bytes, entriesStart: entriesStart, count: Int(count), namesStart: namesStart)
     }
 

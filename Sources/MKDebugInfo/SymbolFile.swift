@@ -113,13 +113,18 @@ enum SymbolFile {
         guard try r.u64(sumAt) == IndexFile.checksum(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
         let byNameStart = entriesStart + Int(count) * entrySize
         let namesStart = byNameStart + Int(count) * 4
-        for i in 0..<Int(count) {
-            let e = entriesStart + i * entrySize
-            let off = Int(try r.u32(e + 16)), len = Int(try r.u16(e + 20))
-            guard off + len <= Int(namesSize), Int(try r.u32(byNameStart + 4 * i)) < Int(count) else {
-                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
+        // The sizes above put every entry inside `bytes`: read them unchecked, in one pass.
+        let damaged: Int? = bytes.withUnsafeBytes { b in
+            for i in 0..<Int(count) {
+                let e = entriesStart + i * entrySize
+                let off = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e + 16, as: UInt32.self)))
+                let len = Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: e + 20, as: UInt16.self)))
+                let order = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: byNameStart + 4 * i, as: UInt32.self)))
+                if off + len > Int(namesSize) || order >= Int(count) { return i }
             }
+            return nil
         }
+        if let i = damaged { throw IndexFileError(path: path, problem: "entry \(i) is damaged") }
         return Validated(bytes: bytes, count: Int(count), entriesStart: entriesStart, byNameStart: byNameStart, namesStart: namesStart)
     }
 }

@@ -179,7 +179,12 @@ public final class Backtracer {
 
     /// The backtrace of the task at `task`. Throws only when the task
     /// cannot be read at all; a walk that cannot go on ends with a note.
-    public func backtrace(task: UInt64) throws -> Backtrace {
+    /// With `physicalFrames`, the walk stops after that many (frame 0 alone
+    /// needs no unwind tables); such a backtrace is partial, not for caching.
+    public func backtrace(task: UInt64, physicalFrames: Int? = nil) throws -> Backtrace {
+        let saved = unwinder.frameLimit
+        if let physicalFrames { unwinder.frameLimit = max(1, min(physicalFrames, saved)) }
+        defer { unwinder.frameLimit = saved }
         let t = kernel.object(taskType, at: task)
         let pid: Int64
         do {

@@ -74,6 +74,8 @@ struct UnwindContext {
 /// and every read must succeed.
 final class StackUnwinder {
     static let maxFrames = 128
+    /// Physical frames a walk stops after (a caller wanting frame 0 alone sets 1).
+    var frameLimit = maxFrames
     static let maxStackSwitches = 8
 
     let context: UnwindContext
@@ -123,7 +125,8 @@ final class StackUnwinder {
                 return walk
             }
             walk.frames.append(frame)
-            if walk.frames.count >= Self.maxFrames {
+            if walk.frames.count >= frameLimit {
+                if frameLimit < Self.maxFrames { return walk }
                 walk.notes.append("stopped after \(Self.maxFrames) frames")
                 return walk
             }
