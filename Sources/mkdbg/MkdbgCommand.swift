@@ -124,8 +124,9 @@ struct Mkdbg: ParsableCommand {
             }
             do {
                 let inst = try session.kernfs.instance(instance)
-                let opened = try InstanceOpener.open(inst, kernfs: session.kernfs,
-                                                     options: .init(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch))
+                var options = Target.Options(vmlinuxPath: vmlinux, ignoreMismatch: ignoreMismatch)
+                options.deferDwarfIndex = getenv("MKDBG_INDEX").map { String(cString: $0) == "foreground" } != true
+                let opened = try InstanceOpener.open(inst, kernfs: session.kernfs, options: options)
                 session.use(opened.target, instance: inst, live: inst.status == .active && inst.isFrozen != true)
                 for note in opened.notes { fputs("mkdbg: \(note)\n", stderr) }
                 if let problem = opened.target.symbolProblem { fputs("mkdbg: warning: \(problem)\n", stderr) }
