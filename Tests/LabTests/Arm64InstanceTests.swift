@@ -46,20 +46,11 @@ extension Arm64Tests {
     static func armInstance(fallback: Bool = false, crashNotes: Bool = false) throws -> ArmInstance {
         if let built = crashNotes ? builtCrashNotes : fallback ? builtFallback : builtInstance { return built }
         let fx = try fixture("running")
-        let p = Process()
-        let out = Pipe(), err = Pipe()
-        p.executableURL = URL(fileURLWithPath: LabFixture.projectRoot + "/scripts/lab")
-        p.arguments = ["mk-arm64", "--fixture", fx.directory] + (fallback || crashNotes ? ["--fallback"] : [])
-            + (crashNotes ? ["--crash-notes"] : [])
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0,
-              let root = String(decoding: o, as: UTF8.self).split(separator: "\n").last.map(String.init) else {
-            throw FixtureError("scripts/lab mk-arm64 failed: \(String(decoding: e, as: UTF8.self))")
+        let r = try runProgram(LabFixture.projectRoot + "/scripts/lab",
+                               ["mk-arm64", "--fixture", fx.directory] + (fallback || crashNotes ? ["--fallback"] : [])
+                                   + (crashNotes ? ["--crash-notes"] : []))
+        guard r.status == 0, let root = String(decoding: r.out, as: UTF8.self).split(separator: "\n").last.map(String.init) else {
+            throw FixtureError("scripts/lab mk-arm64 failed: \(String(decoding: r.err, as: UTF8.self))")
         }
         let data = try #require(FileManager.default.contents(atPath: root + "/traffic.json"))
         let traffic = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -215,18 +215,9 @@ struct Arm64Tests {
         prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
 
         """ + body
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try drgnPython())
-        p.arguments = ["-c", script, fx.elf, fx.vmlinux]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: e, as: UTF8.self))") }
-        return try JSONSerialization.jsonObject(with: o)
+        let r = try runProgram(try drgnPython(), ["-c", script, fx.elf, fx.vmlinux])
+        guard r.status == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: r.err, as: UTF8.self))") }
+        return try JSONSerialization.jsonObject(with: r.out)
     }
 
     /// drgn's view of every task, by PID.

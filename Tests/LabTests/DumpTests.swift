@@ -20,20 +20,11 @@ import MKFormat
         prog.load_debug_info([\(pythonString(vmlinux))])
 
         """ + body
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try drgnPython())
-        p.arguments = ["-c", script]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw FixtureError("drgn failed on \(core): \(String(decoding: e, as: UTF8.self))")
+        let r = try runProgram(try drgnPython(), ["-c", script])
+        guard r.status == 0 else {
+            throw FixtureError("drgn failed on \(core): \(String(decoding: r.err, as: UTF8.self))")
         }
-        return String(decoding: o, as: UTF8.self)
+        return String(decoding: r.out, as: UTF8.self)
     }
 
     func pythonString(_ s: String) -> String {

@@ -99,7 +99,8 @@ import MKKernel
         #expect(lines.contains { $0.hasPrefix("eflags         ") && $0.hasSuffix("]") })
         // gdb reads the same note without a vmlinux (its thread N is the note's CPU N-1 on a QEMU core).
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") {
-            let gdb = try runProgram("/usr/bin/gdb", ["-nx", "-batch", "-ex", "thread \(cpu + 1)", "-ex", "info registers", "-c", fixture.elf])
+            let gdb = String(decoding: try runProgram("/usr/bin/gdb", ["-nx", "-batch", "-ex", "thread \(cpu + 1)", "-ex", "info registers", "-c", fixture.elf]).out,
+                             as: UTF8.self)
             let gdbLines = gdb.split(separator: "\n").map(String.init).filter { $0.range(of: #"^[a-z0-9_]+ +0x"#, options: .regularExpression) != nil }
             #expect(gdbLines.count >= 24, "\(gdb)")
             for g in gdbLines {
@@ -220,19 +221,6 @@ private func hexText(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 private extension String {
     var leftPaddedHex: String { String(repeating: "0", count: max(0, 16 - count)) + self }
-}
-
-func runProgram(_ path: String, _ arguments: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
 }
 
 /// NT_PRSTATUS notes of an ELF core, read with nothing of mkdbg's: the

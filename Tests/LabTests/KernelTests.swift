@@ -427,23 +427,6 @@ enum ElfModuleBuilder {
 
 /// `runMkdbg` with extra environment variables.
 func runMkdbgWithEnvironment(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
-    if environment.isEmpty { return try runMkdbg(arguments) }
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var candidate = exe.appendingPathComponent("mkdbg").path
-    if !FileManager.default.isExecutableFile(atPath: candidate) {
-        candidate = exe.deletingLastPathComponent().appendingPathComponent("mkdbg").path
-    }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: candidate)
-    p.arguments = arguments
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try runProgram(mkdbgExecutable, arguments, environment: environment)
+    return (r.status, String(decoding: r.out, as: UTF8.self), String(decoding: r.err, as: UTF8.self))
 }

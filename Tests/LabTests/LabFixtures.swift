@@ -68,31 +68,49 @@ struct FixtureError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Runs the built `mkdbg` binary and returns its exit status, stdout and stderr.
-func runMkdbg(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var candidate = exe.appendingPathComponent("mkdbg").path
-    if !FileManager.default.isExecutableFile(atPath: candidate) {
-        // The test bundle may sit one level deeper (xctest bundle directory).
-        candidate = exe.deletingLastPathComponent().appendingPathComponent("mkdbg").path
-    }
+/// Runs a program (no shell) and returns its exit status, stdout and stderr;
+/// stderr is drained on another thread, so neither pipe can fill and stall it.
+func runProgram(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                stdin: String? = nil) throws -> (status: Int32, out: Data, err: Data) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: candidate)
+    p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
     let input = Pipe()
     p.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try p.run()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let e = Box()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        e.data = err.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
     if let stdin {
         input.fileHandleForWriting.write(Data(stdin.utf8))
         try? input.fileHandleForWriting.close()
     }
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
     p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return (p.terminationStatus, o, e.data)
+}
+
+/// The built `mkdbg` binary (beside the test bundle, or one level up).
+var mkdbgExecutable: String {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidate = exe.appendingPathComponent("mkdbg").path
+    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    return exe.deletingLastPathComponent().appendingPathComponent("mkdbg").path
+}
+
+/// Runs the built `mkdbg` binary and returns its exit status, stdout and stderr.
+func runMkdbg(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    let r = try runProgram(mkdbgExecutable, arguments, stdin: stdin)
+    return (r.status, String(decoding: r.out, as: UTF8.self), String(decoding: r.err, as: UTF8.self))
 }
 
 /// drgn's python (the venv scripts/drgn-venv makes on first use).
