@@ -373,7 +373,7 @@ struct DieScanner {
     private mutating func nameId(ofNamed f: Facts, _ unit: DwarfUnitHeader) throws -> Int? {
         switch f.nameForm {
         case DwarfForm.string:
-            return names.intern(ScannedNames.Key(start: info + f.nameStart, length: f.nameLength))
+            return try names.intern(ScannedNames.Key(start: info + f.nameStart, length: f.nameLength))
         case DwarfForm.strp:
             guard f.nameValue < UInt64(Int.max) else { return nil }
             return try names.intern(strOffset: Int(f.nameValue), base: str)
@@ -382,7 +382,7 @@ struct DieScanner {
             guard f.nameValue < UInt64(line.count), let n = DwarfCursor.stringLength(line.base, line.count, Int(f.nameValue)) else {
                 throw DwarfScanError(offset: Int(clamping: f.nameValue), section: ".debug_line_str", problem: "bad string offset")
             }
-            return names.intern(ScannedNames.Key(start: line.base + Int(f.nameValue), length: n))
+            return try names.intern(ScannedNames.Key(start: line.base + Int(f.nameValue), length: n))
         case DwarfForm.strx, DwarfForm.strx1, DwarfForm.strx2, DwarfForm.strx3, DwarfForm.strx4, DwarfForm.gnuStrIndex:
             guard let base = unitStrOffsetsBase[unit.start] else {
                 throw DwarfScanError(offset: unit.start, section: ".debug_info", problem: "strx without DW_AT_str_offsets_base")

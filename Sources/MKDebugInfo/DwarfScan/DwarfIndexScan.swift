@@ -44,7 +44,7 @@ public enum DwarfIndexScan {
             guard let part = try parts[w]?.get() else {
                 throw DwarfScanError(offset: 0, section: ".debug_info", problem: "no result from worker \(w)")
             }
-            first.merge(part)
+            try first.merge(part)
         }
         first.finish()
         return first

@@ -53,6 +53,9 @@ struct ScannedNames {
     /// Per name: slot 0 holds a variable seen only as a declaration, slots
     /// 1...8 the first offset of each `IndexKind`; 0 means none.
     static let slotsPerName = 9
+    /// A kernel has about 200,000 distinct names; hostile DWARF gets no more
+    /// than this many (each costs ~100 bytes here).
+    static let maxNames = 4_000_000
 
     private(set) var keys: [Key] = []
     private var hashes: [UInt64] = []
@@ -73,7 +76,7 @@ struct ScannedNames {
 
     /// The id of the name with these bytes, added when new.
     @inline(__always)
-    mutating func intern(_ key: Key) -> Int {
+    mutating func intern(_ key: Key) throws -> Int {
         let h = key.hash
         var b = Int(truncatingIfNeeded: h) & mask
         while true {
@@ -84,6 +87,9 @@ struct ScannedNames {
             b = (b + 1) & mask
         }
         let id = keys.count
+        guard id < Self.maxNames else {
+            throw DwarfScanError(offset: 0, section: ".debug_info", problem: "more than \(Self.maxNames) distinct names")
+        }
         keys.append(key)
         hashes.append(h)
         slots.append(contentsOf: repeatElement(0, count: Self.slotsPerName))
@@ -114,7 +120,7 @@ struct ScannedNames {
         guard let n = DwarfCursor.stringLength(base, byStrOffset.count, offset) else {
             throw DwarfScanError(offset: offset, section: ".debug_str", problem: "string without a terminating NUL")
         }
-        let id = intern(Key(start: base + offset, length: n))
+        let id = try intern(Key(start: base + offset, length: n))
         table[offset] = Int32(id + 1)
         return id
     }
@@ -126,13 +132,13 @@ struct ScannedNames {
     mutating func setSlot(_ id: Int, _ kind: Int, _ offset: UInt64) { slots[id * Self.slotsPerName + kind] = offset }
 
     /// Takes `other`'s entries where this has none: `other` scanned later units.
-    mutating func merge(_ other: ScannedNames) {
+    mutating func merge(_ other: ScannedNames) throws {
         for id in 0..<other.count {
             let base = id * Self.slotsPerName
             var any = false
             for k in 0..<Self.slotsPerName where other.slots[base + k] != 0 { any = true }
             guard any else { continue }
-            let mine = intern(other.keys[id])
+            let mine = try intern(other.keys[id])
             for k in 0..<Self.slotsPerName where slot(mine, k) == 0 { setSlot(mine, k, other.slots[base + k]) }
         }
     }
