@@ -89,7 +89,7 @@ public final class DebugInfo {
             indexSource = "could not be built: \(error)"
             let empty = IndexFile.encode(NameIndexBuilder(), buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize)
             return (try? IndexFile.validate(empty, path: "(empty)", buildId: vmlinux.buildId ?? "", vmlinuxSize: vmlinux.fileSize))
-                ?? NameIndex(bytes: empty, entriesStart: empty.count - 8, count: 0, namesStart: empty.count - 8)
+                ?? NameIndex(storage: IndexBytes(copying: empty), entriesStart: empty.count - 8, count: 0, namesStart: empty.count - 8)
         }
     }
 

@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 
 /// Name → DIE offset for every named type, variable, function and
 /// enumerator in a vmlinux's DWARF: one entry per (name, kind), the first
@@ -11,21 +12,23 @@ public struct NameIndex: @unchecked Sendable {
         public var offset: UInt64
     }
 
-    let bytes: [UInt8]
+    /// The file's bytes: mapped from the symbol store, or a just-built index's.
+    let storage: IndexBytes
+    var bytes: UnsafeRawBufferPointer { storage.buffer }
     let entriesStart: Int
     let namesStart: Int
     public let count: Int
 
     /// Wraps bytes `IndexFile.validate` accepted.
-    init(bytes: [UInt8], entriesStart: Int, count: Int, namesStart: Int) {
-        self.bytes = bytes
+    init(storage: IndexBytes, entriesStart: Int, count: Int, namesStart: Int) {
+        self.storage = storage
         self.entriesStart = entriesStart
         self.count = count
         self.namesStart = namesStart
     }
 
-    @inline(__always) private func u32(_ at: Int) -> Int { bytes.validatedLE32(at) }
-    @inline(__always) private func u64(_ at: Int) -> UInt64 { bytes.validatedLE64(at) }
+    @inline(__always) private func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
+    @inline(__always) private func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
 
     /// Name bytes of entry `i` (validated to lie inside the names blob).
     @inline(__always)
@@ -111,5 +114,30 @@ public struct NameIndex: @unchecked Sendable {
             i += 1
         }
         return result
+    }
+}
+
+/// Bytes an index is read from, alive as long as the index: a mapped file,
+/// or an owned copy of bytes built in memory.
+final class IndexBytes: @unchecked Sendable {
+    let buffer: UnsafeRawBufferPointer
+    private let mapping: MappedFile?
+
+    init(mapping: MappedFile) {
+        self.mapping = mapping
+        buffer = mapping.bytes
+    }
+
+    init(copying bytes: [UInt8]) {
+        mapping = nil
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { src in
+            if let from = src.baseAddress, let to = p.baseAddress { to.copyMemory(from: from, byteCount: src.count) }
+        }
+        buffer = UnsafeRawBufferPointer(start: p.baseAddress, count: bytes.count)
+    }
+
+    deinit {
+        if mapping == nil, let base = buffer.baseAddress { base.deallocate() }
     }
 }

@@ -79,48 +79,64 @@ public enum IndexFile {
         return out
     }
 
-    /// Checks an index's bytes and wraps them; throws `IndexFileError`.
+    /// Checks an index's bytes and wraps them (a copy); throws `IndexFileError`.
     static func validate(_ bytes: [UInt8], path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
-        let r = ByteReader(bytes, file: path)
-        guard bytes.count >= 48, Array(bytes[0..<8]) == magic else { throw IndexFileError(path: path, problem: "bad magic") }
-        let v = try r.u32(8)
+        try validate(IndexBytes(copying: bytes), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+    }
+
+    static func validate(_ storage: IndexBytes, path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
+        let bytes = storage.buffer
+        func u32(_ at: Int) throws -> UInt32 {
+            guard at >= 0, at <= bytes.count - 4 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
+            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        }
+        func u64(_ at: Int) throws -> UInt64 {
+            guard at >= 0, at <= bytes.count - 8 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        }
+        guard bytes.count >= 48, bytes[0..<8].elementsEqual(magic) else { throw IndexFileError(path: path, problem: "bad magic") }
+        let v = try u32(8)
         guard v == version else { throw IndexFileError(path: path, problem: "format version \(v), expected \(version)") }
-        let idLength = Int(try r.u32(12))
-        guard idLength <= 128 else { throw IndexFileError(path: path, problem: "bad build-id length") }
-        let storedId = String(decoding: try r.slice(16, idLength, "build-id"), as: UTF8.self)
+        let idLength = Int(try u32(12))
+        guard idLength <= 128, 16 + idLength + 24 <= bytes.count else { throw IndexFileError(path: path, problem: "bad build-id length") }
+        let storedId = String(decoding: bytes[16..<(16 + idLength)], as: UTF8.self)
         guard storedId == buildId else { throw IndexFileError(path: path, problem: "made for build-id \(storedId)") }
         let at = 16 + idLength
-        guard try r.u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
-        let count = try r.u64(at + 8)
-        let namesSize = try r.u64(at + 16)
+        guard try u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
+        let count = try u64(at + 8)
+        let namesSize = try u64(at + 16)
         let entriesStart = at + 24
         guard count <= UInt64(bytes.count / entrySize), namesSize <= UInt64(bytes.count),
               entriesStart + Int(count) * entrySize + Int(namesSize) + 8 == bytes.count else {
             throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
         }
         let sumAt = bytes.count - 8
-        guard try r.u64(sumAt) == checksum(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
-        let namesStart = entriesStart + Int(count) * entrySize
-        // Every entry must point inside the names and carry a known kind,
-        // so lookups never index out of bounds.
-        // The sizes above put every entry inside `bytes`: read them unchecked, in one pass.
-        let damaged: Int? = bytes.withUnsafeBytes { b in
-            for i in 0..<Int(count) {
-                let e = entriesStart + i * entrySize
-                let off = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e, as: UInt32.self)))
-                let len = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e + 4, as: UInt32.self)))
-                if off + len > Int(namesSize) || IndexKind(rawValue: b[e + 8]) == nil { return i }
-            }
-            return nil
+        guard try u64(sumAt) == checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<sumAt])) else {
+            throw IndexFileError(path: path, problem: "checksum mismatch (damaged)")
         }
-        if let i = damaged { throw IndexFileError(path: path, problem: "entry \(i) is damaged") }
-        return NameIndex(bytes: bytes, entriesStart: entriesStart, count: Int(count), namesStart: namesStart)
+        let namesStart = entriesStart + Int(count) * entrySize
+        // The sizes above put every entry inside `bytes`: read them unchecked, in one pass,
+        // so lookups never index out of bounds.
+        for i in 0..<Int(count) {
+            let e = entriesStart + i * entrySize
+            let off = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: e, as: UInt32.self)))
+            let len = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: e + 4, as: UInt32.self)))
+            guard off + len <= Int(namesSize), IndexKind(rawValue: bytes[e + 8]) != nil else {
+                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
+            }
+        }
+        return NameIndex(storage: storage, entriesStart: entriesStart, count: Int(count), namesStart: namesStart)
     }
 
+    /// Maps the index file (no copy: lookups read the page cache) and checks it.
     public static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
-        let source = try FileSource(path: path)
-        guard source.size <= 1 << 31 else { throw IndexFileError(path: path, problem: "implausibly large (\(source.size) bytes)") }
-        return try validate(try source.read(at: 0, count: Int(source.size)), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+        let mapping: MappedFile
+        do {
+            mapping = try MappedFile(path: path, limit: 1 << 31)
+        } catch let e as Errno {
+            throw IndexFileError(path: path, problem: "cannot be mapped: \(e.reason)")
+        }
+        return try validate(IndexBytes(mapping: mapping), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
     }
 
     /// Writes bytes to `path` atomically (`AtomicFile`), making its directories.
@@ -155,14 +171,16 @@ public enum IndexFile {
     /// FNV-1a over 8-byte words (then the tail bytes): quick enough to
     /// check megabytes at every start, and catches flipped bytes.
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        bytes.withUnsafeBytes { checksum($0) }
+    }
+
+    static func checksum(_ buf: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        bytes.withUnsafeBytes { buf in
-            let words = buf.count / 8
-            for w in 0..<words {
-                h = (h ^ buf.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* 0x100_0000_01b3
-            }
-            for i in (words * 8)..<buf.count { h = (h ^ UInt64(buf[i])) &* 0x100_0000_01b3 }
+        let words = buf.count / 8
+        for w in 0..<words {
+            h = (h ^ buf.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) &* 0x100_0000_01b3
         }
+        for i in (words * 8)..<buf.count { h = (h ^ UInt64(buf[i])) &* 0x100_0000_01b3 }
         return h
     }
 }

@@ -1,4 +1,5 @@
 import MKFormat
+import MKSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,7 @@ enum SymbolFile {
     static let entrySize = 24
 
     struct Validated {
-        var bytes: [UInt8]
+        var storage: IndexBytes
         var count: Int
         var entriesStart: Int
         var byNameStart: Int
@@ -94,37 +95,62 @@ enum SymbolFile {
     }
 
     static func validate(_ bytes: [UInt8], path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
-        let r = ByteReader(bytes, file: path)
-        guard bytes.count >= 48, Array(bytes[0..<8]) == magic else { throw IndexFileError(path: path, problem: "bad magic") }
-        guard try r.u32(8) == version else { throw IndexFileError(path: path, problem: "format version \(try r.u32(8)), expected \(version)") }
-        let idLength = Int(try r.u32(12))
-        guard idLength <= 128, String(decoding: try r.slice(16, idLength, "build-id"), as: UTF8.self) == buildId else {
+        try validate(IndexBytes(copying: bytes), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+    }
+
+    /// Maps the file (no copy) and checks it.
+    static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
+        let mapping: MappedFile
+        do {
+            mapping = try MappedFile(path: path, limit: 1 << 30)
+        } catch let e as Errno {
+            throw IndexFileError(path: path, problem: "cannot be mapped: \(e.reason)")
+        }
+        return try validate(IndexBytes(mapping: mapping), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+    }
+
+    static func validate(_ storage: IndexBytes, path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
+        let bytes = storage.buffer
+        func u32(_ at: Int) throws -> UInt32 {
+            guard at >= 0, at <= bytes.count - 4 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
+            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        }
+        func u64(_ at: Int) throws -> UInt64 {
+            guard at >= 0, at <= bytes.count - 8 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        }
+        guard bytes.count >= 48, bytes[0..<8].elementsEqual(magic) else { throw IndexFileError(path: path, problem: "bad magic") }
+        let v = try u32(8)
+        guard v == version else { throw IndexFileError(path: path, problem: "format version \(v), expected \(version)") }
+        let idLength = Int(try u32(12))
+        guard idLength <= 128, 16 + idLength + 24 <= bytes.count,
+              String(decoding: bytes[16..<(16 + idLength)], as: UTF8.self) == buildId else {
             throw IndexFileError(path: path, problem: "made for another build-id")
         }
         let at = 16 + idLength
-        guard try r.u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
-        let count = try r.u64(at + 8), namesSize = try r.u64(at + 16)
+        guard try u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
+        let count = try u64(at + 8), namesSize = try u64(at + 16)
         let entriesStart = at + 24
         guard count <= UInt64(bytes.count / (entrySize + 4)), namesSize <= UInt64(bytes.count),
               entriesStart + Int(count) * (entrySize + 4) + Int(namesSize) + 8 == bytes.count else {
             throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
         }
         let sumAt = bytes.count - 8
-        guard try r.u64(sumAt) == IndexFile.checksum(bytes[0..<sumAt]) else { throw IndexFileError(path: path, problem: "checksum mismatch (damaged)") }
+        guard try u64(sumAt) == IndexFile.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<sumAt])) else {
+            throw IndexFileError(path: path, problem: "checksum mismatch (damaged)")
+        }
         let byNameStart = entriesStart + Int(count) * entrySize
         let namesStart = byNameStart + Int(count) * 4
         // The sizes above put every entry inside `bytes`: read them unchecked, in one pass.
-        let damaged: Int? = bytes.withUnsafeBytes { b in
-            for i in 0..<Int(count) {
-                let e = entriesStart + i * entrySize
-                let off = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: e + 16, as: UInt32.self)))
-                let len = Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: e + 20, as: UInt16.self)))
-                let order = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: byNameStart + 4 * i, as: UInt32.self)))
-                if off + len > Int(namesSize) || order >= Int(count) { return i }
+        for i in 0..<Int(count) {
+            let e = entriesStart + i * entrySize
+            let off = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: e + 16, as: UInt32.self)))
+            let len = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: e + 20, as: UInt16.self)))
+            let order = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: byNameStart + 4 * i, as: UInt32.self)))
+            guard off + len <= Int(namesSize), order < Int(count) else {
+                throw IndexFileError(path: path, problem: "entry \(i) is damaged")
             }
-            return nil
         }
-        if let i = damaged { throw IndexFileError(path: path, problem: "entry \(i) is damaged") }
-        return Validated(bytes: bytes, count: Int(count), entriesStart: entriesStart, byNameStart: byNameStart, namesStart: namesStart)
+        return Validated(storage: storage, count: Int(count), entriesStart: entriesStart, byNameStart: byNameStart, namesStart: namesStart)
     }
 }

@@ -17,7 +17,9 @@ public struct Symbol: Sendable, Equatable {
 /// permutation, the names), searched in place: a start that finds the
 /// file in the symbol store never builds 150,000 strings.
 public final class SymbolTable {
-    let bytes: [UInt8]
+    /// The file's bytes: mapped from the symbol store, or built in memory.
+    let storage: IndexBytes
+    var bytes: UnsafeRawBufferPointer { storage.buffer }
     public let count: Int
     let entriesStart: Int
     let byNameStart: Int
@@ -29,7 +31,7 @@ public final class SymbolTable {
 
     init(file: SymbolFile.Validated, kaslrOffset: UInt64, space: KernelSpace) {
         self.space = space
-        self.bytes = file.bytes
+        self.storage = file.storage
         self.count = file.count
         self.entriesStart = file.entriesStart
         self.byNameStart = file.byNameStart
@@ -39,8 +41,8 @@ public final class SymbolTable {
 
     // MARK: raw access (offsets validated by SymbolFile)
 
-    @inline(__always) private func u64(_ at: Int) -> UInt64 { bytes.validatedLE64(at) }
-    @inline(__always) private func u32(_ at: Int) -> Int { bytes.validatedLE32(at) }
+    @inline(__always) private func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+    @inline(__always) private func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
 
     @inline(__always) private func entry(_ i: Int) -> Int { entriesStart + i * SymbolFile.entrySize }
 
@@ -150,7 +152,7 @@ public final class SymbolTable {
         for k in 0..<count {
             let r = nameRange(byName(k))
             guard abs(r.count - target.count) <= 2 else { continue }
-            if let p = previous, bytes[p] == bytes[r] { continue }
+            if let p = previous, bytes[p].elementsEqual(bytes[r]) { continue }
             previous = r
             let d = editDistance(Array(bytes[r]), target, limit: 2)
             if d <= 2 { scored.append((d, String(decoding: bytes[r], as: UTF8.self))) }

@@ -36,9 +36,7 @@ public final class Vmlinux {
     public func symbolTable(kaslrOffset: UInt64, space: KernelSpace, cacheDirectory: String? = nil) throws -> SymbolTable {
         let id = buildId ?? ""
         let path = cacheDirectory.flatMap { dir in buildId.map { "\(dir)/\($0).mksym" } }
-        if let path, let source = try? FileSource(path: path), source.size < 1 << 30,
-           let bytes = try? source.read(at: 0, count: Int(source.size)),
-           let valid = try? SymbolFile.validate(bytes, path: path, buildId: id, vmlinuxSize: fileSize) {
+        if let path, let valid = try? SymbolFile.read(path: path, buildId: id, vmlinuxSize: fileSize) {
             return SymbolTable(file: valid, kaslrOffset: kaslrOffset, space: space)
         }
         let bytes = SymbolFile.encode(try symbols(), buildId: id, vmlinuxSize: fileSize, imageBase: space.imageBase)
