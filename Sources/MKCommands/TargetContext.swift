@@ -50,7 +50,11 @@ public final class TargetContext {
         if let evaluatorStorage { return evaluatorStorage }
         let e = Evaluator(types: try target.requireTypes(), memory: target.memory, symbols: target.symbols)
         e.frameScope = frameScope
-        if let btf = e.types as? BtfTypes { KernelGlobals.declare(in: btf, symbols: target.symbols) }
+        if let btf = e.types as? BtfTypes {
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+            // Module types through this target's kernel helpers, made when first needed.
+            btf.moduleLoader = { [weak self, unowned btf] in (try? self?.kernel()).map { $0.moduleBtf(base: btf) } }
+        }
         evaluatorStorage = e
         return e
     }

@@ -23,7 +23,10 @@ public final class Kernel {
     public init(target: Target, evaluator: Evaluator) {
         self.target = target
         self.evaluator = evaluator
-        if let btf = evaluator.types as? BtfTypes { KernelGlobals.declare(in: btf, symbols: target.symbols) }
+        if let btf = evaluator.types as? BtfTypes {
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+            installModuleBtf(btf)
+        }
     }
 
     /// A global variable (or function) as an object.
