@@ -209,7 +209,7 @@ struct Arm64Tests {
     }
 
     /// What a drgn script (given `prog`) prints as JSON on the fixture's ELF dump.
-    static func drgnJSON(_ fx: LabFixture, _ body: String) throws -> Any {
+    static func drgnJSON(_ fx: LabFixture, _ body: String, extra: [String] = []) throws -> Any {
         let script = """
         import drgn, json, sys
         prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
@@ -217,7 +217,7 @@ struct Arm64Tests {
         """ + body
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try drgnPython())
-        p.arguments = ["-c", script, fx.elf, fx.vmlinux]
+        p.arguments = ["-c", script, fx.elf, fx.vmlinux] + extra
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
