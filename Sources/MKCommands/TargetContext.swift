@@ -56,6 +56,8 @@ public final class TargetContext {
             btf.moduleLoader = { [weak self, unowned btf] in (try? self?.kernel()).map { $0.moduleBtf(base: btf) } }
         }
         evaluatorStorage = e
+        // The kernel helpers find (and declare) the globals a kallsyms without data symbols lacks.
+        if e.types is BtfTypes { _ = try? kernel() }
         return e
     }
 

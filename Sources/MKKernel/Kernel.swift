@@ -24,6 +24,7 @@ public final class Kernel {
         self.target = target
         self.evaluator = evaluator
         if let btf = evaluator.types as? BtfTypes {
+            deriveMissingSymbols()
             KernelGlobals.declare(in: btf, symbols: target.symbols)
             installModuleBtf(btf)
         }

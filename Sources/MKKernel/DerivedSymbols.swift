@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MKDebugInfo
+
+/// Globals a kallsyms without data symbols (CONFIG_KALLSYMS_ALL off, as on
+/// Debian's cloud-arm64) does not name, found in memory instead. Each is
+/// accepted only when what is found checks out as that object, and is
+/// added to the symbol table as derived, saying how it was found.
+extension Kernel {
+    /// How far after the BTF to look for init_task (6.1 arm64: 4.7 MiB to .data, init_task 100 KiB into it).
+    static let initTaskScanWindow: UInt64 = 64 << 20
+
+    /// Fills in what the helpers need and kallsyms lacks; a no-op when kallsyms has data symbols.
+    func deriveMissingSymbols() {
+        guard let symbols = target.symbols, dwarf == nil, symbols.lookup("init_task") == nil else { return }
+        if let (address, how) = findInitTask(symbols) {
+            symbols.addDerived("init_task", address: address, how: how)
+        }
+    }
+
+    /// `init_task`: CPU 0's idle task, in the image's .data after the read-only
+    /// data. Its comm is "swapper/0" (set when CPU 0 becomes idle); it must
+    /// have pid 0, be its own parent and group leader, and head a task list
+    /// that walks back to it.
+    func findInitTask(_ symbols: SymbolTable) -> (UInt64, String)? {
+        guard let btf = symbols.lookup("__start_BTF"), let layout = try? TaskLayout(self) else { return nil }
+        let start = btf.address &+ btf.size
+        let needle = Array("swapper/0".utf8) + [0]
+        let chunk = 1 << 20
+        var buffer = [UInt8](repeating: 0, count: chunk + needle.count)
+        var at = start
+        while at &- start < Self.initTaskScanWindow {
+            let ok = buffer.withUnsafeMutableBytes { memory.readVirtualSkippingHoles(at, into: $0) }
+            if ok {
+                for offset in Self.occurrences(of: needle, in: buffer, below: chunk) {
+                    let task = at &+ UInt64(offset) &- UInt64(layout.comm.offset)
+                    if isInitTask(task, layout) {
+                        return (task, "found by a scan of the image's data for a task_struct named swapper/0 with pid 0, its own parent, heading the task list")
+                    }
+                }
+            }
+            let (next, overflow) = at.addingReportingOverflow(UInt64(chunk))
+            if overflow { break }
+            at = next
+        }
+        return nil
+    }
+
+    private func isInitTask(_ task: UInt64, _ layout: TaskLayout) -> Bool {
+        guard task & 7 == 0, let b = try? readObject(at: task, covering: [layout.pid, layout.tgid, layout.realParent, layout.groupLeader, layout.tasks]),
+              b.signed(layout.pid) == 0, b.signed(layout.tgid) == 0, b.unsigned(layout.realParent) == task,
+              b.unsigned(layout.groupLeader) == task else { return false }
+        let head = task &+ UInt64(layout.tasks.offset)
+        let walk = ListWalker(memory: memory, budget: WalkBudget()).walk(head: head)
+        return walk.complete && !walk.nodes.isEmpty && walk.warnings.isEmpty
+    }
+
+    /// Offsets below `limit` where `needle` starts in `bytes`.
+    static func occurrences(of needle: [UInt8], in bytes: [UInt8], below limit: Int) -> [Int] {
+        guard let first = needle.first else { return [] }
+        var found: [Int] = []
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var from = 0
+            while from < limit, found.count < 256 {
+                guard let hit = memchr(base + from, Int32(first), limit - from) else { break }
+                let offset = base.distance(to: UnsafeRawPointer(hit))
+                if offset + needle.count <= raw.count, raw[offset..<(offset + needle.count)].elementsEqual(needle) { found.append(offset) }
+                from = offset + 1
+            }
+        }
+        return found
+    }
+}
