@@ -64,7 +64,9 @@ public final class TargetContext {
     /// Kernel helpers over the target (types, objects, list walks).
     public func kernel() throws -> Kernel {
         if let kernelStorage { return kernelStorage }
-        let k = Kernel(target: target, evaluator: try evaluator())
+        let e = try evaluator()
+        if let kernelStorage { return kernelStorage }  // made by evaluator() on a BTF target
+        let k = Kernel(target: target, evaluator: e)
         kernelStorage = k
         return k
     }

@@ -142,6 +142,17 @@ public final class Target {
         return types
     }
 
+    /// Each CPU's per-CPU offset when `__per_cpu_offset` is not a symbol and the
+    /// kernel helpers derived them (MKKernel's DerivedSymbols), for every helper on this target.
+    public var derivedPerCPUOffsets: [UInt64]?
+
+    /// Symbols from a kallsyms without data symbols (no CONFIG_KALLSYMS_ALL: Debian's cloud-arm64):
+    /// globals come only from VMCOREINFO and what the helpers find and check in memory.
+    public var lacksDataSymbols: Bool {
+        guard case .kallsyms = symbolSource, let symbols else { return false }
+        return symbols.lookup("jiffies") == nil
+    }
+
     public func requireSymbols() throws -> SymbolTable {
         guard let symbols else {
             throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded")

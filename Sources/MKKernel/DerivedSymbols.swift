@@ -17,6 +17,53 @@ extension Kernel {
         if let (address, how) = findInitTask(symbols) {
             symbols.addDerived("init_task", address: address, how: how)
         }
+        if symbols.lookup("__per_cpu_offset") == nil, let btf = types as? BtfTypes, let initTask = symbols.lookup("init_task")?.address {
+            derivePerCPU(btf, symbols, initTask: initTask)
+        }
+    }
+
+    /// Per-CPU data without `__per_cpu_offset`: BTF's `.data..percpu` DATASEC
+    /// gives each per-CPU variable's offset in the section, and each CPU's
+    /// runqueue is found from the tasks: a task's `se.cfs_rq` is (or leads to,
+    /// `cfs_rq.rq`) its CPU's `struct rq`. A runqueue counts only when its
+    /// `cpu` is in range and its `idle` is that CPU's swapper (init_task for
+    /// CPU 0); CPU n's offset is then its runqueue's address less the
+    /// offset of `runqueues`, with the section at 0 as on x86-64.
+    func derivePerCPU(_ btf: BtfTypes, _ symbols: SymbolTable, initTask: UInt64) {
+        guard let section = btf.dataSection(".data..percpu"),
+              let runqueues = section.variables.first(where: { $0.name == "runqueues" }),
+              let layout = try? TaskLayout(self), let task = try? type("struct task_struct"), let rq = try? type("struct rq"),
+              let cfs = try? type("struct cfs_rq"), let seCfsRq = optionalField("se.cfs_rq", in: task),
+              let cpuField = optionalField("cpu", in: rq), let idleField = optionalField("idle", in: rq),
+              let rqCfs = optionalField("cfs", in: rq) else { return }
+        let cfsRqRq = optionalField("rq", in: cfs)
+        let walk = ListWalker(memory: memory, budget: WalkBudget()).walk(head: initTask &+ UInt64(layout.tasks.offset))
+        var candidates = Set<UInt64>()
+        for t in [initTask] + walk.nodes.prefix(8192).map({ $0 &- UInt64(layout.tasks.offset) }) {
+            guard let c = try? readObject(at: t, covering: [seCfsRq]).unsigned(seCfsRq), c != 0 else { continue }
+            if let f = cfsRqRq {
+                if let r = try? readObject(at: c, covering: [f]).unsigned(f), r != 0 { candidates.insert(r) }
+            } else {
+                candidates.insert(c &- UInt64(rqCfs.offset))
+            }
+        }
+        var byCPU: [Int: UInt64] = [:]
+        for r in candidates {
+            guard let b = try? readObject(at: r, covering: [cpuField, idleField]), let cpu = b.signed(cpuField), cpu >= 0, cpu < 4096,
+                  let idle = b.unsigned(idleField), idle != 0,
+                  let ib = try? readObject(at: idle, covering: [layout.pid, layout.comm]), ib.signed(layout.pid) == 0,
+                  ib.string(layout.comm) == "swapper/\(cpu)", cpu != 0 || idle == initTask,
+                  byCPU[Int(cpu)] == nil || byCPU[Int(cpu)] == r else { continue }
+            byCPU[Int(cpu)] = r
+        }
+        var count = 0
+        while byCPU[count] != nil { count += 1 }
+        guard count > 0 else { return }
+        target.derivedPerCPUOffsets = (0..<count).map { (byCPU[$0] ?? 0) &- runqueues.offset }
+        let how = "offset in BTF's .data..percpu (per-CPU offsets from each CPU's runqueue, found through its tasks)"
+        symbols.addDerived("__per_cpu_start", address: 0, how: how)
+        symbols.addDerived("__per_cpu_end", address: section.size, how: how)
+        for v in section.variables { symbols.addDerived(v.name, address: v.offset, size: v.size, how: how) }
     }
 
     /// `init_task`: CPU 0's idle task, in the image's .data after the read-only

@@ -136,6 +136,19 @@ public final class BtfTypes: TypeSource {
         return nil
     }
 
+    /// The variables of a DATASEC (`.data..percpu`: every per-CPU variable, at its
+    /// offset in the section) and the section's size; nil when BTF has no such section.
+    public func dataSection(_ name: String) -> (size: UInt64, variables: [(name: String, offset: UInt64, size: UInt64)])? {
+        guard let r = file.records.first(where: { $0.kind == .dataSection && file.string($0.nameOffset) == name }) else { return nil }
+        var variables: [(name: String, offset: UInt64, size: UInt64)] = []
+        for v in 0..<r.vlen {
+            let at = r.payload + v * 12
+            guard let (f, vr) = file.record(Int(file.u32(at))), vr.kind == .variable, let n = f.string(vr.nameOffset) else { continue }
+            variables.append((n, UInt64(file.u32(at + 4)), UInt64(file.u32(at + 8))))
+        }
+        return (UInt64(r.sizeOrType), variables)
+    }
+
     static func indexKind(_ kind: BtfKind) -> IndexKind? {
         switch kind {
         case .structure: return .structure
