@@ -17,6 +17,9 @@ extension Kernel {
         if let (address, how) = findInitTask(symbols) {
             symbols.addDerived("init_task", address: address, how: how)
         }
+        if symbols.lookup("modules") == nil, let (address, how) = findModulesHead(symbols) {
+            symbols.addDerived("modules", address: address, how: how)
+        }
         if symbols.lookup("__per_cpu_offset") == nil, let btf = types as? BtfTypes, let initTask = symbols.lookup("init_task")?.address {
             derivePerCPU(btf, symbols, initTask: initTask)
         }
@@ -101,6 +104,61 @@ extension Kernel {
         let head = task &+ UInt64(layout.tasks.offset)
         let walk = ListWalker(memory: memory, budget: WalkBudget()).walk(head: head)
         return walk.complete && !walk.nodes.isEmpty && walk.warnings.isEmpty
+    }
+
+    /// The `modules` list head: each module's `struct module` lives in its own
+    /// memory, which vmalloc allocated in the module region (VMCOREINFO's
+    /// MODULES_VADDR to MODULES_END, or with arm64's KASLR within 4 GiB of
+    /// the kernel, for its branches), so it is in an area on `vmap_area_list`
+    /// (a VMCOREINFO symbol). A `struct module` there must have a known
+    /// state, a module name, and a `list` whose neighbours link back; its
+    /// ring must come back to it and hold exactly one node outside those
+    /// areas, in the kernel image: the head.
+    func findModulesHead(_ symbols: SymbolTable) -> (UInt64, String)? {
+        guard let info = target.image.vmcoreInfo, let low = info.bits("MODULES_VADDR"), let high = info.bits("MODULES_END"), low < high,
+              let areas = symbols.lookup("vmap_area_list")?.address, let text = symbols.lookup("_stext")?.address,
+              let va = try? type("struct vmap_area"), let vaList = optionalField("list", in: va),
+              let vaStart = optionalField("va_start", in: va), let vaEnd = optionalField("va_end", in: va),
+              let module = try? type("struct module"), let list = optionalField("list", in: module),
+              let name = optionalField("name", in: module), let state = optionalField("state", in: module) else { return nil }
+        let states = Set(state.type.resolved.enumerators.map(\.value))
+        let areaWalk = ListWalker(memory: memory, budget: WalkBudget()).walk(head: areas)
+        func nearKernel(_ a: UInt64) -> Bool { (a >= low && a < high) || (a < text ? text - a : a - text) < 4 << 30 }
+        var moduleAreas: [Range<UInt64>] = []
+        for node in areaWalk.nodes.prefix(100_000) {
+            guard let b = try? readObject(at: node &- UInt64(vaList.offset), covering: [vaStart, vaEnd]),
+                  let start = b.unsigned(vaStart), let end = b.unsigned(vaEnd), end > start, end - start <= 64 << 20,
+                  nearKernel(start), !(start >= text && start < text &+ (1 << 30)) else { continue }
+            moduleAreas.append(start..<end)
+        }
+        func inModule(_ a: UInt64) -> Bool { moduleAreas.contains { $0.contains(a) } }
+        for area in moduleAreas {
+            let start = area.lowerBound
+            var bytes = [UInt8](repeating: 0, count: Int(area.upperBound - start))
+            guard bytes.withUnsafeMutableBytes({ memory.readVirtualSkippingHoles(start, into: $0) }) else { continue }
+            let span = max(list.end, name.end, state.end)
+            var at = 0
+            while at + span <= bytes.count {
+                defer { at += 8 }
+                let candidate = start &+ UInt64(at)
+                guard let s = bytes.loadLE32(at: at + state.offset), states.contains(Int64(Int32(bitPattern: s))),
+                      let next = bytes.loadLE64(at: at + list.offset), symbols.space.isKernelAddress(next),
+                      let prev = bytes.loadLE64(at: at + list.offset + 8), symbols.space.isKernelAddress(prev) else { continue }
+                let nameBytes = bytes[(at + name.offset)..<(at + name.end)].prefix { $0 != 0 }
+                guard !nameBytes.isEmpty, nameBytes.count < name.size,
+                      nameBytes.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2d }) else { continue }
+                let me = candidate &+ UInt64(list.offset)
+                guard (try? memory.readVirtualU64(next &+ 8)) == me, (try? memory.readVirtualU64(prev)) == me else { continue }
+                // Around the ring from here: every node but one is a module's.
+                let ring = ListWalker(memory: memory, budget: WalkBudget()).walk(head: me)
+                guard ring.complete, ring.warnings.isEmpty else { continue }
+                let outside = ring.nodes.filter { !inModule($0) }
+                if outside.count == 1, let head = outside.first, head >= text, head - text < 1 << 30 {
+                    return (head, "found from a struct module (\(String(decoding: nameBytes, as: UTF8.self))) in the module region: the one node of its list outside the region")
+                }
+            }
+        }
+        return nil
     }
 
     /// Offsets below `limit` where `needle` starts in `bytes`.

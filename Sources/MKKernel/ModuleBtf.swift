@@ -20,7 +20,9 @@ extension Kernel {
             entry = try type("struct btf_module")
             btf = try type("struct btf")
         } catch {
-            set.problems.append("no module BTF: \(error) (a kernel without CONFIG_DEBUG_INFO_BTF_MODULES, or without data symbols in kallsyms)")
+            set.problems.append(target.lacksDataSymbols
+                ? "no module BTF: btf_modules, the list of the modules' parsed BTF, is a data symbol and kallsyms has text symbols only (CONFIG_KALLSYMS_ALL is off)"
+                : "no module BTF: \(error) (a kernel without CONFIG_DEBUG_INFO_BTF_MODULES)")
             return set
         }
         let fields: (list: Field, btf: Field, data: Field, size: Field, startId: Field, startString: Field, name: Field, base: Field)
