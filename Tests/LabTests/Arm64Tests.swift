@@ -198,21 +198,19 @@ struct Arm64Tests {
         #expect(sys.out.contains("panic       \"Kernel panic - not syncing: sysrq triggered crash\""), "\(sys.out)")
         let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
         #expect(sys.out.contains("panic task  PID \(pid) \"mk-panicker\""), "\(sys.out)")
-        // bt: frame records name a subsequence of the out-of-line functions DWARF's CFI walk names.
+        // bt: frame records (and x30 for the leaf the panic interrupt stopped in) name the same
+        // out-of-line functions as DWARF's CFI walk.
         func functions(_ out: String) -> [String] {
             out.split(separator: "\n").compactMap { line -> String? in
                 guard line.hasPrefix("#"), !line.contains("(inlined)"), let r = line.range(of: " in ") else { return nil }
-                return String(line[r.upperBound...].split(separator: "+").first ?? "").split(separator: " ").first.map(String.init)
+                return String(line[r.upperBound...].split(separator: "+").first ?? "").split(separator: " ").first.map { Self.plain(String($0)) }
             }
         }
         let with = functions(try mkdbg(false, ["bt"]).out), without = functions(try mkdbg(true, ["bt"]).out)
-        var rest = with[...]
-        for f in without {
-            guard let i = rest.firstIndex(of: f) else { Issue.record("\(f) is not in DWARF's \(with) after its place"); break }
-            rest = rest[(i + 1)...]
-        }
-        #expect(without.contains("sysrq_handle_crash") && without.contains("el0t_64_sync") && without.count + 2 >= with.count,
-                "without \(without), with \(with)")
+        #expect(without == with && without.contains("sysrq_handle_crash") && without.contains("el0t_64_sync"), "without \(without), with \(with)")
+        // and every CPU's active task (CPU 0 stopped by the panic's IPI)
+        let all = try mkdbg(false, ["bt -a"]).out, allBare = try mkdbg(true, ["bt -a"]).out
+        #expect(functions(all) == functions(allBare) && functions(all).count > with.count, "with \(functions(all)), without \(functions(allBare))")
     }
 
     // MARK: translation
