@@ -7,8 +7,10 @@ import MKMemory
 /// of the globals they use (`declare`).
 public final class BtfTypes: TypeSource {
     public let file: BtfFile
-    /// Under a module's split BTF: the vmlinux's types its ids continue.
-    public let base: BtfTypes?
+    /// Under a module's split BTF: the vmlinux's types its ids continue. Not owned: the
+    /// vmlinux's BtfTypes holds its modules (as CTypes' loaders do not own their BtfTypes).
+    public var base: BtfTypes? { baseStorage }
+    private unowned let baseStorage: BtfTypes?
     /// The module whose split BTF this is; nil for the vmlinux's.
     public let moduleName: String?
     private var byId: [Int: CType] = [:]
@@ -17,6 +19,8 @@ public final class BtfTypes: TypeSource {
     private var enumerators: [String: Int] = [:]
     private var declared: [String: CType] = [:]
     private var depth = 0
+    /// Structs and unions whose members are being read.
+    private var building = Set<Int>()
     static let maxDepth = 200
     /// A kernel's .BTF is a few MB (6.12 cloud: 4.7 MB); more is not BTF.
     static let maxBytes: UInt64 = 64 << 20
@@ -55,7 +59,7 @@ public final class BtfTypes: TypeSource {
 
     private init(file: BtfFile, base: BtfTypes?, moduleName: String?) {
         self.file = file
-        self.base = base
+        self.baseStorage = base
         self.moduleName = moduleName
         var all: [BtfFile] = []
         var f: BtfFile? = file
@@ -239,6 +243,9 @@ public final class BtfTypes: TypeSource {
     public func type(_ id: Int) -> CType {
         if id == 0 { return .void }
         if let base, id < file.firstId { return base.type(id) }
+        // Asked again while its members are read, not through a pointer (pointers load later):
+        // hostile BTF has the struct contain itself, which no C type does (and CTypes would never be freed).
+        if building.contains(id) { return CType(kind: .void, name: "<BTF type \(id) contains itself>", size: nil) }
         if let t = byId[id] { return t }
         depth += 1
         defer { depth -= 1 }
@@ -276,6 +283,8 @@ public final class BtfTypes: TypeSource {
         case .structure, .union:
             let t = CType(kind: r.kind == .union ? .union : .structure, name: name, size: UInt64(r.sizeOrType))
             byId[id] = t  // before the members: they can point back at it
+            building.insert(id)
+            defer { building.remove(id) }
             var members: [CType.Member] = []
             members.reserveCapacity(r.vlen)
             for m in 0..<r.vlen {
