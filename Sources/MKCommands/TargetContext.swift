@@ -50,15 +50,26 @@ public final class TargetContext {
         if let evaluatorStorage { return evaluatorStorage }
         let e = Evaluator(types: try target.requireTypes(), memory: target.memory, symbols: target.symbols)
         e.frameScope = frameScope
-        if let btf = (e.types as? BtfTypes) ?? (e.types as? BtfFirstTypes)?.btf { KernelGlobals.declare(in: btf, symbols: target.symbols) }
+        if let btf = e.types as? BtfTypes {
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+            // Module types through this target's kernel helpers, made when first needed.
+            btf.moduleLoader = { [weak self, unowned btf] in (try? self?.kernel()).map { $0.moduleBtf(base: btf) } }
+        } else if let btf = (e.types as? BtfFirstTypes)?.btf {
+            // A first start with a vmlinux: DWARF has no module types, so neither does its stand-in.
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+        }
         evaluatorStorage = e
+        // The kernel helpers find (and declare) the globals a kallsyms without data symbols lacks.
+        if e.types is BtfTypes { _ = try? kernel() }
         return e
     }
 
     /// Kernel helpers over the target (types, objects, list walks).
     public func kernel() throws -> Kernel {
         if let kernelStorage { return kernelStorage }
-        let k = Kernel(target: target, evaluator: try evaluator())
+        let e = try evaluator()
+        if let kernelStorage { return kernelStorage }  // made by evaluator() on a BTF target
+        let k = Kernel(target: target, evaluator: e)
         kernelStorage = k
         return k
     }

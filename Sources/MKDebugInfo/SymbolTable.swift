@@ -97,7 +97,19 @@ public final class SymbolTable {
             if bytes[entry(i) + 22] & 4 != 0 { best = i; break }
             k += 1
         }
-        return best.map(symbol)
+        return best.map(symbol) ?? derived[name]?.symbol
+    }
+
+    /// Addresses the table lacks but the kernel gives another way (VMCOREINFO's
+    /// SYMBOL(), or found in memory and checked): a kallsyms without data
+    /// symbols (no CONFIG_KALLSYMS_ALL) has no `init_uts_ns`. Looked up after
+    /// the table's own; `how` says where each came from.
+    public private(set) var derived: [String: (symbol: Symbol, how: String)] = [:]
+
+    /// Adds `name` at `address` unless the table already has it.
+    public func addDerived(_ name: String, address: UInt64, size: UInt64 = 0, how: String) {
+        guard lookup(name) == nil else { return }
+        derived[name] = (Symbol(name: name, address: address, size: size, kind: .object, isGlobal: true), how)
     }
 
     public func require(_ name: String) throws -> Symbol {

@@ -87,6 +87,12 @@ public final class Target {
             // No vmlinux: the kernel's own symbol table, from its memory.
             do {
                 let own = try SymbolTable.fromKallsyms(Kallsyms.readTable(memory: memory, vmcoreInfo: info, image: image.path), space: space)
+                // Without CONFIG_KALLSYMS_ALL (Debian's cloud-arm64) kallsyms has text symbols only:
+                // VMCOREINFO names some data (init_uts_ns, prb, swapper_pg_dir).
+                for (key, value) in info.entries where key.hasPrefix("SYMBOL(") && key.hasSuffix(")") {
+                    guard let address = UInt64(value, radix: 16) else { continue }
+                    own.addDerived(String(key.dropFirst(7).dropLast()), address: address, how: "VMCOREINFO")
+                }
                 self.symbols = own
                 self.symbolSource = .kallsyms(count: own.count)
                 self.symbolProblem = (problem.map { $0 + "; " } ?? "")
@@ -138,13 +144,33 @@ public final class Target {
         } else {
             guard let symbols else { throw TargetError.noSymbols(symbolProblem ?? "no vmlinux loaded") }
             do {
-                types = try BtfTypes.load(memory: memory, symbols: symbols, image: image.path)
+                if symbols.lookup("__start_BTF") != nil {
+                    types = try BtfTypes.load(memory: memory, symbols: symbols, image: image.path)
+                } else {
+                    // No data symbols in kallsyms: look for the .BTF section in the image's read-only data.
+                    let btf = try BtfTypes.scan(memory: memory, from: image.vmcoreInfo?.symbol("kallsyms_names") ?? symbols.lookup("_etext")?.address,
+                                                image: image.path)
+                    symbols.addDerived("__start_BTF", address: btf.address, size: UInt64(btf.types.file.extent),
+                                       how: "found by a scan of the image's read-only data for a BTF header")
+                    types = btf.types
+                }
             } catch let error as BtfError {
                 throw TargetError.noSymbols((symbolProblem.map { $0 + "; " } ?? "") + error.description)
             }
         }
         loadedTypes = types
         return types
+    }
+
+    /// Each CPU's per-CPU offset when `__per_cpu_offset` is not a symbol and the
+    /// kernel helpers derived them (MKKernel's DerivedSymbols), for every helper on this target.
+    public var derivedPerCPUOffsets: [UInt64]?
+
+    /// Symbols from a kallsyms without data symbols (no CONFIG_KALLSYMS_ALL: Debian's cloud-arm64):
+    /// globals come only from VMCOREINFO and what the helpers find and check in memory.
+    public var lacksDataSymbols: Bool {
+        guard case .kallsyms = symbolSource, let symbols else { return false }
+        return symbols.lookup("jiffies") == nil
     }
 
     public func requireSymbols() throws -> SymbolTable {

@@ -21,6 +21,9 @@ public enum TypeFormatter {
     /// here: hostile DWARF or BTF can make a type contain itself.
     static let maxNesting = 24
 
+    /// `ptype /o` lines at most (task_struct, every nested struct expanded: about 1,000 on 6.12).
+    static let maxOffsetLines = 100_000
+
     static func declaration(_ type: CType, _ declarator: String, depth: Int, budget: inout Int) -> String {
         guard depth < maxNesting, budget > 0 else { return "<type nested too deep>" }
         budget -= 1
@@ -148,6 +151,17 @@ public enum TypeFormatter {
         return text + ";"
     }
 
+    /// Offsets and sizes from hostile types (an array of 2^32 elements of 2^32 bytes) saturate, never trap.
+    static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? .max : r
+    }
+
+    static func bits8(_ bytes: UInt64) -> UInt64 {
+        let (r, o) = bytes.multipliedReportingOverflow(by: 8)
+        return o ? .max : r
+    }
+
     /// `ptype /o` body: one line per member with offset and size; nested
     /// structs expanded; holes called out.
     static func body(_ t: CType, base: UInt64, indent: Int, lines: inout [String]) {
@@ -155,15 +169,28 @@ public enum TypeFormatter {
             lines.append(String(repeating: "    ", count: indent) + "<type nested too deep>")
             return
         }
+        // Nested structs each expanded: hostile types (a struct of two structs of two structs…) grow exponentially.
+        guard lines.count < maxOffsetLines else {
+            if lines.last?.hasSuffix("<more members: the listing is too long>") != true {
+                lines.append(String(repeating: "    ", count: indent) + "<more members: the listing is too long>")
+            }
+            return
+        }
         let pad0 = String(repeating: "    ", count: indent)
         var expectedEnd: UInt64 = 0
         var sawBitfieldEndBit: UInt64 = 0
         for m in t.members {
-            let off = base + m.offset
+            if lines.count >= maxOffsetLines {
+                if lines.last?.hasSuffix("<more members: the listing is too long>") != true {
+                    lines.append(pad0 + "<more members: the listing is too long>")
+                }
+                break
+            }
+            let off = sum(base, m.offset)
             let size = m.type.byteSize ?? 0
             if t.kind == .structure {
-                let bitStart = m.offset * 8 + (m.bitOffset ?? 0)
-                let prevEndBits = max(expectedEnd * 8, sawBitfieldEndBit)
+                let bitStart = sum(bits8(m.offset), m.bitOffset ?? 0)
+                let prevEndBits = max(bits8(expectedEnd), sawBitfieldEndBit)
                 if bitStart > prevEndBits {
                     let holeBits = bitStart - prevEndBits
                     if holeBits % 8 == 0 {
@@ -176,11 +203,11 @@ public enum TypeFormatter {
             let prefix: String
             if let bits = m.bitSize {
                 prefix = "/* \(pad(String(off), 6)): \(pad(String(m.bitOffset ?? 0), 2))   |  \(pad(String(size), 6)) */"
-                sawBitfieldEndBit = m.offset * 8 + (m.bitOffset ?? 0) + bits
-                expectedEnd = max(expectedEnd, (sawBitfieldEndBit + 7) / 8)
+                sawBitfieldEndBit = sum(sum(bits8(m.offset), m.bitOffset ?? 0), bits)
+                expectedEnd = max(expectedEnd, sum(sawBitfieldEndBit, 7) / 8)
             } else {
                 prefix = "/* \(pad(String(off), 6))      |  \(pad(String(size), 6)) */"
-                expectedEnd = max(expectedEnd, m.offset + size)
+                expectedEnd = max(expectedEnd, sum(m.offset, size))
                 sawBitfieldEndBit = 0
             }
             let r = m.type.resolved

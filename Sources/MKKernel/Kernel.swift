@@ -15,7 +15,13 @@ public final class Kernel {
     public var types: any TypeSource { evaluator.types }
     /// The vmlinux's DWARF; nil without a debug package (BTF types).
     public var dwarf: DebugInfo? { evaluator.debugInfo }
-    var cachedPerCPUOffsets: [UInt64]?
+    var cachedPerCPUOffsets: [UInt64]? {
+        get { cachedOffsets ?? target.derivedPerCPUOffsets }
+        set { cachedOffsets = newValue }
+    }
+    private var cachedOffsets: [UInt64]?
+    /// CPUs 0..<n whose runqueues were found without `__per_cpu_offset` (DerivedSymbols).
+    var derivedCPUCount: Int? { target.derivedPerCPUOffsets?.count }
     /// The task list's addresses, kept while memory does not change (an image, a frozen
     /// instance: the page cache is on): `foreach bt` asks it once per task.
     var cachedTaskAddresses: Set<UInt64>?
@@ -23,7 +29,13 @@ public final class Kernel {
     public init(target: Target, evaluator: Evaluator) {
         self.target = target
         self.evaluator = evaluator
-        if let btf = (evaluator.types as? BtfTypes) ?? (evaluator.types as? BtfFirstTypes)?.btf { KernelGlobals.declare(in: btf, symbols: target.symbols) }
+        if let btf = evaluator.types as? BtfTypes {
+            deriveMissingSymbols()
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+            installModuleBtf(btf)
+        } else if let btf = (evaluator.types as? BtfFirstTypes)?.btf {
+            KernelGlobals.declare(in: btf, symbols: target.symbols)
+        }
     }
 
     /// A global variable (or function) as an object.

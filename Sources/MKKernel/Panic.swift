@@ -23,12 +23,22 @@ public struct PanicInfo {
 extension Kernel {
     /// The panic, or nil when `panic_cpu` says no CPU panicked.
     public func panicInfo() throws -> PanicInfo? {
-        guard has(variable: "panic_cpu") else { throw KernelError.missingSymbol("panic_cpu") }
-        let panicCPU = try object("panic_cpu")
-        let raw = panicCPU.type.isInteger ? try panicCPU.signed() : try panicCPU["counter"].signed()
-        let cpu = Int(Int32(truncatingIfNeeded: raw))
+        let cpu: Int
+        var derivedFrom: String?
+        if has(variable: "panic_cpu") {
+            let panicCPU = try object("panic_cpu")
+            let raw = panicCPU.type.isInteger ? try panicCPU.signed() : try panicCPU["counter"].signed()
+            cpu = Int(Int32(truncatingIfNeeded: raw))
+        } else if target.lacksDataSymbols {
+            guard let (c, how) = panicCPUFromLog() else { return nil }
+            cpu = c
+            derivedFrom = how
+        } else {
+            throw KernelError.missingSymbol("panic_cpu")
+        }
         guard cpu >= 0 else { return nil }
         var info = PanicInfo(message: nil, cpu: cpu)
+        if let derivedFrom { info.warnings.append(derivedFrom) }
         if let text = panicBuffer(), !text.isEmpty {
             info.message = "Kernel panic - not syncing: " + text
         } else if dwarf == nil, let line = panicLine() {
@@ -48,6 +58,29 @@ extension Kernel {
             info.warnings.append("cannot read the task current on CPU \(cpu): \(error)")
         }
         return info
+    }
+
+    /// Without `panic_cpu` (no data symbols in kallsyms): the CPU that logged the
+    /// last panic line, by its record's caller id — a CPU, or a thread then
+    /// current on exactly one CPU. Nil when the log has no panic line or the
+    /// caller is on no CPU.
+    public func panicCPUFromLog() -> (Int, String)? {
+        guard let log = try? printkLog(),
+              let r = log.records.last(where: { $0.text.hasPrefix("Kernel panic - not syncing: ") }), let caller = r.caller,
+              let cpus = try? nrCPUIds() else { return nil }
+        switch caller {
+        case let .cpu(c):
+            guard Int(c) < cpus else { return nil }
+            return (Int(c), "panic_cpu is not a symbol (no CONFIG_KALLSYMS_ALL): CPU \(c) logged the panic line")
+        case let .thread(pid):
+            guard let layout = try? TaskLayout(self) else { return nil }
+            let on = (0..<cpus).filter { cpu in
+                guard let t = try? currentTask(cpu: cpu), let b = try? readObject(at: t, covering: [layout.pid]) else { return false }
+                return b.signed(layout.pid) == Int64(pid)
+            }
+            guard on.count == 1, let cpu = on.first else { return nil }
+            return (cpu, "panic_cpu is not a symbol (no CONFIG_KALLSYMS_ALL): PID \(pid), current on CPU \(cpu), logged the panic line")
+        }
     }
 
     /// The last "Kernel panic - not syncing: …" line in the kernel log.

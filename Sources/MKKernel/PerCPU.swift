@@ -14,9 +14,16 @@ extension Kernel {
         case possible, online, present, active
     }
 
+    /// Why a data symbol is missing without CONFIG_KALLSYMS_ALL.
+    static let noDataSymbols = " (kallsyms has text symbols only: the kernel was built without CONFIG_KALLSYMS_ALL, and VMCOREINFO does not give it)"
+
     /// `nr_cpu_ids`: CPU ids run from 0 below it (1 when the kernel has no such variable).
     public func nrCPUIds() throws -> Int {
-        guard has(variable: "nr_cpu_ids") else { return 1 }
+        guard has(variable: "nr_cpu_ids") else {
+            if let derivedCPUCount { return derivedCPUCount }
+            if target.lacksDataSymbols { throw KernelError.missingSymbol("nr_cpu_ids" + Self.noDataSymbols) }
+            return 1
+        }
         let n = try object("nr_cpu_ids").unsigned()
         guard n >= 1, n <= 1 << 16 else {
             throw KernelError.implausible(what: "nr_cpu_ids", value: n, address: nil, message: "nr_cpu_ids is \(n): not a plausible CPU count")
@@ -35,8 +42,11 @@ extension Kernel {
         } else if has(variable: "cpu_\(kind.rawValue)_mask") {
             mask = try object("cpu_\(kind.rawValue)_mask")
             if mask.type.isPointer { mask = try mask.deref() }
+        } else if let derivedCPUCount, kind == .possible || kind == .online {
+            // Each has a runqueue whose idle task is its swapper: brought up, so possible; online as far as known.
+            return Array(0..<derivedCPUCount)
         } else {
-            throw KernelError.missingSymbol("__cpu_\(kind.rawValue)_mask")
+            throw KernelError.missingSymbol("__cpu_\(kind.rawValue)_mask" + (target.lacksDataSymbols ? Self.noDataSymbols : ""))
         }
         let bits = try mask["bits"]
         guard let address = bits.address else { throw KernelError.notInMemory(what: "__cpu_\(kind.rawValue)_mask.bits", message: "the CPU mask is not in memory") }
@@ -86,7 +96,7 @@ extension Kernel {
 
     /// Whether a (link-time, unrelocated) address lies in the per-CPU section.
     public func isPerCPU(_ address: UInt64) -> Bool {
-        guard has(variable: "__per_cpu_offset") else { return false }
+        guard has(variable: "__per_cpu_offset") || derivedCPUCount != nil else { return false }
         return perCPUSection()?.contains(address) ?? false
     }
 
@@ -103,7 +113,7 @@ extension Kernel {
     public func perCPU(_ name: String, cpu: Int, offsets: [UInt64]? = nil) throws -> KObject {
         guard let v = types.variable(name) else { throw KernelError.missingSymbol(name) }
         let base = try address(of: name)
-        if has(variable: "__per_cpu_offset") && !isPerCPU(base) {
+        if (has(variable: "__per_cpu_offset") || derivedCPUCount != nil) && !isPerCPU(base) {
             throw KernelError.notPerCPU(name)
         }
         return object(v.type, at: try perCPUAddress(base, cpu: cpu, offsets: offsets))

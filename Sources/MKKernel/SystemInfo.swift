@@ -42,7 +42,9 @@ extension Kernel {
         var s = SystemInfo()
         func attempt<T>(_ what: String, _ body: () throws -> T) -> T? {
             do { return try body() } catch {
-                s.warnings.append("\(what): \(error)")
+                let text = "\(error)"
+                let why = target.lacksDataSymbols && text.contains("no symbol") && !text.contains("KALLSYMS_ALL") ? Self.noDataSymbols : ""
+                s.warnings.append("\(what): \(text)\(why)")
                 return nil
             }
         }

@@ -147,6 +147,24 @@ public final class KernelMemory {
         }
     }
 
+    /// For scans across a range with holes (an image's freed init sections):
+    /// what can be read, page by page when the whole cannot, the rest zero.
+    /// False when not one page could be read.
+    public func readVirtualSkippingHoles(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        if (try? readVirtual(address, into: buffer)) != nil { return true }
+        guard let base = buffer.baseAddress else { return false }
+        var any = false
+        var done = 0
+        while done < buffer.count {
+            let va = address &+ UInt64(done)
+            let n = min(buffer.count - done, 4096 - Int(va & 4095))
+            let piece = UnsafeMutableRawBufferPointer(start: base + done, count: n)
+            if (try? readVirtual(va, into: piece)) != nil { any = true } else { piece.initializeMemory(as: UInt8.self, repeating: 0) }
+            done += n
+        }
+        return any
+    }
+
     public func readVirtual(_ address: UInt64, count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: max(0, count))
         try bytes.withUnsafeMutableBytes { try readVirtual(address, into: $0) }

@@ -131,6 +131,88 @@ struct Arm64Tests {
         #expect((base >= start && base < end) || base &- (end &+ kaslr) < 1 << 31 || (end &+ kaslr) &- base < 1 << 31, "\(hex(base))")
     }
 
+    // MARK: without the vmlinux
+
+    /// Debian's cloud-arm64 kallsyms has text symbols only (no CONFIG_KALLSYMS_ALL). Without the
+    /// vmlinux mkdbg finds the .BTF by a scan, takes VMCOREINFO's SYMBOL()s, and finds init_task,
+    /// the modules list and the per-CPU offsets in memory: each where the vmlinux (nm, relocated by
+    /// KERNELOFFSET) and drgn (`__per_cpu_offset`, `__per_cpu_start`) say they are.
+    @Test(arguments: ["running", "panicked"]) func withoutDebugInfoDerivedSymbolsAreTheVmlinuxs(_ name: String) throws {
+        let fx = try Self.fixture(name)
+        var options = Target.Options()
+        options.noDebugInfo = true
+        let t = try Target(imagePath: fx.elf, options: options)
+        let symbols = try t.requireSymbols()
+        #expect(t.lacksDataSymbols && symbols.lookup("jiffies") == nil, "this kallsyms has data symbols: the test's premise is gone")
+        _ = try Session(target: t).kernel()  // the helpers derive what kallsyms lacks
+        let kaslr = try Self.vmcoreNumber(fx, "KERNELOFFSET")
+        let nm = try DisassemblyTests.tool("nm", [fx.vmlinux]).split(separator: "\n")
+        func linked(_ symbol: String) throws -> UInt64 {
+            let line = try #require(nm.first { $0.hasSuffix(" " + symbol) && $0.split(separator: " ").count == 3 }, "nm has no \(symbol)")
+            return try #require(UInt64(line.prefix { $0 != " " }, radix: 16))
+        }
+        for s in ["__start_BTF", "init_task", "modules", "init_uts_ns", "prb"] {
+            let derived = try #require(symbols.derived[s], "\(s) was not derived")
+            let expected = try linked(s) &+ kaslr
+            #expect(derived.symbol.address == expected, "\(s): derived \(hex(derived.symbol.address)) (\(derived.how)), vmlinux \(hex(expected))")
+        }
+        let drgn = try Self.drgnJSON(fx, """
+        print(json.dumps({"offsets": [hex(prog["__per_cpu_offset"][i].value_()) for i in range(int(prog["nr_cpu_ids"]))],
+                          "start": hex(prog.symbol("__per_cpu_start").address)}))
+        """) as? [String: Any]
+        let hexes = try #require(drgn?["offsets"] as? [String])
+        let offsets = hexes.compactMap { UInt64($0.dropFirst(2), radix: 16) }
+        let startText = try #require(drgn?["start"] as? String)
+        let start = try #require(UInt64(startText.dropFirst(2), radix: 16))
+        // mkdbg puts the section at 0, as x86-64 links it: its offsets are the kernel's plus __per_cpu_start.
+        #expect(t.derivedPerCPUOffsets == offsets.map { $0 &+ start }, "derived \(String(describing: t.derivedPerCPUOffsets)), drgn \(offsets) + \(hex(start))")
+        #expect(offsets.count == 2)
+    }
+
+    /// Without the vmlinux: sys (release), log (the marker, the panic), ps and mod as with the
+    /// vmlinux, bt of the panicking task through sysrq_handle_crash by frame records; what cannot
+    /// work says why, naming CONFIG_KALLSYMS_ALL.
+    @Test(arguments: ["running", "panicked"]) func withoutDebugInfoHelpersWork(_ name: String) throws {
+        let fx = try Self.fixture(name)
+        func mkdbg(_ bare: Bool, _ commands: [String]) throws -> (out: String, err: String) {
+            let r = try runMkdbg((bare ? ["--no-debuginfo"] : ["-s", fx.vmlinux]) + ["-c", fx.elf] + commands.flatMap { ["-e", $0] })
+            #expect(r.status == 0, "\(commands): \(r.err)")
+            return (r.out, r.err)
+        }
+        let sys = try mkdbg(true, ["sys"])
+        #expect(sys.out.contains("release     \(fx.release)") && sys.out.contains("cpus        2 online, 2 possible"), "\(sys.out)")
+        #expect(sys.out.contains("uptime: no symbol \"jiffies\" in the kernel's debug info (kallsyms has text symbols only: the kernel was built without CONFIG_KALLSYMS_ALL"),
+                "uptime's missing jiffies is reported, and why: \(sys.out)")
+        let log = try mkdbg(true, ["log"])
+        #expect(log.out.contains(fx.marker), "marker")
+        for command in ["ps", "mod", "per_cpu runqueues.nr_running", "p ((struct task_struct *)&init_task)->comm"] {
+            let a = try mkdbg(false, [command]).out, b = try mkdbg(true, [command]).out
+            #expect(a == b, "\(command) with the vmlinux:\n\(a.prefix(600))\nwithout:\n\(b.prefix(600))")
+        }
+        let ps = try mkdbg(true, ["ps"]).out
+        for comm in fx.processes { #expect(ps.contains(comm), "ps lacks \(comm)") }
+        #expect(ps.contains("swapper/1"), "CPU 1's idle task, from its runqueue")
+        let info = try mkdbg(true, ["info debuginfo"]).out
+        #expect(info.contains("CONFIG_KALLSYMS_ALL") && info.contains("derived symbols") && info.contains("frame records"), "\(info)")
+        guard name == "panicked" else { return }
+        #expect(sys.out.contains("panic       \"Kernel panic - not syncing: sysrq triggered crash\""), "\(sys.out)")
+        let pid = try #require((try Self.facts(fx)["pids"] as? [String: Int])?["mk-panicker"])
+        #expect(sys.out.contains("panic task  PID \(pid) \"mk-panicker\""), "\(sys.out)")
+        // bt: frame records (and x30 for the leaf the panic interrupt stopped in) name the same
+        // out-of-line functions as DWARF's CFI walk.
+        func functions(_ out: String) -> [String] {
+            out.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("#"), !line.contains("(inlined)"), let r = line.range(of: " in ") else { return nil }
+                return String(line[r.upperBound...].split(separator: "+").first ?? "").split(separator: " ").first.map { Self.plain(String($0)) }
+            }
+        }
+        let with = functions(try mkdbg(false, ["bt"]).out), without = functions(try mkdbg(true, ["bt"]).out)
+        #expect(without == with && without.contains("sysrq_handle_crash") && without.contains("el0t_64_sync"), "without \(without), with \(with)")
+        // and every CPU's active task (CPU 0 stopped by the panic's IPI)
+        let all = try mkdbg(false, ["bt -a"]).out, allBare = try mkdbg(true, ["bt -a"]).out
+        #expect(functions(all) == functions(allBare) && functions(all).count > with.count, "with \(functions(all)), without \(functions(allBare))")
+    }
+
     // MARK: translation
 
     /// The kernel image map: the page-table walk of a text and a data symbol gives the same
@@ -209,13 +291,13 @@ struct Arm64Tests {
     }
 
     /// What a drgn script (given `prog`) prints as JSON on the fixture's ELF dump.
-    static func drgnJSON(_ fx: LabFixture, _ body: String) throws -> Any {
+    static func drgnJSON(_ fx: LabFixture, _ body: String, extra: [String] = []) throws -> Any {
         let script = """
         import drgn, json, sys
         prog = drgn.Program(); prog.set_core_dump(sys.argv[1]); prog.load_debug_info([sys.argv[2]])
 
         """ + body
-        let r = try runProgram(try drgnPython(), ["-c", script, fx.elf, fx.vmlinux])
+        let r = try runProgram(try drgnPython(), ["-c", script, fx.elf, fx.vmlinux] + extra)
         guard r.status == 0 else { throw FixtureError("drgn on \(fx.elf): \(String(decoding: r.err, as: UTF8.self))") }
         return try JSONSerialization.jsonObject(with: r.out)
     }

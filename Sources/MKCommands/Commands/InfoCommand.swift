@@ -47,12 +47,24 @@ enum InfoCommand {
         guard target.vmlinux != nil else {
             // No DWARF: say what stands in for it.
             let types = try target.requireTypes()
+            _ = try? session.kernel()  // the helpers derive what kallsyms lacks, and read the modules' BTF
             let t = clock.seconds
             let count = (types as? BtfTypes)?.file.typeCount ?? 0
-            return CommandOutput(text: ["vmlinux           none (\(target.symbolProblem ?? "not found"))",
-                                        "types             \(types.typeSourceName)",
-                                        "missing           source lines, locals, DWARF CFI (backtraces use ORC from memory)",
-                                        "load time         \(Int(t * 1000)) ms"].joined(separator: "\n"),
+            let modules = (types as? BtfTypes)?.modules()
+            let unwinder = target.image.elfMachine == 183 ? "frame records" : "ORC from memory"
+            var derived = target.symbols?.derived.keys.filter { !($0.hasPrefix("__per_cpu") ) } ?? []
+            if let symbols = target.symbols, derived.count > 12 {
+                derived = derived.filter { symbols.derived[$0]?.how.hasPrefix("offset in BTF") != true } + ["per-CPU variables"]
+            }
+            var lines: [String] = ["vmlinux           none (\(target.symbolProblem ?? "not found"))",
+                                   "types             \(types.typeSourceName)"]
+            if let m = modules, !m.problems.isEmpty { lines.append("module types      " + m.problems.joined(separator: "; ")) }
+            if !derived.isEmpty {
+                lines.append("derived symbols   " + derived.sorted().joined(separator: ", ") + " (not in kallsyms: from VMCOREINFO or found in memory and checked)")
+            }
+            lines.append("missing           source lines, locals, DWARF CFI (backtraces use \(unwinder))")
+            lines.append("load time         \(Int(t * 1000)) ms")
+            return CommandOutput(text: lines.joined(separator: "\n"),
                                  fields: [("vmlinux", .null), ("build_id", target.image.vmcoreInfo?.buildId.map { .string($0) } ?? .null),
                                           ("names", .int(Int64(count))), ("index", .string(types.typeSourceName)),
                                           ("load_ms", .int(Int64(t * 1000)))])

@@ -80,7 +80,13 @@ enum SysCommand {
                 ("task", p.task.map { jsonAddress($0) } ?? .null), ("pid", p.pid.map { .int(Int64($0)) } ?? .null),
                 ("comm", p.comm.map { .string($0) } ?? .null)])))
         } else {
-            rows.append(("panic", "none (panic_cpu is -1)"))
+            if s.warnings.contains(where: { $0.hasPrefix("panic:") }) {
+                rows.append(("panic", "unknown (see the warning)"))
+            } else if kernel.target.lacksDataSymbols {
+                rows.append(("panic", "none (no panic line in the log; panic_cpu is not a symbol without CONFIG_KALLSYMS_ALL)"))
+            } else {
+                rows.append(("panic", "none (panic_cpu is -1)"))
+            }
             fields.append(("panic", .null))
         }
         let width = rows.map(\.0.count).max() ?? 0

@@ -67,8 +67,13 @@ public final class BtfFile {
         let strings = try section(stringOffset, stringLength, "string section")
         stringsStart = strings.lowerBound
         stringsEnd = strings.upperBound
+        extent = max(types.upperBound, strings.upperBound)
         if base == nil, stringLength > 0, bytes[strings.lowerBound] != 0 {
             throw bad(strings.lowerBound, "the string section does not start with an empty string")
+        }
+        // Every name then ends inside the section.
+        if stringLength > 0, bytes[strings.upperBound - 1] != 0 {
+            throw bad(strings.upperBound - 1, "the string section does not end with a NUL")
         }
 
         var at = types.lowerBound
@@ -92,6 +97,69 @@ public final class BtfFile {
                                   sizeOrType: sizeOrType, payload: payload))
             at = payload + size
         }
+        try checkReferences()
+    }
+
+    /// Bytes from the start to the end of the last section: where a blob
+    /// concatenated after this one would start.
+    public private(set) var extent = 0
+
+    /// Bytes of names, the base's included: a split file's name offsets go up to it.
+    var stringLimit: Int {
+        (base?.stringLimit ?? 0) + (stringsEnd - stringsStart)
+    }
+
+    /// Checks once that every name offset is inside the string sections and
+    /// every type id a record names exists (in this file or its base), so
+    /// that reading types later never meets a dangling id or name.
+    private func checkReferences() throws {
+        let idLimit = firstId + records.count
+        let nameLimit = stringLimit
+        func bad(_ offset: Int, _ detail: String) -> BtfError { .malformed(source: source, offset: offset, detail: detail) }
+        for (i, r) in records.enumerated() {
+            let id = firstId + i
+            let at = r.payload - 12
+            func name(_ offset: UInt32, _ what: String, _ where_: Int) throws {
+                guard Int(offset) < nameLimit else {
+                    throw bad(where_, "type \(id)'s \(what) name offset \(offset) is past the \(nameLimit) bytes of names")
+                }
+            }
+            func ref(_ target: UInt32, _ what: String, _ where_: Int) throws {
+                guard Int(target) < idLimit else {
+                    throw bad(where_, "type \(id)'s \(what) is type \(target), but the last type is \(idLimit - 1)")
+                }
+            }
+            try name(r.nameOffset, "own", at)
+            switch r.kind {
+            case .pointer, .typedef, .volatile, .const, .restrict, .function, .functionPrototype, .variable,
+                 .declarationTag, .typeTag:
+                try ref(r.sizeOrType, "referenced type", at + 8)
+            default: break
+            }
+            switch r.kind {
+            case .array:
+                try ref(u32(r.payload), "element type", r.payload)
+                try ref(u32(r.payload + 4), "index type", r.payload + 4)
+            case .structure, .union:
+                for m in 0..<r.vlen {
+                    let mat = r.payload + m * 12
+                    try name(u32(mat), "member \(m)'s", mat)
+                    try ref(u32(mat + 4), "member \(m)", mat + 4)
+                }
+            case .enumeration, .enumeration64:
+                let stride = r.kind == .enumeration ? 8 : 12
+                for e in 0..<r.vlen { try name(u32(r.payload + e * stride), "enumerator \(e)'s", r.payload + e * stride) }
+            case .functionPrototype:
+                for p in 0..<r.vlen {
+                    let pat = r.payload + p * 8
+                    try name(u32(pat), "parameter \(p)'s", pat)
+                    try ref(u32(pat + 4), "parameter \(p)", pat + 4)
+                }
+            case .dataSection:
+                for v in 0..<r.vlen { try ref(u32(r.payload + v * 12), "variable \(v)", r.payload + v * 12) }
+            default: break
+            }
+        }
     }
 
     /// The record of a type id, searching the base for ids below ours.
@@ -102,11 +170,14 @@ public final class BtfFile {
         return (self, records[i])
     }
 
+    /// Bytes of this file's own string section (a split file's name offsets start after its base's).
+    public var stringLength: Int { stringsEnd - stringsStart }
+
     /// A name from the string table (a split file's offsets continue its base's).
     func string(_ offset: UInt32) -> String? {
         var offset = Int(offset)
         if let base {
-            let baseLength = base.stringsEnd - base.stringsStart
+            let baseLength = base.stringLimit
             if offset < baseLength { return base.string(UInt32(offset)) }
             offset -= baseLength
         }

@@ -7,24 +7,63 @@ import MKMemory
 /// of the globals they use (`declare`).
 public final class BtfTypes: TypeSource {
     public let file: BtfFile
+    /// Under a module's split BTF: the vmlinux's types its ids continue. Not owned: the
+    /// vmlinux's BtfTypes holds its modules (as CTypes' loaders do not own their BtfTypes).
+    public var base: BtfTypes? { baseStorage }
+    private unowned let baseStorage: BtfTypes?
+    /// The module whose split BTF this is; nil for the vmlinux's.
+    public let moduleName: String?
     private var byId: [Int: CType] = [:]
     private var names: [IndexKind: [String: Int]] = [:]
     /// enumerator name → the id of its enum
     private var enumerators: [String: Int] = [:]
     private var declared: [String: CType] = [:]
     private var depth = 0
+    /// Structs and unions whose members are being read.
+    private var building = Set<Int>()
     static let maxDepth = 200
     /// A kernel's .BTF is a few MB (6.12 cloud: 4.7 MB); more is not BTF.
     static let maxBytes: UInt64 = 64 << 20
 
-    public var dwarfInfo: DebugInfo? { nil }
-    public var typeSourceName: String { "BTF in the kernel's memory (\(file.typeCount) types)" }
+    /// Reads the loaded modules' split BTF, asked the first time a name is
+    /// not the vmlinux's (the kernel helpers install it): module types are
+    /// looked up after the vmlinux's, in the order it gives.
+    /// (nil from it: cannot read now, ask again later).
+    public var moduleLoader: (() -> ModuleBtfSet?)?
+    private var loadedModules: ModuleBtfSet?
+    private var loadingModules = false
 
-    public init(file: BtfFile) {
+    public var dwarfInfo: DebugInfo? { nil }
+    public var typeSourceName: String {
+        var name = "BTF in the kernel's memory (\(file.typeCount) types"
+        if let m = loadedModules, !m.modules.isEmpty {
+            name += "; \(m.modules.count) modules' split BTF, \(m.modules.reduce(0) { $0 + $1.file.typeCount }) types"
+        }
+        return name + ")"
+    }
+
+    /// The vmlinux's types (`file` has no base), or a whole chain of split
+    /// files on their bases (each indexed here, the base's names first).
+    public convenience init(file: BtfFile) {
+        self.init(file: file, base: nil, moduleName: nil)
+    }
+
+    /// A module's split BTF over the vmlinux's types: only its own records
+    /// are indexed here, lower ids are the base's.
+    public convenience init(module: String, file: BtfFile, base: BtfTypes) throws {
+        guard file.base === base.file else {
+            throw BtfError.malformed(source: file.source, offset: 0, detail: "module \(module)'s BTF was not parsed on the vmlinux's")
+        }
+        self.init(file: file, base: base, moduleName: module)
+    }
+
+    private init(file: BtfFile, base: BtfTypes?, moduleName: String?) {
         self.file = file
+        self.baseStorage = base
+        self.moduleName = moduleName
         var all: [BtfFile] = []
         var f: BtfFile? = file
-        while let g = f { all.insert(g, at: 0); f = g.base }
+        while let g = f, base == nil || g === file { all.insert(g, at: 0); f = g.base }
         for g in all {
             for (i, r) in g.records.enumerated() {
                 let id = g.firstId + i
@@ -39,6 +78,28 @@ public final class BtfTypes: TypeSource {
                 }
             }
         }
+    }
+
+    /// The modules' split BTF, read once (on first need) by `moduleLoader`.
+    public func modules() -> ModuleBtfSet {
+        if let loadedModules { return loadedModules }
+        guard base == nil, let moduleLoader, !loadingModules else { return ModuleBtfSet() }
+        loadingModules = true
+        defer { loadingModules = false }
+        guard let set = moduleLoader() else { return ModuleBtfSet() }
+        loadedModules = set
+        return set
+    }
+
+    /// A name this file (not its base, not the modules) defines.
+    private func ownId(_ kind: IndexKind, _ name: String) -> Int? { names[kind]?[name] }
+
+    /// The first answer from the vmlinux, then from each module in load order.
+    private func firstAnswer<T>(_ ask: (BtfTypes) -> T?) -> T? {
+        if let a = ask(self) { return a }
+        guard base == nil else { return nil }
+        for m in modules().modules { if let a = ask(m) { return a } }
+        return nil
     }
 
     /// The running kernel's BTF, read between `__start_BTF` and `__stop_BTF`.
@@ -68,7 +129,7 @@ public final class BtfTypes: TypeSource {
     /// declared as `static struct { … } tk_core`).
     public func anonymousStruct(withMember member: String) -> CType? {
         var f: BtfFile? = file
-        while let g = f {
+        while let g = f, base == nil || g === file {
             for (i, r) in g.records.enumerated() where r.kind == .structure && r.nameOffset == 0 {
                 for m in 0..<r.vlen where g.string(g.u32(r.payload + m * 12)) == member {
                     return type(g.firstId + i)
@@ -77,6 +138,19 @@ public final class BtfTypes: TypeSource {
             f = g.base
         }
         return nil
+    }
+
+    /// The variables of a DATASEC (`.data..percpu`: every per-CPU variable, at its
+    /// offset in the section) and the section's size; nil when BTF has no such section.
+    public func dataSection(_ name: String) -> (size: UInt64, variables: [(name: String, offset: UInt64, size: UInt64)])? {
+        guard let r = file.records.first(where: { $0.kind == .dataSection && file.string($0.nameOffset) == name }) else { return nil }
+        var variables: [(name: String, offset: UInt64, size: UInt64)] = []
+        for v in 0..<r.vlen {
+            let at = r.payload + v * 12
+            guard let (f, vr) = file.record(Int(file.u32(at))), vr.kind == .variable, let n = f.string(vr.nameOffset) else { continue }
+            variables.append((n, UInt64(file.u32(at + 4)), UInt64(file.u32(at + 8))))
+        }
+        return (UInt64(r.sizeOrType), variables)
     }
 
     static func indexKind(_ kind: BtfKind) -> IndexKind? {
@@ -97,14 +171,14 @@ public final class BtfTypes: TypeSource {
     public func findType(_ spelled: String) -> CType? {
         let words = spelled.split(separator: " ", maxSplits: 1).map(String.init)
         if words.count == 2, let kind = ["struct": IndexKind.structure, "union": .union, "enum": .enumeration][words[0]] {
-            return names[kind]?[words[1]].map { type($0) }
+            return firstAnswer { t in t.ownId(kind, words[1]).map { t.type($0) } }
         }
-        if let id = names[.typedef]?[spelled] ?? names[.base]?[spelled] { return type(id) }
-        return nil
+        return firstAnswer { t in (t.ownId(.typedef, spelled) ?? t.ownId(.base, spelled)).map { t.type($0) } }
     }
 
     public func isTypeName(_ name: String) -> Bool {
-        names[.typedef]?[name] != nil || names[.base]?[name] != nil
+        // Asked of every identifier an expression has: the modules only once the vmlinux's types did not answer.
+        firstAnswer { t in t.ownId(.typedef, name) ?? t.ownId(.base, name) } != nil
     }
 
     public func variable(_ name: String) -> VariableInfo? {
@@ -115,15 +189,23 @@ public final class BtfTypes: TypeSource {
     }
 
     public func function(_ name: String) -> FunctionInfo? {
-        guard let id = names[.function]?[name] else { return nil }
-        return FunctionInfo(name: name, type: type(id))
+        firstAnswer { t in t.ownId(.function, name).map { FunctionInfo(name: name, type: t.type($0)) } }
     }
 
     public func enumerator(_ name: String) -> (type: CType, value: Int64)? {
-        guard let id = enumerators[name] else { return nil }
-        let t = type(id)
-        guard let e = t.enumerators.first(where: { $0.name == name }) else { return nil }
-        return (t, e.value)
+        firstAnswer { t -> (type: CType, value: Int64)? in
+            guard let id = t.enumerators[name] else { return nil }
+            let e = t.type(id)
+            guard let v = e.enumerators.first(where: { $0.name == name }) else { return nil }
+            return (e, v.value)
+        }
+    }
+
+    /// Names of a kind here and, for the vmlinux's, in the modules already loaded.
+    private func allKeys(_ kind: IndexKind) -> [String] {
+        var keys = kind == .enumerator ? Array(enumerators.keys) : Array(names[kind]?.keys ?? [:].keys)
+        if base == nil, let m = loadedModules { for t in m.modules { keys += t.allKeys(kind) } }
+        return keys
     }
 
     public func suggestions(for name: String, kinds: Set<IndexKind>, limit: Int) -> [String] {
@@ -131,7 +213,7 @@ public final class BtfTypes: TypeSource {
         let target = Array(name.utf8)
         var scored: [(Int, String)] = []
         for kind in kinds {
-            for key in (kind == .enumerator ? Array(enumerators.keys) : Array(names[kind]?.keys ?? [:].keys)) {
+            for key in allKeys(kind) {
                 let k = Array(key.utf8)
                 guard abs(k.count - target.count) <= 2 else { continue }
                 let d = editDistance(k, target, limit: 2)
@@ -146,14 +228,13 @@ public final class BtfTypes: TypeSource {
     public func names(withPrefix prefix: String, kinds: Set<IndexKind>, limit: Int) -> [String] {
         var found = Set<String>()
         for kind in kinds {
-            let keys = kind == .enumerator ? Array(enumerators.keys) : Array(names[kind]?.keys ?? [:].keys)
-            for k in keys where k.hasPrefix(prefix) { found.insert(k) }
+            for k in allKeys(kind) where k.hasPrefix(prefix) { found.insert(k) }
         }
         return Array(found.sorted().prefix(limit))
     }
 
     public func typeNames(kind: IndexKind) -> [String] {
-        Array(names[kind]?.keys ?? [:].keys)
+        Array(Set(allKeys(kind)))
     }
 
     // MARK: CTypes by id
@@ -161,6 +242,10 @@ public final class BtfTypes: TypeSource {
     /// The type of an id; a bad id is a named `void`, as a bad DIE is.
     public func type(_ id: Int) -> CType {
         if id == 0 { return .void }
+        if let base, id < file.firstId { return base.type(id) }
+        // Asked again while its members are read, not through a pointer (pointers load later):
+        // hostile BTF has the struct contain itself, which no C type does (and CTypes would never be freed).
+        if building.contains(id) { return CType(kind: .void, name: "<BTF type \(id) contains itself>", size: nil) }
         if let t = byId[id] { return t }
         depth += 1
         defer { depth -= 1 }
@@ -198,6 +283,8 @@ public final class BtfTypes: TypeSource {
         case .structure, .union:
             let t = CType(kind: r.kind == .union ? .union : .structure, name: name, size: UInt64(r.sizeOrType))
             byId[id] = t  // before the members: they can point back at it
+            building.insert(id)
+            defer { building.remove(id) }
             var members: [CType.Member] = []
             members.reserveCapacity(r.vlen)
             for m in 0..<r.vlen {
@@ -233,7 +320,7 @@ public final class BtfTypes: TypeSource {
             return t
         case .forward:
             let kind: IndexKind = r.kindFlag ? .union : .structure
-            if let name, let def = names[kind]?[name] { return type(def) }
+            if let name, let def = names[kind]?[name] ?? base?.ownId(kind, name) { return type(def) }
             return CType(kind: r.kindFlag ? .union : .structure, name: name, size: nil)
         case .function:
             return type(Int(r.sizeOrType))

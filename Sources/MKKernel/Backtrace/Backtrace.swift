@@ -166,6 +166,7 @@ public final class Backtracer {
             let v = Int32(bitPattern: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24)
             if v >= 0 && Int(v) < max(cpuCount, 1) { return Int(v) }
         }
+        if kernel.target.lacksDataSymbols { return kernel.panicCPUFromLog()?.0 }
         return nil
     }
 

@@ -163,7 +163,9 @@ final class StackUnwinder {
                     walk.notes.append("stopped at \(hex(pc)): more than \(Self.maxStackSwitches) stack switches")
                     return walk
                 }
-            } else if newSP < sp || (newSP == sp && (sameStackPointer || how == .framePointer || newPC == pc)) {
+            } else if newSP < sp || (newSP == sp && (sameStackPointer || newPC == pc
+                                                      || (how == .framePointer && frame.pcIsReturnAddress))) {
+                // (A frame-pointer step from live registers may keep the stack pointer: a leaf's caller, from x30.)
                 walk.notes.append("stopped at \(hex(pc)): the caller's stack pointer \(hex(newSP)) is not above \(hex(sp))")
                 return walk
             }
