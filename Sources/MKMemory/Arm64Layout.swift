@@ -136,7 +136,7 @@ public struct Arm64Layout: KernelAddressLayout, Equatable {
     }
 
     public func makePageTableWalker(readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker {
-        Arm64PageTableWalker(root: topLevelTable, vaBits: activeVaBits, granule: granule, readEntry: readEntry)
+        Arm64PageTableWalker(root: topLevelTable, vaBits: activeVaBits, granule: granule, kernelOnly: true, readEntry: readEntry)
     }
 
     public func makePageTableWalker(root: UInt64, readEntry: @escaping (UInt64) throws -> UInt64) -> any PageTableWalker {

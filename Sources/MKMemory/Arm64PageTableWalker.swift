@@ -9,9 +9,14 @@ public struct Arm64PageTableWalker: PageTableWalker {
     public let root: UInt64
     public let vaBits: Int
     public let granule: UInt64
+    /// Whether the root is TTBR1's (`swapper_pg_dir`): it then translates kernel addresses only.
+    /// A user address's top index can name a live kernel entry (with 52-bit VA the linear map's
+    /// start, 0xfff0…, shares index 0 with address 0), so it must not be walked there.
+    public let kernelOnly: Bool
     let readEntry: (UInt64) throws -> UInt64
 
-    public init(root: UInt64, vaBits: Int, granule: UInt64, readEntry: @escaping (UInt64) throws -> UInt64) {
+    public init(root: UInt64, vaBits: Int, granule: UInt64, kernelOnly: Bool = false, readEntry: @escaping (UInt64) throws -> UInt64) {
+        self.kernelOnly = kernelOnly
         self.granule = granule
         self.vaBits = vaBits
         self.root = root & 0x000f_ffff_ffff_fff8
@@ -30,7 +35,7 @@ public struct Arm64PageTableWalker: PageTableWalker {
     /// Kernel (TTBR1) addresses have every bit above `vaBits` set, user (TTBR0) ones none.
     public func isCanonical(_ va: UInt64) -> Bool {
         let top = va >> UInt64(vaBits)
-        return top == 0 || top == UInt64.max >> UInt64(vaBits)
+        return (top == 0 && !kernelOnly) || top == UInt64.max >> UInt64(vaBits)
     }
 
     /// The level names of a walk of `levels` levels, top first, as the kernel folds them.

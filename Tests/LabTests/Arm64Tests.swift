@@ -11,7 +11,9 @@ import MKCommands
 private let arm64FixturesPresent = FileManager.default.fileExists(atPath: LabFixture.arm64Root + "/panicked/facts.json")
     && FileManager.default.fileExists(atPath: LabFixture.arm64Root + "/running/facts.json")
 
-/// mkdbg on Debian's cloud-arm64 kernel, dumped by QEMU (virt, cortex-a72): what the guest
+/// mkdbg on Debian's cloud-arm64 kernel, dumped by QEMU (virt, cortex-a72), or with
+/// MKDBG_FIXTURES_ARM64 on another arm64 line's fixtures (`--kernel 6.12-16k`: 16 KiB pages,
+/// 52-bit VA with LPA2 and pointer authentication on -cpu max): what the guest
 /// printed (facts.json, console.log), the translation checked against VMCOREINFO's arithmetic
 /// and the ELF's PT_LOAD, and every task's `bt` against drgn's `stack_trace`.
 @Suite(.serialized, .enabled(if: arm64FixturesPresent,
@@ -66,6 +68,32 @@ struct Arm64Tests {
     }
 
     // MARK: image, sys, ps, log, mod
+
+    /// The granule Debian's flavor was built for (its release says which: "-16k"), as `info image`
+    /// reports it; with PAC (KERNELPACMASK ≠ 0) the saved return addresses of the panicking task's
+    /// frame records carry a code in those bits, and the walk's pcs are the addresses stripped of it.
+    @Test func pageSizeAndPointerAuthentication() throws {
+        let fx = try Self.fixture()
+        let pageSize = fx.release.hasSuffix("-16k") ? 16384 : fx.release.hasSuffix("-64k") ? 65536 : 4096
+        let out = try Self.run(fx, ["info image"])
+        #expect(out.contains("page size         \(pageSize) bytes\n"), "\(out.prefix(600))")
+        #expect(out.contains("\(pageSize / 1024) KiB granule"), "\(out.prefix(900))")
+        let mask = try Self.vmcoreNumber(fx, "NUMBER(KERNELPACMASK)")
+        let kernel = try Session(target: try fx.target()).kernel()
+        let tracer = try Backtracer(kernel: kernel)
+        let bt = try tracer.backtrace(task: try tracer.defaultTask().task)
+        let pcs = Set(bt.frames.map(\.pc))
+        var fp = try #require(bt.frames.first?.registers[Arm64Architecture.fp])
+        var signed = 0
+        for _ in 0..<8 where fp != 0 {
+            let lr = try kernel.readU64(fp &+ 8)
+            if lr & mask != mask { signed += 1 }
+            #expect(pcs.contains(Arm64Architecture.strippingPointerAuthentication(lr, mask: mask)), "saved lr \(hex(lr)) at \(hex(fp &+ 8))")
+            fp = try kernel.readU64(fp)
+        }
+        // The lab's cortex-a72 has no PAC (mask 0); -cpu max signs every non-leaf function's lr.
+        #expect(mask == 0 ? signed == 0 : signed == 8, "\(signed) of 8 saved return addresses signed, KERNELPACMASK \(hex(mask))")
+    }
 
     @Test(arguments: ["running", "panicked"])
     func sysNamesReleaseAndArchitecture(_ name: String) throws {
@@ -312,7 +340,7 @@ struct Arm64Tests {
             d = {"names": [f.name or "??" for f in prog.stack_trace(t)]}
             if t.mm:
                 # THREAD_SIZE: the stack's vmalloc area less its guard page
-                size = t.stack_vm_area.size.value_() - 4096
+                size = t.stack_vm_area.size.value_() - prog["PAGE_SIZE"].value_()
                 regs = Object(prog, "struct pt_regs", address=t.stack.value_() + size - prog.type("struct pt_regs").size)
                 d["pc"], d["sp"] = regs.pc.value_(), regs.sp.value_()
             out[str(t.pid.value_())] = d
@@ -408,7 +436,11 @@ struct Arm64Tests {
         for f in bt.frames[...switchAt] { #expect(f.sp >= irq && f.sp - irq <= 16384, "frame \(f.index) sp \(hex(f.sp)) on the IRQ stack") }
         for f in bt.frames[(switchAt + 1)...] { #expect(f.sp >= idle && f.sp - idle < 16384, "frame \(f.index) sp \(hex(f.sp)) on the idle stack") }
         let after = try #require(running.firstIndex(of: "cpu_do_idle"), "\(running)")
-        #expect(Array(names[exception...]) == Array(running[(after + 1)...]), "mkdbg \(names[exception...])\ndrgn (running) \(running)")
+        // The IRQ is taken where the idle loop unmasks interrupts after wfi: in arch_cpu_idle on
+        // 6.1, in default_idle_call (after arch_cpu_idle returned) on 6.12.
+        let idleFrames = Array(running[(after + 1)...]), mine = Array(names[exception...])
+        #expect(mine == idleFrames || (idleFrames.first == "arch_cpu_idle" && mine == Array(idleFrames.dropFirst()) && mine.first == "default_idle_call"),
+                "mkdbg \(mine)\ndrgn (running) \(running)")
         let unreliable = bt.frames.filter { !$0.reliable }.map(\.index)
         #expect(unreliable.isEmpty, "unreliable frames \(unreliable)")
     }

@@ -64,7 +64,8 @@ def drgn_answers(image, vmlinux):
     pages = []
     max_pfn = prog["max_pfn"].value_()
     # RAM from the first memblock region on (arm64's starts at 1 GiB: no struct page below it)
-    first = int(prog["memblock"].memory.regions[0].base) >> 12
+    shift = prog["PAGE_SHIFT"].value_()  # 14 on arm64's 16k flavor
+    first = int(prog["memblock"].memory.regions[0].base) >> shift
     off = 0 if first <= 1 else first
     for pfn in [off + 1, off + 0x100] + list(range(off + 0x1000, max_pfn, max(1, (max_pfn - off) // 20))):
         pg = pfn_to_page(prog, pfn)
@@ -73,7 +74,7 @@ def drgn_answers(image, vmlinux):
                       "refcount": pg._refcount.counter.value_(), "mapping": "%#x" % pg.mapping.value_(),
                       "index": pg.index.value_()})
     bits = {name[3:]: value for name, value in prog.type("enum pageflags").enumerators if name.startswith("PG_")}
-    return {"caches": caches, "summary": summary, "pages": pages, "pageflags": bits}
+    return {"caches": caches, "summary": summary, "pages": pages, "pageflags": bits, "page_size": 1 << shift}
 
 
 def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
@@ -95,7 +96,7 @@ def run_kmem_checks(args, image, drgn_image, vmlinux, default_image):
             print("parity: kmem on %s warns: %s" % (where, "; ".join(got["warnings"])))
         summary = ((mkdbg_json(args.mkdbg, mk_image, ["kmem -i"], args.timeout) or [None])[0] or {}).get("summary") or {}
         check("kmem", "kmem -i on %s: the page counters" % where, field_diff(summary, want["summary"], sorted(want["summary"])))
-        answers = mkdbg_json(args.mkdbg, mk_image, ["kmem -p %#x" % (w["pfn"] * 4096) for w in want["pages"]], args.timeout) or []
+        answers = mkdbg_json(args.mkdbg, mk_image, ["kmem -p %#x" % (w["pfn"] * want.get("page_size", 4096)) for w in want["pages"]], args.timeout) or []
         for w, g in zip(want["pages"], answers + [None] * (len(want["pages"]) - len(answers))):
             page = (g or {}).get("page") or {}
             # drgn names every alias of a set bit (PG_savepinned is PG_dirty); mkdbg the bit's first name: compare the bits.

@@ -42,7 +42,8 @@ enum VmCommand {
                        ("warnings", .array([]))]
             return CommandOutput(text: lines.joined(separator: "\n"), fields: fields)
         }
-        let pageKB: UInt64 = 4
+        // mm counters count base pages: 16 KiB or 64 KiB on some arm64 kernels.
+        let pageKB = ((try? kernel.memory.requireLayout().basePageSize) ?? 4096) / 1024
         let rss = map.rssPages.map { "\($0 &* pageKB)k" } ?? "?"
         let total = "\(map.totalVMPages &* pageKB)k"
         lines.append("       MM               PGD          RSS    TOTAL_VM")

@@ -59,7 +59,11 @@ struct CallFrameUnwinder: UnwindStrategy {
             }
             // The return address column may be a register of its own (arm64's x30).
             let ra = context.arch.cfiReturnAddressRegister
-            if ra != regs.file.pc { caller.pc = caller[ra] }
+            // A signed x30 (PAC) is stripped in the register too, as the caller's code sees it after autiasp.
+            if ra != regs.file.pc {
+                caller[ra] = caller[ra].map { context.arch.codeAddress($0, kernel: kernel) }
+                caller.pc = caller[ra]
+            }
             caller.pc = caller.pc.map { context.arch.codeAddress($0, kernel: kernel) }
             guard caller.pc != nil else { return .failed("DWARF CFI does not say where the return address is at \(hex(pc))") }
             caller.sp = cfa
