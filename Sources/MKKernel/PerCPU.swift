@@ -42,8 +42,9 @@ extension Kernel {
         } else if has(variable: "cpu_\(kind.rawValue)_mask") {
             mask = try object("cpu_\(kind.rawValue)_mask")
             if mask.type.isPointer { mask = try mask.deref() }
-        } else if let derivedCPUCount, kind == .possible || kind == .online {
-            // Each has a runqueue whose idle task is its swapper: brought up, so possible; online as far as known.
+        } else if let derivedCPUCount, kind == .possible {
+            // Each has a runqueue whose idle task is its swapper: brought up, so possible. Whether
+            // it is online now only the mask says (a panic takes the other CPUs offline).
             return Array(0..<derivedCPUCount)
         } else {
             throw KernelError.missingSymbol("__cpu_\(kind.rawValue)_mask" + (target.lacksDataSymbols ? Self.noDataSymbols : ""))

@@ -29,7 +29,8 @@ enum SysCommand {
             fields.append((key, v.map { .string($0) } ?? .null))
         }
         if let n = s.nrCPUIds {
-            var text = "\(s.onlineCPUs?.count ?? n) online"
+            // Without the online mask (no data symbols) the count is not known: say so, do not guess.
+            var text = s.onlineCPUs.map { "\($0.count) online" } ?? "online unknown"
             if let p = s.possibleCPUs { text += ", \(p.count) possible" }
             text += " (nr_cpu_ids \(n)"
             if let o = s.onlineCPUs { text += "; online \(cpuList(o))" }
