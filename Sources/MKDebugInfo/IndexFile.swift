@@ -86,34 +86,13 @@ public enum IndexFile {
 
     static func validate(_ storage: IndexBytes, path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
         let bytes = storage.buffer
-        func u32(_ at: Int) throws -> UInt32 {
-            guard at >= 0, at <= bytes.count - 4 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
-            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-        }
-        func u64(_ at: Int) throws -> UInt64 {
-            guard at >= 0, at <= bytes.count - 8 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
-            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
-        }
-        guard bytes.count >= 48, bytes[0..<8].elementsEqual(magic) else { throw IndexFileError(path: path, problem: "bad magic") }
-        let v = try u32(8)
-        guard v == version else { throw IndexFileError(path: path, problem: "format version \(v), expected \(version)") }
-        let idLength = Int(try u32(12))
-        guard idLength <= 128, 16 + idLength + 24 <= bytes.count else { throw IndexFileError(path: path, problem: "bad build-id length") }
-        let storedId = String(decoding: bytes[16..<(16 + idLength)], as: UTF8.self)
-        guard storedId == buildId else { throw IndexFileError(path: path, problem: "made for build-id \(storedId)") }
-        let at = 16 + idLength
-        guard try u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
-        let count = try u64(at + 8)
-        let namesSize = try u64(at + 16)
-        let entriesStart = at + 24
+        let header = try StoreFileHeader.check(bytes, magic: magic, version: version, path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+        let count = header.count, namesSize = header.namesSize, entriesStart = header.entriesStart
         guard count <= UInt64(bytes.count / entrySize), namesSize <= UInt64(bytes.count),
               entriesStart + Int(count) * entrySize + Int(namesSize) + 8 == bytes.count else {
             throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
         }
-        let sumAt = bytes.count - 8
-        guard try u64(sumAt) == checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<sumAt])) else {
-            throw IndexFileError(path: path, problem: "checksum mismatch (damaged)")
-        }
+        try StoreFileHeader.checkSum(bytes, path: path)
         let namesStart = entriesStart + Int(count) * entrySize
         // The sizes above put every entry inside `bytes`: read them unchecked, in one pass,
         // so lookups never index out of bounds.
@@ -130,13 +109,7 @@ public enum IndexFile {
 
     /// Maps the index file (no copy: lookups read the page cache) and checks it.
     public static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> NameIndex {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: path, limit: 1 << 31)
-        } catch let e as Errno {
-            throw IndexFileError(path: path, problem: "cannot be mapped: \(e.reason)")
-        }
-        return try validate(IndexBytes(mapping: mapping), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+        try validate(StoreFileHeader.map(path, limit: 1 << 31), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
     }
 
     /// Writes bytes to `path` atomically (`AtomicFile`), making its directories.

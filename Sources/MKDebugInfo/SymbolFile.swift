@@ -100,45 +100,18 @@ enum SymbolFile {
 
     /// Maps the file (no copy) and checks it.
     static func read(path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: path, limit: 1 << 30)
-        } catch let e as Errno {
-            throw IndexFileError(path: path, problem: "cannot be mapped: \(e.reason)")
-        }
-        return try validate(IndexBytes(mapping: mapping), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+        try validate(StoreFileHeader.map(path, limit: 1 << 30), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
     }
 
     static func validate(_ storage: IndexBytes, path: String, buildId: String, vmlinuxSize: UInt64) throws -> Validated {
         let bytes = storage.buffer
-        func u32(_ at: Int) throws -> UInt32 {
-            guard at >= 0, at <= bytes.count - 4 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
-            return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-        }
-        func u64(_ at: Int) throws -> UInt64 {
-            guard at >= 0, at <= bytes.count - 8 else { throw IndexFileError(path: path, problem: "truncated at \(at)") }
-            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
-        }
-        guard bytes.count >= 48, bytes[0..<8].elementsEqual(magic) else { throw IndexFileError(path: path, problem: "bad magic") }
-        let v = try u32(8)
-        guard v == version else { throw IndexFileError(path: path, problem: "format version \(v), expected \(version)") }
-        let idLength = Int(try u32(12))
-        guard idLength <= 128, 16 + idLength + 24 <= bytes.count,
-              String(decoding: bytes[16..<(16 + idLength)], as: UTF8.self) == buildId else {
-            throw IndexFileError(path: path, problem: "made for another build-id")
-        }
-        let at = 16 + idLength
-        guard try u64(at) == vmlinuxSize else { throw IndexFileError(path: path, problem: "made for a vmlinux of another size") }
-        let count = try u64(at + 8), namesSize = try u64(at + 16)
-        let entriesStart = at + 24
+        let header = try StoreFileHeader.check(bytes, magic: magic, version: version, path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
+        let count = header.count, namesSize = header.namesSize, entriesStart = header.entriesStart
         guard count <= UInt64(bytes.count / (entrySize + 4)), namesSize <= UInt64(bytes.count),
               entriesStart + Int(count) * (entrySize + 4) + Int(namesSize) + 8 == bytes.count else {
             throw IndexFileError(path: path, problem: "sizes do not add up (truncated or damaged)")
         }
-        let sumAt = bytes.count - 8
-        guard try u64(sumAt) == IndexFile.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<sumAt])) else {
-            throw IndexFileError(path: path, problem: "checksum mismatch (damaged)")
-        }
+        try StoreFileHeader.checkSum(bytes, path: path)
         let byNameStart = entriesStart + Int(count) * entrySize
         let namesStart = byNameStart + Int(count) * 4
         // The sizes above put every entry inside `bytes`: read them unchecked, in one pass.

@@ -19,6 +19,8 @@ import MKCommands
         try t.waitForLastLine("(mkdbg vmcore.elf) p init_uts_ns.name.release")
         t.keys("Enter")
         try t.waitFor { $0.contains("\"\(fx.release)\"") }
+        // Keys typed before the next prompt would be echoed by the tty ahead of it.
+        try t.waitForPrompt()
 
         // `init_task.mm` is a pointer (NULL in the swapper task): completion
         // needs only its type, nothing is read through it.
