@@ -17,10 +17,7 @@ public enum IndexBuild {
 
     /// The lock file, opened (made, with its directories) but not locked; nil when it cannot be.
     static func openLock(_ indexPath: String) -> FileDescriptor? {
-        let parts = indexPath.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-        for i in parts.indices where i > parts.startIndex {
-            try? FileSystem.makeDirectory(parts[...i].joined(separator: "/"), permissions: 0o755)
-        }
+        IndexFile.makeDirectories(for: indexPath)
         return try? FileDescriptor(open: lockPath(indexPath), O_RDWR | O_CREAT | O_CLOEXEC, permissions: 0o644)
     }
 

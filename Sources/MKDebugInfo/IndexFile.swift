@@ -112,12 +112,17 @@ public enum IndexFile {
         try validate(StoreFileHeader.map(path, limit: 1 << 31), path: path, buildId: buildId, vmlinuxSize: vmlinuxSize)
     }
 
-    /// Writes bytes to `path` atomically (`AtomicFile`), making its directories.
-    static func writeAtomically(_ bytes: [UInt8], path: String) throws {
+    /// Makes the directories `path` sits in (best effort: a failure shows when the file is opened).
+    static func makeDirectories(for path: String) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         for i in parts.indices where i > parts.startIndex {
             try? FileSystem.makeDirectory(parts[...i].joined(separator: "/"), permissions: 0o755)
         }
+    }
+
+    /// Writes bytes to `path` atomically (`AtomicFile`), making its directories.
+    static func writeAtomically(_ bytes: [UInt8], path: String) throws {
+        makeDirectories(for: path)
         let file: AtomicFile
         do {
             file = try AtomicFile(path: path, permissions: 0o644)

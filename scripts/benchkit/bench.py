@@ -82,6 +82,12 @@ class Context:
 
 # --------------------------------------------------------------------------- cases
 
+def drgn_script(image, vmlinux, imports, body):
+    """A drgn program: `imports`, then the dump and the vmlinux loaded as `prog`, then `body`."""
+    return ("import drgn\n" + imports + "prog = drgn.Program()\n"
+            "prog.set_core_dump(%r)\nprog.load_debug_info([%r])\n" % (image, vmlinux) + body)
+
+
 def wait_for_index_build(ctx, limit=120.0):
     """Waits while a background `mkdbg --build-index` holds the index's lock (a cold
     start leaves one running); returns the seconds waited."""
@@ -140,11 +146,8 @@ def case_mkdbg_warm(ctx):
 
 
 def case_drgn(ctx):
-    script = ("import drgn\n"
-              "prog = drgn.Program()\n"
-              "prog.set_core_dump(%r)\n"
-              "prog.load_debug_info([%r])\n"
-              "print(prog['init_uts_ns'].name.release, flush=True)\n") % (ctx.image, ctx.vmlinux)
+    script = drgn_script(ctx.image, ctx.vmlinux, "",
+                         ("print(prog['init_uts_ns'].name.release, flush=True)\n"))
     return Case("drgn 0.3.0", [ctx.python, "-c", script], ctx.release.encode())
 
 
@@ -243,12 +246,8 @@ def case_mkdbg_log(ctx):
 
 
 def case_drgn_dmesg(ctx):
-    script = ("import drgn\n"
-              "from drgn.helpers.linux.printk import get_dmesg\n"
-              "prog = drgn.Program()\n"
-              "prog.set_core_dump(%r)\n"
-              "prog.load_debug_info([%r])\n"
-              "print(get_dmesg(prog).decode(errors='replace'), flush=True)\n") % (ctx.image, ctx.vmlinux)
+    script = drgn_script(ctx.image, ctx.vmlinux, ("from drgn.helpers.linux.printk import get_dmesg\n"),
+                         ("print(get_dmesg(prog).decode(errors='replace'), flush=True)\n"))
     return Case(LOG_BASELINE, [ctx.python, "-c", script], log_marker(ctx), baseline=LOG_BASELINE)
 
 
@@ -267,14 +266,10 @@ def scale_image():
 def ps_cases(ctx, image, label, baseline):
     """mkdbg `ps` (warm index; every task printed, then a marker) against drgn's for_each_task()
     printing each task's pid and comm."""
-    script = ("import drgn\n"
-              "from drgn.helpers.linux.pid import for_each_task\n"
-              "prog = drgn.Program()\n"
-              "prog.set_core_dump(%r)\n"
-              "prog.load_debug_info([%r])\n"
-              "for t in for_each_task(prog):\n"
+    script = drgn_script(image, ctx.vmlinux, ("from drgn.helpers.linux.pid import for_each_task\n"),
+                         ("for t in for_each_task(prog):\n"
               "    print(t.pid.value_(), t.comm.string_().decode())\n"
-              "print('PS-DONE', flush=True)\n") % (image, ctx.vmlinux)
+              "print('PS-DONE', flush=True)\n"))
     return (Case("mkdbg ps (warm%s)" % label, [ctx.mkdbg, "-c", image, "-e", "ps", "-e", "echo PS-DONE"], PS_DONE,
                  target=(0.5, "time"), baseline=baseline),
             Case(baseline, [ctx.python, "-c", script], PS_DONE, baseline=baseline))
@@ -315,18 +310,14 @@ def foreach_cases(ctx):
     image = scale_image()
     if not image:
         return None, None
-    script = ("import drgn\n"
-              "from drgn.helpers.linux.pid import for_each_task\n"
-              "prog = drgn.Program()\n"
-              "prog.set_core_dump(%r)\n"
-              "prog.load_debug_info([%r])\n"
-              "for t in for_each_task(prog):\n"
+    script = drgn_script(image, ctx.vmlinux, ("from drgn.helpers.linux.pid import for_each_task\n"),
+                         ("for t in for_each_task(prog):\n"
               "    try:\n"
               "        trace = prog.stack_trace(t)\n"
               "    except Exception:\n"
               "        continue\n"
               "    print(t.pid.value_(), ' < '.join(f.name or hex(f.pc) for f in trace))\n"
-              "print('FOREACH-DONE', flush=True)\n") % (image, ctx.vmlinux)
+              "print('FOREACH-DONE', flush=True)\n"))
     return (Case("mkdbg foreach bt (warm, +2000 processes)", [ctx.mkdbg, "-c", image, "-e", "foreach bt", "-e", "echo FOREACH-DONE"],
                  FOREACH_DONE, target=(0.5, "time"), baseline=FOREACH_BASELINE),
             Case(FOREACH_BASELINE, [ctx.python, "-c", script], FOREACH_DONE, baseline=FOREACH_BASELINE))
@@ -400,15 +391,11 @@ KMEM_BASELINE = "drgn for_each_slab_cache + slab_cache_usage"
 def kmem_cases(ctx):
     """mkdbg `kmem -s` (warm index; every cache with its counts, then a marker) against drgn's
     for_each_slab_cache() printing each cache's name, object_size and slab_cache_usage()."""
-    script = ("import drgn\n"
-              "from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage\n"
-              "prog = drgn.Program()\n"
-              "prog.set_core_dump(%r)\n"
-              "prog.load_debug_info([%r])\n"
-              "for c in for_each_slab_cache(prog):\n"
+    script = drgn_script(ctx.image, ctx.vmlinux, ("from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage\n"),
+                         ("for c in for_each_slab_cache(prog):\n"
               "    u = slab_cache_usage(c)\n"
               "    print(c.name.string_().decode(), c.object_size.value_(), u.active_objs, u.num_objs, u.num_slabs)\n"
-              "print('KMEM-DONE', flush=True)\n") % (ctx.image, ctx.vmlinux)
+              "print('KMEM-DONE', flush=True)\n"))
     return (Case("mkdbg kmem -s (warm)", [ctx.mkdbg, "-c", ctx.image, "-e", "kmem -s", "-e", "echo KMEM-DONE"], KMEM_DONE,
                  target=(0.5, "time"), baseline=KMEM_BASELINE),
             Case(KMEM_BASELINE, [ctx.python, "-c", script], KMEM_DONE, baseline=KMEM_BASELINE))
